@@ -1,0 +1,285 @@
+//! Recurrent cells: the state update `s' = F(s, x)`, its analytic Jacobians, and the
+//! vector-Jacobian products used by backpropagation through time.
+//!
+//! Conventions (row-vector, like JAX/Keras): a weight block of shape `(rows, cols)` is
+//! stored row-major and multiplies on the right, `z = h W + x U + b`, so `W` has one row per
+//! hidden unit and one column per gate unit; the gate blocks of one cell sit side by side
+//! in one contiguous matrix (one product serves every gate). The parameter vector of a cell
+//! is the concatenation of its blocks in the order of [`Cell::blocks`].
+//!
+//! Sizes are const generics (`N` hidden units, `I` inputs). Activation and the GRU
+//! convention are runtime values branched outside the inner loops (keeps monomorphisation
+//! to one copy per size).
+
+// mod gru;
+// mod lstm;
+// mod ugrnn;
+mod vanilla;
+
+// pub use gru::{GruCell, GruConvention};
+// pub use lstm::LstmCell;
+// pub use ugrnn::UgrnnCell;
+pub use vanilla::VanillaCell;
+
+use crate::rng::Rng;
+use crate::Real;
+
+/// The nonlinearity φ of a cell's candidate / output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    Tanh,
+    Relu,
+}
+
+impl Activation {
+    #[inline(always)]
+    pub fn apply<R: Real>(self, z: R) -> R {
+        match self {
+            Activation::Tanh => z.tanh(),
+            Activation::Relu => {
+                if z > R::ZERO {
+                    z
+                } else {
+                    R::ZERO
+                }
+            }
+        }
+    }
+
+    /// φ'(z) expressed through the output y = φ(z) (1 − y² for tanh, [y > 0] for ReLU).
+    #[inline(always)]
+    pub fn derivative_from_output<R: Real>(self, y: R) -> R {
+        match self {
+            Activation::Tanh => R::ONE - y * y,
+            Activation::Relu => {
+                if y > R::ZERO {
+                    R::ONE
+                } else {
+                    R::ZERO
+                }
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+        }
+    }
+}
+
+/// What a parameter block is, which decides its initialisation and L2 penalty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockKind {
+    /// Hidden-to-gate weights (rows = hidden units).
+    Recurrent,
+    /// Input-to-gate weights (rows = inputs).
+    Input,
+    /// Biases (one row).
+    Bias,
+    /// Hidden-to-output readout weights.
+    Readout,
+    /// Readout bias.
+    ReadoutBias,
+}
+
+/// One named block of a parameter vector: a row-major `rows × cols` matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamBlock {
+    pub name: &'static str,
+    pub rows: usize,
+    pub cols: usize,
+    pub kind: BlockKind,
+}
+
+impl ParamBlock {
+    pub const fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How recurrent weights are drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RecurrentInit {
+    /// Entries ~ N(0, gain² / N).
+    Normal { gain: f64 },
+    /// Each N × N gate block is `gain` × a random orthogonal matrix.
+    Orthogonal { gain: f64 },
+}
+
+/// Initialisation parameters.
+///
+/// Defaults (those of the JAX peer and TF1): recurrent weights N(0, 1/N); input weights
+/// N(0, 1/I); readout weights N(0, 1/N); biases 0, except the gate biases that make a
+/// fresh cell remember: GRU update and reset gates, UGRNN update gate and LSTM forget gate
+/// start at `gate_bias = 1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InitParams {
+    pub recurrent: RecurrentInit,
+    /// Input weights are N(0, input_scale² / I).
+    pub input_scale: f64,
+    /// Readout weights are N(0, readout_scale² / N).
+    pub readout_scale: f64,
+    /// Offset of the "remember" gate biases.
+    pub gate_bias: f64,
+}
+
+impl Default for InitParams {
+    fn default() -> Self {
+        InitParams {
+            recurrent: RecurrentInit::Normal { gain: 1.0 },
+            input_scale: 1.0,
+            readout_scale: 1.0,
+            gate_bias: 1.0,
+        }
+    }
+}
+
+/// Upper bound on the number of parameter blocks of any cell.
+pub const MAX_BLOCKS: usize = 4;
+
+/// A recurrent cell with `HIDDEN` units, `INPUT` inputs and a `STATE`-dimensional state
+/// (`HIDDEN`, or `2 · HIDDEN` for the LSTM's `[h; c]`).
+///
+/// The methods are raw kernels: every slice must have the documented length (callers such
+/// as [`crate::train::Network`] and [`crate::fixed_point`] check lengths once and return
+/// [`crate::Error::BufferSize`]). On finite input they do not panic.
+pub trait Cell<R: Real>: Copy + Send + Sync {
+    const HIDDEN: usize;
+    const INPUT: usize;
+    const STATE: usize;
+    /// Length of the per-step cache that `forward` fills and `backward` reads
+    /// (an upper bound over runtime variants).
+    const CACHE: usize;
+
+    /// Short lowercase name (`vanilla`, `ugrnn`, `gru`, `lstm`).
+    fn name(&self) -> &'static str;
+    fn activation(&self) -> Activation;
+
+    /// The parameter blocks, in storage order; unused trailing entries are `None`.
+    fn blocks(&self) -> [Option<ParamBlock>; MAX_BLOCKS];
+
+    /// Total number of parameters (sum of block lengths).
+    fn param_count(&self) -> usize {
+        self.blocks().iter().flatten().map(|b| b.len()).sum()
+    }
+
+    /// Initial bias of gate unit `j` (index into the concatenated gate vector).
+    fn initial_bias(&self, j: usize, init: &InitParams) -> f64;
+
+    /// `s_next = F(s, x)`.
+    fn step(&self, p: &[R], s: &[R], x: &[R], s_next: &mut [R]);
+
+    /// `s_next = F(s, x)`, keeping in `cache` (length `CACHE`) what `backward` needs.
+    fn forward(&self, p: &[R], s: &[R], x: &[R], s_next: &mut [R], cache: &mut [R]);
+
+    /// Vector-Jacobian product of one step: given `ds_next = ∂L/∂s'`, writes
+    /// `ds = ∂L/∂s` (overwritten) and adds `∂L/∂p` into `dp` and, if given, `∂L/∂x` into `dx`.
+    fn backward(
+        &self,
+        p: &[R],
+        s: &[R],
+        x: &[R],
+        s_next: &[R],
+        cache: &[R],
+        ds_next: &[R],
+        ds: &mut [R],
+        dp: &mut [R],
+        dx: Option<&mut [R]>,
+    );
+
+    /// State Jacobian `J[a·STATE + b] = ∂F_a/∂s_b` (row-major `STATE × STATE`).
+    fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]);
+
+    /// Input Jacobian `J[a·INPUT + k] = ∂F_a/∂x_k` (row-major `STATE × INPUT`).
+    fn jacobian_input(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]);
+
+    /// The hidden part `h` of a state (the readout reads it).
+    #[inline(always)]
+    fn hidden<'a>(&self, s: &'a [R]) -> &'a [R] {
+        &s[..Self::HIDDEN]
+    }
+}
+
+/// Draws a cell's parameters into `p` (length `cell.param_count()`).
+pub fn init_cell<R: Real, C: Cell<R>>(cell: &C, p: &mut [R], rng: &mut Rng, init: &InitParams) {
+    let mut off = 0;
+    for block in cell.blocks().iter().flatten() {
+        let dst = &mut p[off..off + block.len()];
+        init_block(block, dst, rng, init, C::HIDDEN, |j| cell.initial_bias(j, init));
+        off += block.len();
+    }
+}
+
+/// Initialises one block in place.
+pub(crate) fn init_block<R: Real>(
+    block: &ParamBlock,
+    dst: &mut [R],
+    rng: &mut Rng,
+    init: &InitParams,
+    hidden: usize,
+    bias: impl Fn(usize) -> f64,
+) {
+    match block.kind {
+        BlockKind::Recurrent => match init.recurrent {
+            RecurrentInit::Normal { gain } => {
+                let sd = gain / libm::sqrt(block.rows as f64);
+                dst.iter_mut().for_each(|w| *w = R::from_f64(sd * rng.normal()));
+            }
+            RecurrentInit::Orthogonal { gain } => {
+                dst.iter_mut().for_each(|w| *w = R::from_f64(rng.normal()));
+                orthogonalise_square_blocks(dst, block.rows, block.cols, hidden, gain);
+            }
+        },
+        BlockKind::Input => {
+            let sd = init.input_scale / libm::sqrt(block.rows.max(1) as f64);
+            dst.iter_mut().for_each(|w| *w = R::from_f64(sd * rng.normal()));
+        }
+        BlockKind::Readout => {
+            let sd = init.readout_scale / libm::sqrt(block.rows.max(1) as f64);
+            dst.iter_mut().for_each(|w| *w = R::from_f64(sd * rng.normal()));
+        }
+        BlockKind::Bias => {
+            for (j, b) in dst.iter_mut().enumerate() {
+                *b = R::from_f64(bias(j));
+            }
+        }
+        BlockKind::ReadoutBias => dst.iter_mut().for_each(|b| *b = R::ZERO),
+    }
+}
+
+/// Modified Gram–Schmidt on the rows of each `n × n` column block of a row-major
+/// `rows × cols` matrix (`rows == n`), then scaled by `gain`. In place, no scratch.
+fn orthogonalise_square_blocks<R: Real>(w: &mut [R], rows: usize, cols: usize, n: usize, gain: f64) {
+    if n == 0 || rows != n {
+        return;
+    }
+    let blocks = cols / n;
+    for g in 0..blocks {
+        for i in 0..n {
+            for k in 0..i {
+                let mut d = R::ZERO;
+                for j in 0..n {
+                    d += w[i * cols + g * n + j] * w[k * cols + g * n + j];
+                }
+                for j in 0..n {
+                    let wk = w[k * cols + g * n + j];
+                    w[i * cols + g * n + j] -= d * wk;
+                }
+            }
+            let mut nrm = R::ZERO;
+            for j in 0..n {
+                nrm += w[i * cols + g * n + j].square();
+            }
+            let nrm = nrm.sqrt();
+            let scale = if nrm > R::ZERO { R::from_f64(gain) / nrm } else { R::ZERO };
+            for j in 0..n {
+                w[i * cols + g * n + j] *= scale;
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The core's error type: one small enum, `Display` + `core::error::Error`.
+
+use core::fmt;
+
+/// Why a core operation could not produce a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A caller-provided buffer has the wrong length.
+    BufferSize { expected: usize, got: usize },
+    /// An input contains NaN or infinity.
+    NonFinite,
+    /// A matrix is singular (or numerically so).
+    Singular,
+    /// An iterative method hit its iteration cap.
+    NoConvergence,
+    /// A parameter is out of its valid range.
+    InvalidParameter,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::BufferSize { expected, got } => {
+                write!(f, "buffer has length {got}, expected {expected}")
+            }
+            Error::NonFinite => f.write_str("input contains NaN or infinity"),
+            Error::Singular => f.write_str("matrix is singular"),
+            Error::NoConvergence => f.write_str("iteration did not converge"),
+            Error::InvalidParameter => f.write_str("parameter out of range"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Returns `Err(BufferSize)` unless `len == expected`.
+#[inline]
+pub(crate) fn check_len(len: usize, expected: usize) -> Result<(), Error> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(Error::BufferSize { expected, got: len })
+    }
+}

@@ -1,0 +1,250 @@
+//! The scalar trait every numeric routine is generic over.
+//!
+//! All transcendental maths goes through `libm` (pure Rust, identical bits on every target).
+//! Never call `x.tanh()`-style methods in the core: with `micromath::F32Ext` in scope they
+//! silently change meaning between host and device (enforced by `core/clippy.toml`).
+
+use core::fmt::{Debug, Display};
+use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// A floating-point scalar (`f32` or `f64`) whose maths is libm's.
+pub trait Real:
+    Copy
+    + Default
+    + PartialEq
+    + PartialOrd
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+{
+    const ZERO: Self;
+    const ONE: Self;
+    const TWO: Self;
+    const HALF: Self;
+    /// Machine epsilon.
+    const EPSILON: Self;
+    /// Largest finite value.
+    const MAX: Self;
+    /// Smallest positive normal value.
+    const MIN_POSITIVE: Self;
+    const PI: Self;
+
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn from_usize(n: usize) -> Self;
+
+    fn abs(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn tanh(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn atan2(self, x: Self) -> Self;
+    fn hypot(self, y: Self) -> Self;
+    fn powi(self, n: i32) -> Self;
+    fn floor(self) -> Self;
+    /// `self * a + b` with one rounding (software fma where the target has none).
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    fn copysign(self, sign: Self) -> Self;
+    fn is_finite(self) -> bool;
+    fn is_nan(self) -> bool;
+
+    /// Maximum that ignores NaN in `other` (like `f64::max`).
+    #[inline(always)]
+    fn max(self, other: Self) -> Self {
+        if self >= other || other.is_nan() {
+            self
+        } else {
+            other
+        }
+    }
+    #[inline(always)]
+    fn min(self, other: Self) -> Self {
+        if self <= other || other.is_nan() {
+            self
+        } else {
+            other
+        }
+    }
+    /// Logistic function σ(x) = 1 / (1 + e^{-x}), stable for large |x|.
+    #[inline(always)]
+    fn sigmoid(self) -> Self {
+        if self >= Self::ZERO {
+            Self::ONE / (Self::ONE + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (Self::ONE + e)
+        }
+    }
+    #[inline(always)]
+    fn square(self) -> Self {
+        self * self
+    }
+}
+
+macro_rules! impl_real {
+    ($t:ty, $abs:path, $sqrt:path, $exp:path, $ln:path, $tanh:path, $sin:path, $cos:path,
+     $atan2:path, $hypot:path, $floor:path, $fma:path, $copysign:path) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const TWO: Self = 2.0;
+            const HALF: Self = 0.5;
+            const EPSILON: Self = <$t>::EPSILON;
+            const MAX: Self = <$t>::MAX;
+            const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
+            const PI: Self = core::f64::consts::PI as $t;
+
+            #[inline(always)]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_usize(n: usize) -> Self {
+                n as $t
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $abs(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                $sqrt(self)
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                $exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                $ln(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                $tanh(self)
+            }
+            #[inline(always)]
+            fn sin(self) -> Self {
+                $sin(self)
+            }
+            #[inline(always)]
+            fn cos(self) -> Self {
+                $cos(self)
+            }
+            #[inline(always)]
+            fn atan2(self, x: Self) -> Self {
+                $atan2(self, x)
+            }
+            #[inline(always)]
+            fn hypot(self, y: Self) -> Self {
+                $hypot(self, y)
+            }
+            #[inline(always)]
+            fn powi(self, n: i32) -> Self {
+                let mut base = self;
+                let mut e = n.unsigned_abs();
+                let mut acc: Self = 1.0;
+                while e > 0 {
+                    if e & 1 == 1 {
+                        acc *= base;
+                    }
+                    base *= base;
+                    e >>= 1;
+                }
+                if n < 0 {
+                    1.0 / acc
+                } else {
+                    acc
+                }
+            }
+            #[inline(always)]
+            fn floor(self) -> Self {
+                $floor(self)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                $fma(self, a, b)
+            }
+            #[inline(always)]
+            fn copysign(self, sign: Self) -> Self {
+                $copysign(self, sign)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+        }
+    };
+}
+
+impl_real!(
+    f32,
+    libm::fabsf,
+    libm::sqrtf,
+    libm::expf,
+    libm::logf,
+    libm::tanhf,
+    libm::sinf,
+    libm::cosf,
+    libm::atan2f,
+    libm::hypotf,
+    libm::floorf,
+    libm::fmaf,
+    libm::copysignf
+);
+impl_real!(
+    f64,
+    libm::fabs,
+    libm::sqrt,
+    libm::exp,
+    libm::log,
+    libm::tanh,
+    libm::sin,
+    libm::cos,
+    libm::atan2,
+    libm::hypot,
+    libm::floor,
+    libm::fma,
+    libm::copysign
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigmoid_is_stable_and_symmetric() {
+        for &x in &[-800.0f64, -30.0, -1.0, 0.0, 1.0, 30.0, 800.0] {
+            let s = x.sigmoid();
+            assert!(s.is_finite() && (0.0..=1.0).contains(&s));
+            assert!((s + (-x).sigmoid() - 1.0).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn powi_matches_repeated_product() {
+        assert_eq!(2.0f64.powi(10), 1024.0);
+        assert_eq!(2.0f64.powi(-2), 0.25);
+        assert_eq!(3.0f32.powi(0), 1.0);
+    }
+}

@@ -1,0 +1,254 @@
+//! A cell plus a linear readout, and backpropagation through time.
+//!
+//! Parameter vector = cell blocks followed by the readout `Wo (N, O)` and `bo (O,)`.
+//! Sequences are laid out trial-major: `xs[(b·T + t)·I + k]`, `ys[(b·T + t)·O + k]`
+//! (NumPy shape `(B, T, I)` / `(B, T, O)`). The initial state is zero.
+
+use crate::cell::{init_block, init_cell, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS};
+use crate::error::check_len;
+use crate::kernel::{gemv_acc, gemv_t_acc, outer_acc};
+use crate::rng::Rng;
+use crate::{Error, Real};
+
+/// A recurrent cell `C` with a linear readout to `O` outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Network<C, const O: usize> {
+    pub cell: C,
+}
+
+/// Upper bound on the number of blocks of a network (cell blocks + readout).
+pub const NETWORK_BLOCKS: usize = MAX_BLOCKS + 2;
+
+impl<C, const O: usize> Network<C, O> {
+    pub const fn new(cell: C) -> Self {
+        Network { cell }
+    }
+}
+
+impl<C, const O: usize> Network<C, O> {
+    /// Length of the scratch buffer [`Network::loss_and_grad`] needs for `steps` time steps.
+    pub fn bptt_scratch_len<R: Real>(steps: usize) -> usize
+    where
+        C: Cell<R>,
+    {
+        (steps + 1) * C::STATE + steps * C::CACHE + 2 * C::STATE + O
+    }
+
+    /// Length of the scratch buffer [`Network::loss`] needs.
+    pub fn loss_scratch_len<R: Real>() -> usize
+    where
+        C: Cell<R>,
+    {
+        2 * C::STATE + O
+    }
+
+    /// Parameter blocks of the whole network in storage order (cell, then readout).
+    pub fn blocks<R: Real>(&self) -> [Option<ParamBlock>; NETWORK_BLOCKS]
+    where
+        C: Cell<R>,
+    {
+        let mut out = [None; NETWORK_BLOCKS];
+        let cb = self.cell.blocks();
+        let mut k = 0;
+        for b in cb.iter().flatten() {
+            out[k] = Some(*b);
+            k += 1;
+        }
+        out[k] = Some(ParamBlock { name: "Wo", rows: C::HIDDEN, cols: O, kind: BlockKind::Readout });
+        out[k + 1] = Some(ParamBlock { name: "bo", rows: 1, cols: O, kind: BlockKind::ReadoutBias });
+        out
+    }
+
+    /// Total number of parameters.
+    pub fn param_count<R: Real>(&self) -> usize
+    where
+        C: Cell<R>,
+    {
+        self.cell.param_count() + C::HIDDEN * O + O
+    }
+
+    /// Draws fresh parameters (see [`InitParams`] for the scheme).
+    pub fn init<R: Real>(&self, p: &mut [R], rng: &mut Rng, init: &InitParams) -> Result<(), Error>
+    where
+        C: Cell<R>,
+    {
+        check_len(p.len(), self.param_count())?;
+        let nc = self.cell.param_count();
+        init_cell(&self.cell, &mut p[..nc], rng, init);
+        let blocks = self.blocks();
+        let mut off = nc;
+        for b in blocks.iter().flatten().filter(|b| matches!(b.kind, BlockKind::Readout | BlockKind::ReadoutBias)) {
+            init_block(b, &mut p[off..off + b.len()], rng, init, C::HIDDEN, |_| 0.0);
+            off += b.len();
+        }
+        Ok(())
+    }
+
+    /// `y = h Wo + bo` for the hidden part of state `s`.
+    #[inline(always)]
+    pub fn readout<R: Real>(&self, p: &[R], s: &[R], y: &mut [R])
+    where
+        C: Cell<R>,
+    {
+        let wo = self.cell.param_count();
+        let bo = wo + C::HIDDEN * O;
+        y[..O].copy_from_slice(&p[bo..bo + O]);
+        gemv_acc(&mut y[..O], &p[wo..bo], O, 0, self.cell.hidden(s));
+    }
+
+    fn check_batch<R: Real>(&self, p: &[R], xs: &[R], ys: &[R], batch: usize, steps: usize) -> Result<(), Error>
+    where
+        C: Cell<R>,
+    {
+        check_len(p.len(), self.param_count())?;
+        check_len(xs.len(), batch * steps * C::INPUT)?;
+        check_len(ys.len(), batch * steps * O)?;
+        Ok(())
+    }
+
+    /// Runs one sequence from state `s0`: writes every state (`steps × STATE`) and output
+    /// (`steps × O`).
+    pub fn run<R: Real>(&self, p: &[R], s0: &[R], xs: &[R], states: &mut [R], outputs: &mut [R]) -> Result<(), Error>
+    where
+        C: Cell<R>,
+    {
+        let (s, i) = (C::STATE, C::INPUT);
+        check_len(p.len(), self.param_count())?;
+        check_len(s0.len(), s)?;
+        if i == 0 {
+            return Err(Error::InvalidParameter);
+        }
+        let steps = xs.len() / i;
+        check_len(xs.len(), steps * i)?;
+        check_len(states.len(), steps * s)?;
+        check_len(outputs.len(), steps * O)?;
+        for t in 0..steps {
+            let (done, rest) = states.split_at_mut(t * s);
+            let prev = if t == 0 { s0 } else { &done[(t - 1) * s..] };
+            let next = &mut rest[..s];
+            self.cell.step(p, prev, &xs[t * i..(t + 1) * i], next);
+            self.readout(p, next, &mut outputs[t * O..(t + 1) * O]);
+        }
+        Ok(())
+    }
+
+    /// Mean squared error over `batch × steps × O` (zero initial state).
+    pub fn loss<R: Real>(&self, p: &[R], xs: &[R], ys: &[R], batch: usize, steps: usize, scratch: &mut [R]) -> Result<R, Error>
+    where
+        C: Cell<R>,
+    {
+        self.check_batch(p, xs, ys, batch, steps)?;
+        check_len(scratch.len(), Self::loss_scratch_len::<R>())?;
+        let (s, i) = (C::STATE, C::INPUT);
+        let (a, rest) = scratch.split_at_mut(s);
+        let (b, y) = rest.split_at_mut(s);
+        let mut sum = R::ZERO;
+        for bi in 0..batch {
+            a.iter_mut().for_each(|v| *v = R::ZERO);
+            for t in 0..steps {
+                let row = bi * steps + t;
+                self.cell.step(p, a, &xs[row * i..(row + 1) * i], b);
+                self.readout(p, b, y);
+                for k in 0..O {
+                    sum += (y[k] - ys[row * O + k]).square();
+                }
+                a.copy_from_slice(b);
+            }
+        }
+        Ok(sum / R::from_usize((batch * steps * O).max(1)))
+    }
+
+    /// Mean squared error and its gradient (written into `grad`, overwritten) for a batch
+    /// of sequences, by backpropagation through time. `scratch` has length
+    /// [`Network::bptt_scratch_len`]. Allocation-free.
+    pub fn loss_and_grad<R: Real>(
+        &self,
+        p: &[R],
+        xs: &[R],
+        ys: &[R],
+        batch: usize,
+        steps: usize,
+        grad: &mut [R],
+        scratch: &mut [R],
+    ) -> Result<R, Error>
+    where
+        C: Cell<R>,
+    {
+        self.check_batch(p, xs, ys, batch, steps)?;
+        check_len(grad.len(), p.len())?;
+        check_len(scratch.len(), Self::bptt_scratch_len::<R>(steps))?;
+        let (s, i, c) = (C::STATE, C::INPUT, C::CACHE);
+        let n = C::HIDDEN;
+        let wo = self.cell.param_count();
+        let bo = wo + n * O;
+        let (states, rest) = scratch.split_at_mut((steps + 1) * s);
+        let (cache, rest) = rest.split_at_mut(steps * c);
+        let (ds, rest) = rest.split_at_mut(s);
+        let (ds_prev, e) = rest.split_at_mut(s);
+        grad.iter_mut().for_each(|g| *g = R::ZERO);
+        let scale = R::TWO / R::from_usize((batch * steps * O).max(1));
+        let mut sum = R::ZERO;
+        for bi in 0..batch {
+            let xs_b = &xs[bi * steps * i..(bi + 1) * steps * i];
+            let ys_b = &ys[bi * steps * O..(bi + 1) * steps * O];
+            states[..s].iter_mut().for_each(|v| *v = R::ZERO);
+            for t in 0..steps {
+                let (prev, next) = states.split_at_mut((t + 1) * s);
+                self.cell.forward(p, &prev[t * s..], &xs_b[t * i..(t + 1) * i], &mut next[..s], &mut cache[t * c..(t + 1) * c]);
+            }
+            ds.iter_mut().for_each(|v| *v = R::ZERO);
+            for t in (0..steps).rev() {
+                let s_next = &states[(t + 1) * s..(t + 2) * s];
+                // Readout error at step t, added into dL/ds_{t+1}.
+                self.readout(p, s_next, e);
+                for k in 0..O {
+                    let err = e[k] - ys_b[t * O + k];
+                    sum += err * err;
+                    e[k] = scale * err;
+                    grad[bo + k] += e[k];
+                }
+                let h = &s_next[..n];
+                outer_acc(&mut grad[wo..bo], O, 0, h, e);
+                gemv_t_acc(&mut ds[..n], &p[wo..bo], O, 0, e);
+                self.cell.backward(
+                    p,
+                    &states[t * s..(t + 1) * s],
+                    &xs_b[t * i..(t + 1) * i],
+                    s_next,
+                    &cache[t * c..(t + 1) * c],
+                    ds,
+                    ds_prev,
+                    &mut grad[..wo],
+                    None,
+                );
+                ds.copy_from_slice(ds_prev);
+            }
+        }
+        Ok(sum / R::from_usize((batch * steps * O).max(1)))
+    }
+
+    /// Adds the L2 penalty `½ λ Σ w²` over weight blocks (recurrent, input, readout; not
+    /// biases) to `grad` and returns its value.
+    pub fn add_l2<R: Real>(&self, p: &[R], grad: &mut [R], l2: R) -> Result<R, Error>
+    where
+        C: Cell<R>,
+    {
+        check_len(p.len(), self.param_count())?;
+        check_len(grad.len(), p.len())?;
+        if l2 == R::ZERO {
+            return Ok(R::ZERO);
+        }
+        let mut off = 0;
+        let mut pen = R::ZERO;
+        for b in self.blocks().iter().flatten() {
+            if matches!(b.kind, BlockKind::Recurrent | BlockKind::Input | BlockKind::Readout) {
+                for k in off..off + b.len() {
+                    pen += p[k] * p[k];
+                    grad[k] += l2 * p[k];
+                }
+            }
+            off += b.len();
+        }
+        Ok(R::HALF * l2 * pen)
+    }
+}

@@ -1,0 +1,4 @@
+//! `rnndyn`: populations of recurrent networks — training, storage, fixed points,
+//! representational geometry and reports — around the no_std core `rnndyn-core`.
+
+pub mod cli;
