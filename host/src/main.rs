@@ -3,7 +3,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = rnndyn::cli::Cli::parse();
-    match cli.command {
-        rnndyn::cli::Command::Run => ExitCode::SUCCESS,
+    match rnndyn::app::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("rnndyn: error: {err}");
+            let mut source = err.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(2)
+        }
     }
 }

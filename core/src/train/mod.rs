@@ -5,4 +5,4 @@ mod bptt;
 mod optim;
 
 pub use bptt::Network;
-pub use optim::{clip_grad_norm, Adam, AdamParams};
+pub use optim::{clip_grad_norm, grad_norm, Adam, AdamParams};

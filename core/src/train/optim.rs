@@ -72,6 +72,11 @@ impl<'a, R: Real> Adam<'a, R> {
     }
 }
 
+/// Euclidean norm of a gradient (overflow-safe).
+pub fn grad_norm<R: Real>(g: &[R]) -> R {
+    norm2(g)
+}
+
 /// Scales `g` so that its Euclidean norm is at most `max_norm`; returns the norm before
 /// clipping. A non-finite norm leaves `g` unchanged (the caller records divergence).
 pub fn clip_grad_norm<R: Real>(g: &mut [R], max_norm: R) -> R {

@@ -1,0 +1,622 @@
+//! Experiment configuration: the raw TOML file (serde) and its validation into typed
+//! settings. Every error names the file, the key and the bad value.
+
+use crate::model::Arch;
+use rnndyn_core::cell::GruConvention;
+use rnndyn_core::Activation;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Why a configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: `{key}` = {value}: {reason}")]
+    Invalid { file: String, key: String, value: String, reason: String },
+}
+
+/// The experiment file as written by the user. Unknown keys are errors.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawExperiment {
+    /// Free-form name of the experiment.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Master seed: every network's RNG stream derives from it and the network's spec.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub task: RawTask,
+    #[serde(default)]
+    pub population: RawPopulation,
+    #[serde(default)]
+    pub training: RawTraining,
+    #[serde(default)]
+    pub analysis: RawAnalysis,
+}
+
+fn default_name() -> String {
+    "default".into()
+}
+
+/// `[task]`: which task and its parameters.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    /// `flipflop`, `sine` or `integration`.
+    pub kind: String,
+    /// Time steps per trial.
+    pub trial_steps: usize,
+    /// Success criterion: evaluation MSE below this (default depends on the task).
+    pub max_eval_mse: Option<f64>,
+    #[serde(default)]
+    pub flipflop: RawFlipFlop,
+    #[serde(default)]
+    pub sine: RawSine,
+    #[serde(default)]
+    pub integration: RawIntegration,
+}
+
+impl Default for RawTask {
+    fn default() -> Self {
+        RawTask {
+            kind: "flipflop".into(),
+            trial_steps: 100,
+            max_eval_mse: None,
+            flipflop: RawFlipFlop::default(),
+            sine: RawSine::default(),
+            integration: RawIntegration::default(),
+        }
+    }
+}
+
+/// `[task.flipflop]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlipFlop {
+    pub pulse_probability: f64,
+    pub pulse_at_t0: bool,
+}
+
+impl Default for RawFlipFlop {
+    fn default() -> Self {
+        RawFlipFlop { pulse_probability: 0.05, pulse_at_t0: true }
+    }
+}
+
+/// `[task.sine]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSine {
+    pub frequencies: usize,
+    pub min_omega: f64,
+    pub max_omega: f64,
+    /// Train on every `train_every`-th frequency (1 = all); the others are held out.
+    pub train_every: usize,
+}
+
+impl Default for RawSine {
+    fn default() -> Self {
+        RawSine { frequencies: 51, min_omega: 0.1, max_omega: 0.6, train_every: 1 }
+    }
+}
+
+/// `[task.integration]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntegration {
+    /// Std of the per-step noise on each stream.
+    pub noise_std: f64,
+    /// Per-trial stream biases are drawn from ± these magnitudes (at most 8).
+    pub bias_levels: Vec<f64>,
+    /// Target = scale × running sum of the selected stream.
+    pub scale: f64,
+}
+
+impl Default for RawIntegration {
+    fn default() -> Self {
+        let p = rnndyn_core::task::IntegrationParams::default();
+        let levels = match p.bias {
+            rnndyn_core::task::BiasSet::Levels { magnitudes, len } => magnitudes[..len].to_vec(),
+            rnndyn_core::task::BiasSet::Uniform { max } => vec![max],
+        };
+        RawIntegration { noise_std: p.noise_std, bias_levels: levels, scale: p.scale }
+    }
+}
+
+/// `[population]`: the sweep. Every combination is one network.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawPopulation {
+    pub architectures: Vec<String>,
+    pub activations: Vec<String>,
+    pub hidden_sizes: Vec<i64>,
+    pub l2: Vec<f64>,
+    pub learning_rates: Vec<f64>,
+    /// Number of seeds (replicates) per combination: seeds 0..seeds.
+    pub seeds: u64,
+    /// `reset-before` (Cho 2014 / TF1, default) or `reset-after` (PyTorch / cuDNN).
+    pub gru_convention: String,
+}
+
+impl Default for RawPopulation {
+    fn default() -> Self {
+        RawPopulation {
+            architectures: vec!["vanilla".into(), "ugrnn".into(), "gru".into(), "lstm".into()],
+            activations: vec!["tanh".into(), "relu".into()],
+            hidden_sizes: vec![16],
+            l2: vec![0.0],
+            learning_rates: vec![1e-3],
+            seeds: 2,
+            gru_convention: "reset-before".into(),
+        }
+    }
+}
+
+/// `[training]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTraining {
+    pub steps: u64,
+    pub batch: usize,
+    /// Gradient-norm clipping threshold (0 = off).
+    pub clip_norm: f64,
+    /// Learning-rate schedule: `constant`, or `exponential` (× `decay` every `decay_steps`).
+    pub schedule: String,
+    pub decay: f64,
+    pub decay_steps: u64,
+    /// Trials in the fixed evaluation set.
+    pub eval_trials: usize,
+    /// Gain of the recurrent weights (std gain/sqrt(N), or gain × orthogonal).
+    pub recurrent_gain: f64,
+    /// `normal` or `orthogonal` recurrent initialisation.
+    pub recurrent_init: String,
+    /// Offset of the "remember" gate biases (GRU/UGRNN update gate, LSTM forget gate).
+    pub gate_bias: f64,
+}
+
+impl Default for RawTraining {
+    fn default() -> Self {
+        RawTraining {
+            steps: 1500,
+            batch: 64,
+            clip_norm: 10.0,
+            schedule: "constant".into(),
+            decay: 0.5,
+            decay_steps: 1000,
+            eval_trials: 256,
+            recurrent_gain: 1.0,
+            recurrent_init: "normal".into(),
+            gate_bias: 1.0,
+        }
+    }
+}
+
+/// `[analysis]`: fixed points and geometry settings.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnalysis {
+    /// Start states for the fixed-point search per network.
+    pub fixed_point_starts: usize,
+    /// Std of the Gaussian noise added to start states.
+    pub start_noise: f64,
+    /// Residual ‖F(h) − h‖ below which a candidate is a fixed point.
+    pub residual_tolerance: f64,
+    /// Trials of probe input used for hidden-state collection.
+    pub probe_trials: usize,
+    /// SVCCA variance fraction.
+    pub svcca_variance: f64,
+}
+
+impl Default for RawAnalysis {
+    fn default() -> Self {
+        RawAnalysis {
+            fixed_point_starts: 256,
+            start_noise: 0.05,
+            residual_tolerance: 1e-10,
+            probe_trials: 32,
+            svcca_variance: 0.99,
+        }
+    }
+}
+
+/// Learning-rate schedule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    Constant,
+    /// `lr · decay^(step / decay_steps)`.
+    Exponential { decay: f64, decay_steps: u64 },
+}
+
+impl Schedule {
+    pub fn learning_rate(&self, base: f64, step: u64) -> f64 {
+        match *self {
+            Schedule::Constant => base,
+            Schedule::Exponential { decay, decay_steps } => {
+                base * decay.powf(step as f64 / decay_steps as f64)
+            }
+        }
+    }
+}
+
+/// Which task, with validated parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskKind {
+    FlipFlop(RawFlipFlop),
+    Sine(RawSine),
+    Integration(RawIntegration),
+}
+
+impl TaskKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TaskKind::FlipFlop(_) => "flipflop",
+            TaskKind::Sine(_) => "sine",
+            TaskKind::Integration(_) => "integration",
+        }
+    }
+    pub fn inputs(&self) -> usize {
+        match self {
+            TaskKind::FlipFlop(_) => 3,
+            TaskKind::Sine(_) => 1,
+            TaskKind::Integration(_) => 4,
+        }
+    }
+    pub fn outputs(&self) -> usize {
+        match self {
+            TaskKind::FlipFlop(_) => 3,
+            TaskKind::Sine(_) | TaskKind::Integration(_) => 1,
+        }
+    }
+    /// Default success threshold on the evaluation MSE.
+    pub fn default_max_eval_mse(&self) -> f64 {
+        match self {
+            TaskKind::FlipFlop(_) => 0.01,
+            TaskKind::Sine(_) => 0.05,
+            TaskKind::Integration(_) => 0.05,
+        }
+    }
+}
+
+/// Validated task settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskSettings {
+    pub kind: TaskKind,
+    pub trial_steps: usize,
+    pub max_eval_mse: f64,
+}
+
+/// One network of the sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkSpec {
+    pub arch: Arch,
+    pub activation: Activation,
+    pub gru_convention: GruConvention,
+    pub hidden: usize,
+    pub l2: f64,
+    pub learning_rate: f64,
+    pub seed: u64,
+}
+
+impl NetworkSpec {
+    /// A unique, filesystem-safe identifier, stable across versions of the sweep
+    /// (adding sizes or seeds does not rename existing networks).
+    pub fn id(&self) -> String {
+        format!(
+            "{}-{}-n{}-l2_{}-lr_{}-s{}",
+            self.arch.name(),
+            self.activation.name(),
+            self.hidden,
+            short_float(self.l2),
+            short_float(self.learning_rate),
+            self.seed
+        )
+    }
+
+    /// A 64-bit key for the network's RNG streams, derived from its id (FNV-1a), so a
+    /// network's numbers do not depend on its position in the sweep or on thread count.
+    pub fn stream_key(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.id().bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    }
+}
+
+fn short_float(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// Validated training settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingSettings {
+    pub steps: u64,
+    pub batch: usize,
+    pub clip_norm: Option<f64>,
+    pub schedule: Schedule,
+    pub eval_trials: usize,
+    pub init: rnndyn_core::cell::InitParams,
+}
+
+/// A validated experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Experiment {
+    pub name: String,
+    pub seed: u64,
+    pub task: TaskSettings,
+    pub training: TrainingSettings,
+    pub analysis: RawAnalysis,
+    pub networks: Vec<NetworkSpec>,
+    /// The file as parsed (saved into the store so a run can be reproduced).
+    pub raw: RawExperiment,
+}
+
+/// The built-in default experiment (the 3-bit flip-flop across the four architectures).
+pub fn default_raw() -> RawExperiment {
+    RawExperiment {
+        name: default_name(),
+        seed: 0,
+        task: RawTask::default(),
+        population: RawPopulation::default(),
+        training: RawTraining::default(),
+        analysis: RawAnalysis::default(),
+    }
+}
+
+/// The default experiment as TOML text (what `--print-default-config` prints).
+pub fn default_toml() -> String {
+    toml::to_string_pretty(&default_raw()).unwrap_or_default()
+}
+
+/// Reads and validates an experiment file.
+pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    parse(&text, &file)
+}
+
+/// Parses and validates experiment text; `file` names it in errors.
+pub fn parse(text: &str, file: &str) -> Result<Experiment, ConfigError> {
+    let raw: RawExperiment =
+        toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string().trim_end().to_string() })?;
+    validate(raw, file)
+}
+
+/// Turns a raw experiment into typed settings.
+pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigError> {
+    let bad = |key: &str, value: String, reason: &str| ConfigError::Invalid {
+        file: file.into(),
+        key: key.into(),
+        value,
+        reason: reason.into(),
+    };
+    let kind = match raw.task.kind.as_str() {
+        "flipflop" => {
+            let f = &raw.task.flipflop;
+            if !(f.pulse_probability > 0.0 && f.pulse_probability <= 1.0) {
+                return Err(bad("task.flipflop.pulse_probability", f.pulse_probability.to_string(), "must be in (0, 1]"));
+            }
+            TaskKind::FlipFlop(f.clone())
+        }
+        "sine" => {
+            let s = &raw.task.sine;
+            if s.frequencies < 1 {
+                return Err(bad("task.sine.frequencies", s.frequencies.to_string(), "must be at least 1"));
+            }
+            if !(s.min_omega > 0.0 && s.max_omega >= s.min_omega && s.max_omega < std::f64::consts::PI) {
+                return Err(bad(
+                    "task.sine.max_omega",
+                    format!("{} (min_omega {})", s.max_omega, s.min_omega),
+                    "need 0 < min_omega <= max_omega < pi",
+                ));
+            }
+            if s.train_every < 1 {
+                return Err(bad("task.sine.train_every", s.train_every.to_string(), "must be at least 1"));
+            }
+            TaskKind::Sine(s.clone())
+        }
+        "integration" => {
+            let g = &raw.task.integration;
+            if !(g.noise_std.is_finite() && g.noise_std >= 0.0) {
+                return Err(bad("task.integration.noise_std", g.noise_std.to_string(), "must be a finite number >= 0"));
+            }
+            if !(g.scale.is_finite() && g.scale > 0.0) {
+                return Err(bad("task.integration.scale", g.scale.to_string(), "must be a positive number"));
+            }
+            if g.bias_levels.is_empty() || g.bias_levels.len() > rnndyn_core::task::MAX_BIAS_LEVELS {
+                return Err(bad(
+                    "task.integration.bias_levels",
+                    format!("{:?}", g.bias_levels),
+                    &format!("need 1 to {} magnitudes", rnndyn_core::task::MAX_BIAS_LEVELS),
+                ));
+            }
+            for (i, &b) in g.bias_levels.iter().enumerate() {
+                if !(b.is_finite() && b >= 0.0) {
+                    return Err(bad(&format!("task.integration.bias_levels[{i}]"), b.to_string(), "must be a finite number >= 0"));
+                }
+            }
+            TaskKind::Integration(g.clone())
+        }
+        other => {
+            return Err(bad("task.kind", format!("{other:?}"), "unknown task (expected flipflop, sine or integration)"));
+        }
+    };
+    if raw.task.trial_steps < 1 {
+        return Err(bad("task.trial_steps", raw.task.trial_steps.to_string(), "must be at least 1"));
+    }
+    let max_eval_mse = raw.task.max_eval_mse.unwrap_or_else(|| kind.default_max_eval_mse());
+    if !(max_eval_mse.is_finite() && max_eval_mse > 0.0) {
+        return Err(bad("task.max_eval_mse", max_eval_mse.to_string(), "must be a positive number"));
+    }
+    let task = TaskSettings { kind, trial_steps: raw.task.trial_steps, max_eval_mse };
+
+    let p = &raw.population;
+    let mut archs = Vec::new();
+    for (i, a) in p.architectures.iter().enumerate() {
+        let arch = Arch::parse(a).ok_or_else(|| {
+            bad(&format!("population.architectures[{i}]"), format!("{a:?}"), "unknown architecture (expected vanilla, ugrnn, gru or lstm)")
+        })?;
+        archs.push(arch);
+    }
+    let mut acts = Vec::new();
+    for (i, a) in p.activations.iter().enumerate() {
+        let act = match a.as_str() {
+            "tanh" => Activation::Tanh,
+            "relu" => Activation::Relu,
+            _ => return Err(bad(&format!("population.activations[{i}]"), format!("{a:?}"), "unknown activation (expected tanh or relu)")),
+        };
+        acts.push(act);
+    }
+    let mut sizes = Vec::new();
+    for (i, &n) in p.hidden_sizes.iter().enumerate() {
+        if n <= 0 {
+            return Err(bad(&format!("population.hidden_sizes[{i}]"), n.to_string(), "hidden size must be positive"));
+        }
+        let n = n as usize;
+        if !crate::model::SUPPORTED_SIZES.contains(&n) {
+            return Err(bad(
+                &format!("population.hidden_sizes[{i}]"),
+                n.to_string(),
+                &format!("unsupported hidden size (supported: {:?})", crate::model::SUPPORTED_SIZES),
+            ));
+        }
+        sizes.push(n);
+    }
+    for (i, &l2) in p.l2.iter().enumerate() {
+        if !(l2.is_finite() && l2 >= 0.0) {
+            return Err(bad(&format!("population.l2[{i}]"), l2.to_string(), "must be a finite number >= 0"));
+        }
+    }
+    for (i, &lr) in p.learning_rates.iter().enumerate() {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(bad(&format!("population.learning_rates[{i}]"), lr.to_string(), "must be a positive number"));
+        }
+    }
+    let gru_convention = match p.gru_convention.as_str() {
+        "reset-before" => GruConvention::ResetBeforeProduct,
+        "reset-after" => GruConvention::ResetAfterProduct,
+        other => {
+            return Err(bad("population.gru_convention", format!("{other:?}"), "expected reset-before or reset-after"));
+        }
+    };
+    let lists: [(&str, usize); 6] = [
+        ("population.architectures", archs.len()),
+        ("population.activations", acts.len()),
+        ("population.hidden_sizes", sizes.len()),
+        ("population.l2", p.l2.len()),
+        ("population.learning_rates", p.learning_rates.len()),
+        ("population.seeds", p.seeds as usize),
+    ];
+    for (key, len) in lists {
+        if len == 0 {
+            return Err(bad(key, if key == "population.seeds" { "0".into() } else { "[]".into() }, "the sweep is empty"));
+        }
+    }
+    let mut networks = Vec::new();
+    for &arch in &archs {
+        for &activation in &acts {
+            for &hidden in &sizes {
+                for &l2 in &p.l2 {
+                    for &learning_rate in &p.learning_rates {
+                        for seed in 0..p.seeds {
+                            networks.push(NetworkSpec { arch, activation, gru_convention, hidden, l2, learning_rate, seed });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut ids: Vec<String> = networks.iter().map(|n| n.id()).collect();
+    ids.sort();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(bad("population", w[0].clone(), "the sweep lists the same network twice"));
+    }
+
+    let t = &raw.training;
+    if t.steps == 0 {
+        return Err(bad("training.steps", "0".into(), "must be at least 1"));
+    }
+    if t.batch == 0 {
+        return Err(bad("training.batch", "0".into(), "must be at least 1"));
+    }
+    if t.eval_trials == 0 {
+        return Err(bad("training.eval_trials", "0".into(), "must be at least 1"));
+    }
+    if !(t.clip_norm.is_finite() && t.clip_norm >= 0.0) {
+        return Err(bad("training.clip_norm", t.clip_norm.to_string(), "must be >= 0 (0 disables clipping)"));
+    }
+    let schedule = match t.schedule.as_str() {
+        "constant" => Schedule::Constant,
+        "exponential" => {
+            if !(t.decay > 0.0 && t.decay <= 1.0) {
+                return Err(bad("training.decay", t.decay.to_string(), "must be in (0, 1]"));
+            }
+            if t.decay_steps == 0 {
+                return Err(bad("training.decay_steps", "0".into(), "must be at least 1"));
+            }
+            Schedule::Exponential { decay: t.decay, decay_steps: t.decay_steps }
+        }
+        other => return Err(bad("training.schedule", format!("{other:?}"), "expected constant or exponential")),
+    };
+    if !(t.recurrent_gain.is_finite() && t.recurrent_gain > 0.0) {
+        return Err(bad("training.recurrent_gain", t.recurrent_gain.to_string(), "must be positive"));
+    }
+    let recurrent = match t.recurrent_init.as_str() {
+        "normal" => rnndyn_core::cell::RecurrentInit::Normal { gain: t.recurrent_gain },
+        "orthogonal" => rnndyn_core::cell::RecurrentInit::Orthogonal { gain: t.recurrent_gain },
+        other => return Err(bad("training.recurrent_init", format!("{other:?}"), "expected normal or orthogonal")),
+    };
+    if !t.gate_bias.is_finite() {
+        return Err(bad("training.gate_bias", t.gate_bias.to_string(), "must be finite"));
+    }
+    let init = rnndyn_core::cell::InitParams { recurrent, gate_bias: t.gate_bias, ..Default::default() };
+    let training = TrainingSettings {
+        steps: t.steps,
+        batch: t.batch,
+        clip_norm: if t.clip_norm > 0.0 { Some(t.clip_norm) } else { None },
+        schedule,
+        eval_trials: t.eval_trials,
+        init,
+    };
+
+    let a = &raw.analysis;
+    if a.fixed_point_starts == 0 {
+        return Err(bad("analysis.fixed_point_starts", "0".into(), "must be at least 1"));
+    }
+    if !(a.start_noise.is_finite() && a.start_noise >= 0.0) {
+        return Err(bad("analysis.start_noise", a.start_noise.to_string(), "must be >= 0"));
+    }
+    if !(a.residual_tolerance.is_finite() && a.residual_tolerance > 0.0) {
+        return Err(bad("analysis.residual_tolerance", a.residual_tolerance.to_string(), "must be positive"));
+    }
+    if a.probe_trials == 0 {
+        return Err(bad("analysis.probe_trials", "0".into(), "must be at least 1"));
+    }
+    if !(a.svcca_variance > 0.0 && a.svcca_variance <= 1.0) {
+        return Err(bad("analysis.svcca_variance", a.svcca_variance.to_string(), "must be in (0, 1]"));
+    }
+
+    Ok(Experiment {
+        name: raw.name.clone(),
+        seed: raw.seed,
+        task,
+        training,
+        analysis: raw.analysis.clone(),
+        networks,
+        raw,
+    })
+}
+
+/// Where a configuration came from (for messages).
+pub fn describe_source(path: Option<&PathBuf>) -> String {
+    path.map(|p| p.display().to_string()).unwrap_or_else(|| "<built-in default>".into())
+}

@@ -1,0 +1,186 @@
+//! Runtime models: turns a runtime description (architecture, activation, hidden size,
+//! task inputs/outputs) into the core's const-generic types, once, in one place.
+//!
+//! The list of supported hidden sizes controls build time and binary size: every
+//! (architecture, size, task shape) triple is one monomorphised copy of the core kernels.
+
+use rnndyn_core::cell::{Cell, GruCell, GruConvention, InitParams, LstmCell, ParamBlock, UgrnnCell, VanillaCell};
+use rnndyn_core::train::Network;
+use rnndyn_core::{Activation, Error as CoreError, Rng};
+
+/// Hidden sizes compiled in. Each one adds a copy of the kernels per architecture and task.
+pub const SUPPORTED_SIZES: [usize; 6] = [4, 8, 16, 32, 64, 128];
+
+/// (inputs, outputs) shapes compiled in: flip-flop (3, 3), sine (1, 1), integration (4, 1).
+pub const SUPPORTED_SHAPES: [(usize, usize); 3] = [(3, 3), (1, 1), (4, 1)];
+
+/// Recurrent architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Arch {
+    Vanilla,
+    Ugrnn,
+    Gru,
+    Lstm,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 4] = [Arch::Vanilla, Arch::Ugrnn, Arch::Gru, Arch::Lstm];
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Vanilla => "vanilla",
+            Arch::Ugrnn => "ugrnn",
+            Arch::Gru => "gru",
+            Arch::Lstm => "lstm",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|a| a.name() == s)
+    }
+}
+
+/// Everything needed to build a model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelSpec {
+    pub arch: Arch,
+    pub activation: Activation,
+    pub gru_convention: GruConvention,
+    pub hidden: usize,
+    pub inputs: usize,
+    pub outputs: usize,
+}
+
+/// Why a model could not be built.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error("hidden size {0} is not supported (supported: {SUPPORTED_SIZES:?})")]
+    UnsupportedSize(usize),
+    #[error("{inputs} inputs and {outputs} outputs are not supported (supported (inputs, outputs): {SUPPORTED_SHAPES:?})")]
+    UnsupportedShape { inputs: usize, outputs: usize },
+    #[error("core: {0}")]
+    Core(#[from] CoreError),
+}
+
+/// A network with runtime sizes: f32 for training, f64 for analysis.
+pub trait Model: Send + Sync {
+    fn spec(&self) -> &ModelSpec;
+    /// Dimension of the dynamical state (N, or 2N for the LSTM's [h; c]).
+    fn state_dim(&self) -> usize;
+    fn param_count(&self) -> usize;
+    /// Parameter blocks (cell, then readout `Wo`, `bo`) in storage order.
+    fn blocks(&self) -> Vec<ParamBlock>;
+    /// Fresh parameters.
+    fn init(&self, rng: &mut Rng, init: &InitParams) -> Vec<f32>;
+    fn bptt_scratch_len(&self, steps: usize) -> usize;
+    /// MSE and its gradient (BPTT) for a batch; see `Network::loss_and_grad`.
+    fn loss_and_grad(&self, p: &[f32], xs: &[f32], ys: &[f32], batch: usize, steps: usize, grad: &mut [f32], scratch: &mut [f32]) -> Result<f32, CoreError>;
+    /// Adds the L2 penalty gradient, returns the penalty.
+    fn add_l2(&self, p: &[f32], grad: &mut [f32], l2: f32) -> Result<f32, CoreError>;
+    /// MSE of a batch in f64 (evaluation).
+    fn loss_f64(&self, p: &[f64], xs: &[f64], ys: &[f64], batch: usize, steps: usize) -> Result<f64, CoreError>;
+    /// Runs one trial (`xs` is `T × I`) from `s0`, writing states (`T × S`) and outputs (`T × O`).
+    fn run(&self, p: &[f64], s0: &[f64], xs: &[f64], states: &mut [f64], outputs: &mut [f64]) -> Result<(), CoreError>;
+    /// One step of the map.
+    fn step(&self, p: &[f64], s: &[f64], x: &[f64], out: &mut [f64]);
+    /// State Jacobian (row-major S × S).
+    fn jacobian_state(&self, p: &[f64], s: &[f64], x: &[f64], jac: &mut [f64]);
+    /// Input Jacobian (row-major S × I).
+    fn jacobian_input(&self, p: &[f64], s: &[f64], x: &[f64], jac: &mut [f64]);
+    /// Readout of a state.
+    fn readout(&self, p: &[f64], s: &[f64], y: &mut [f64]);
+}
+
+struct Concrete<C, const O: usize> {
+    net: Network<C, O>,
+    spec: ModelSpec,
+}
+
+impl<C, const O: usize> Model for Concrete<C, O>
+where
+    C: Cell<f32> + Cell<f64> + 'static,
+{
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+    fn state_dim(&self) -> usize {
+        <C as Cell<f64>>::STATE
+    }
+    fn param_count(&self) -> usize {
+        self.net.param_count::<f64>()
+    }
+    fn blocks(&self) -> Vec<ParamBlock> {
+        self.net.blocks::<f64>().iter().flatten().copied().collect()
+    }
+    fn init(&self, rng: &mut Rng, init: &InitParams) -> Vec<f32> {
+        let mut p = vec![0.0f32; self.param_count()];
+        // Lengths match by construction.
+        let _ = self.net.init::<f32>(&mut p, rng, init);
+        p
+    }
+    fn bptt_scratch_len(&self, steps: usize) -> usize {
+        Network::<C, O>::bptt_scratch_len::<f32>(steps)
+    }
+    fn loss_and_grad(&self, p: &[f32], xs: &[f32], ys: &[f32], batch: usize, steps: usize, grad: &mut [f32], scratch: &mut [f32]) -> Result<f32, CoreError> {
+        self.net.loss_and_grad(p, xs, ys, batch, steps, grad, scratch)
+    }
+    fn add_l2(&self, p: &[f32], grad: &mut [f32], l2: f32) -> Result<f32, CoreError> {
+        self.net.add_l2(p, grad, l2)
+    }
+    fn loss_f64(&self, p: &[f64], xs: &[f64], ys: &[f64], batch: usize, steps: usize) -> Result<f64, CoreError> {
+        let mut scratch = vec![0.0; Network::<C, O>::loss_scratch_len::<f64>()];
+        self.net.loss(p, xs, ys, batch, steps, &mut scratch)
+    }
+    fn run(&self, p: &[f64], s0: &[f64], xs: &[f64], states: &mut [f64], outputs: &mut [f64]) -> Result<(), CoreError> {
+        self.net.run(p, s0, xs, states, outputs)
+    }
+    fn step(&self, p: &[f64], s: &[f64], x: &[f64], out: &mut [f64]) {
+        self.net.cell.step(p, s, x, out)
+    }
+    fn jacobian_state(&self, p: &[f64], s: &[f64], x: &[f64], jac: &mut [f64]) {
+        self.net.cell.jacobian_state(p, s, x, jac)
+    }
+    fn jacobian_input(&self, p: &[f64], s: &[f64], x: &[f64], jac: &mut [f64]) {
+        self.net.cell.jacobian_input(p, s, x, jac)
+    }
+    fn readout(&self, p: &[f64], s: &[f64], y: &mut [f64]) {
+        self.net.readout(p, s, y)
+    }
+}
+
+fn boxed<C, const O: usize>(cell: C, spec: &ModelSpec) -> Box<dyn Model>
+where
+    C: Cell<f32> + Cell<f64> + 'static,
+{
+    Box::new(Concrete::<C, O> { net: Network::new(cell), spec: *spec })
+}
+
+macro_rules! with_arch {
+    ($spec:expr, $n:literal, $i:literal, $o:literal) => {{
+        let s = $spec;
+        match s.arch {
+            Arch::Vanilla => boxed::<_, $o>(VanillaCell::<$n, $i>::new(s.activation), s),
+            Arch::Ugrnn => boxed::<_, $o>(UgrnnCell::<$n, $i>::new(s.activation), s),
+            Arch::Gru => boxed::<_, $o>(GruCell::<$n, $i>::new(s.activation, s.gru_convention), s),
+            Arch::Lstm => boxed::<_, $o>(LstmCell::<$n, $i>::new(s.activation), s),
+        }
+    }};
+}
+
+macro_rules! with_size {
+    ($spec:expr, $i:literal, $o:literal, [$($n:literal),*]) => {{
+        let s = $spec;
+        match s.hidden {
+            $($n => Ok(with_arch!(s, $n, $i, $o)),)*
+            other => Err(ModelError::UnsupportedSize(other)),
+        }
+    }};
+}
+
+/// Builds the model for `spec` (the one place where runtime sizes become types).
+pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
+    match (spec.inputs, spec.outputs) {
+        (3, 3) => with_size!(spec, 3, 3, [4, 8, 16, 32, 64, 128]),
+        (1, 1) => with_size!(spec, 1, 1, [4, 8, 16, 32, 64, 128]),
+        (4, 1) => with_size!(spec, 4, 1, [4, 8, 16, 32, 64, 128]),
+        (inputs, outputs) => Err(ModelError::UnsupportedShape { inputs, outputs }),
+    }
+}

@@ -1,0 +1,276 @@
+//! Population training: every network of the sweep, in parallel (one network per thread),
+//! resumable, with divergence detection per network.
+//!
+//! Determinism: a network's initialisation and data streams derive from the experiment seed
+//! and the network's own id, and each network trains on one thread, so results are
+//! bit-identical whatever the thread count or order.
+
+use crate::config::{Experiment, NetworkSpec};
+use crate::model::{self, Model, ModelSpec};
+use crate::store::{self, NetworkRecord, Store, StoreError};
+use crate::task::TaskGen;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use rnndyn_core::train::{clip_grad_norm, Adam, AdamParams};
+use rnndyn_core::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Stream id of the shared evaluation set (same trials for every network).
+pub const EVAL_STREAM: u64 = 0xE7A1_0000_0000_0001;
+const DATA_STREAM: u64 = 0xDA7A;
+const INIT_STREAM: u64 = 0x1417;
+
+/// Why population training failed (per-network divergence is not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("network {id}: {message}")]
+    Network { id: String, message: String },
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads { threads: usize, message: String },
+}
+
+/// A deterministic share of a sweep: shard `index` (0-based) of `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Every item whose position modulo `count` equals `index`.
+    pub fn contains(&self, position: usize) -> bool {
+        position % self.count == self.index
+    }
+}
+
+/// Options of a population run.
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    /// Worker threads (default: all cores).
+    pub threads: Option<usize>,
+    pub shard: Option<Shard>,
+    /// Show a progress bar (only drawn on a terminal).
+    pub progress: bool,
+}
+
+/// What a population run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PopulationSummary {
+    pub total: usize,
+    pub already_done: usize,
+    pub trained: usize,
+    pub passed: usize,
+    pub diverged: usize,
+    pub cancelled: bool,
+}
+
+/// The result of training one network.
+#[derive(Clone, Debug)]
+pub struct Trained {
+    pub record: NetworkRecord,
+    pub params: Vec<f32>,
+    pub curve: Vec<f32>,
+}
+
+/// The model of a spec under an experiment's task.
+pub fn model_for(exp: &Experiment, spec: &NetworkSpec) -> Result<Box<dyn Model>, TrainError> {
+    let ms = ModelSpec {
+        arch: spec.arch,
+        activation: spec.activation,
+        gru_convention: spec.gru_convention,
+        hidden: spec.hidden,
+        inputs: exp.task.kind.inputs(),
+        outputs: exp.task.kind.outputs(),
+    };
+    model::build(&ms).map_err(|e| TrainError::Network { id: spec.id(), message: e.to_string() })
+}
+
+/// Trains one network. Returns `None` if `cancel` was raised before it finished.
+pub fn train_network(exp: &Experiment, spec: &NetworkSpec, cancel: &AtomicBool) -> Result<Option<Trained>, TrainError> {
+    let start = Instant::now();
+    let id = spec.id();
+    let net_err = |message: String| TrainError::Network { id: id.clone(), message };
+    let model = model_for(exp, spec)?;
+    let task = TaskGen::new(&exp.task).map_err(|e| net_err(e.to_string()))?;
+    let key = spec.stream_key();
+    let mut init_rng = Rng::stream(exp.seed, key ^ INIT_STREAM);
+    let mut data_rng = Rng::stream(exp.seed, key ^ DATA_STREAM);
+    let mut params = model.init(&mut init_rng, &exp.training.init);
+
+    let (batch, steps_t) = (exp.training.batch, exp.task.trial_steps);
+    let (ni, no) = (task.inputs(), task.outputs());
+    let mut xs = vec![0.0f32; batch * steps_t * ni];
+    let mut ys = vec![0.0f32; batch * steps_t * no];
+    let mut grad = vec![0.0f32; params.len()];
+    let mut scratch = vec![0.0f32; model.bptt_scratch_len(steps_t)];
+    let (mut m, mut v) = (vec![0.0f32; params.len()], vec![0.0f32; params.len()]);
+    let mut adam = Adam::new(&mut m, &mut v).map_err(|e| net_err(e.to_string()))?;
+    let adam_params = AdamParams { lr: spec.learning_rate, ..Default::default() };
+    let l2 = spec.l2 as f32;
+    let clip = exp.training.clip_norm.map(|c| c as f32);
+
+    let mut curve = Vec::with_capacity(exp.training.steps as usize);
+    let mut diverged_at = None;
+    for step in 0..exp.training.steps {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        task.fill(&mut data_rng, batch, steps_t, &mut xs, &mut ys).map_err(|e| net_err(e.to_string()))?;
+        let loss = model.loss_and_grad(&params, &xs, &ys, batch, steps_t, &mut grad, &mut scratch).map_err(|e| net_err(e.to_string()))?;
+        model.add_l2(&params, &mut grad, l2).map_err(|e| net_err(e.to_string()))?;
+        curve.push(loss);
+        let norm = match clip {
+            Some(c) => clip_grad_norm(&mut grad, c),
+            None => rnndyn_core::train::grad_norm(&grad),
+        };
+        if !loss.is_finite() || !norm.is_finite() {
+            diverged_at = Some(step);
+            break;
+        }
+        let lr = exp.training.schedule.learning_rate(spec.learning_rate, step);
+        adam.update(&mut params, &grad, &adam_params, lr).map_err(|e| net_err(e.to_string()))?;
+        if params.iter().any(|p| !p.is_finite()) {
+            diverged_at = Some(step);
+            break;
+        }
+    }
+
+    let mut record = store::record_for(spec, exp.task.kind.name(), ni, no);
+    record.train_steps = curve.len() as u64;
+    let tail = &curve[curve.len().saturating_sub(100)..];
+    record.final_loss = if tail.is_empty() { f64::NAN } else { tail.iter().map(|&x| x as f64).sum::<f64>() / tail.len() as f64 };
+    if let Some(step) = diverged_at {
+        record.diverged = true;
+        record.diverged_at_step = Some(step);
+        record.final_loss = f64::NAN;
+    } else {
+        let p64: Vec<f64> = params.iter().map(|&x| x as f64).collect();
+        let eval = evaluate(exp, model.as_ref(), &task, &p64).map_err(net_err)?;
+        record.eval_mse = eval.mse;
+        record.eval_accuracy = eval.accuracy;
+        record.passed = eval.mse < exp.task.max_eval_mse;
+    }
+    record.train_seconds = start.elapsed().as_secs_f64();
+    Ok(Some(Trained { record, params, curve }))
+}
+
+/// Evaluation metrics on the shared evaluation set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub mse: f64,
+    pub accuracy: f64,
+}
+
+/// The shared evaluation set of an experiment: (xs, ys), each `(trials, T, ·)` flat.
+pub fn evaluation_set(exp: &Experiment, task: &TaskGen) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let (n, t) = (exp.training.eval_trials, exp.task.trial_steps);
+    let mut xs = vec![0.0f64; n * t * task.inputs()];
+    let mut ys = vec![0.0f64; n * t * task.outputs()];
+    let mut rng = Rng::stream(exp.seed, EVAL_STREAM);
+    task.fill(&mut rng, n, t, &mut xs, &mut ys).map_err(|e| e.to_string())?;
+    Ok((xs, ys))
+}
+
+/// MSE and accuracy of a network on the evaluation set (f64).
+pub fn evaluate(exp: &Experiment, model: &dyn Model, task: &TaskGen, p: &[f64]) -> Result<Evaluation, String> {
+    let (xs, ys) = evaluation_set(exp, task)?;
+    let (n, t) = (exp.training.eval_trials, exp.task.trial_steps);
+    let (ni, no, s) = (task.inputs(), task.outputs(), model.state_dim());
+    let mut states = vec![0.0; t * s];
+    let mut outputs = vec![0.0; t * no];
+    let s0 = vec![0.0; s];
+    let (mut sq, mut correct) = (0.0, 0usize);
+    for trial in 0..n {
+        model
+            .run(p, &s0, &xs[trial * t * ni..(trial + 1) * t * ni], &mut states, &mut outputs)
+            .map_err(|e| e.to_string())?;
+        let target = &ys[trial * t * no..(trial + 1) * t * no];
+        for (y, y_hat) in target.iter().zip(&outputs) {
+            sq += (y - y_hat) * (y - y_hat);
+            if task.is_correct(*y, *y_hat) {
+                correct += 1;
+            }
+        }
+    }
+    let count = (n * t * no) as f64;
+    Ok(Evaluation { mse: sq / count, accuracy: correct as f64 / count })
+}
+
+/// Trains every network of the experiment that the store does not have yet.
+pub fn train_population(exp: &Experiment, store: &Store, opts: &TrainOptions, cancel: &AtomicBool) -> Result<PopulationSummary, TrainError> {
+    let selected: Vec<&NetworkSpec> = exp
+        .networks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| opts.shard.is_none_or(|s| s.contains(*i)))
+        .map(|(_, n)| n)
+        .collect();
+    let todo: Vec<&NetworkSpec> = selected.iter().copied().filter(|n| !store.has_network(&n.id())).collect();
+    let mut summary = PopulationSummary { total: selected.len(), already_done: selected.len() - todo.len(), ..Default::default() };
+
+    let pb = if opts.progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} training [{bar:30}] {pos}/{len} networks, {elapsed} elapsed, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let say = |line: String| {
+        if pb.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            pb.println(line);
+        }
+    };
+    if summary.already_done > 0 {
+        say(format!("resuming: {} of {} networks already in {}", summary.already_done, summary.total, store.root().display()));
+    }
+
+    let threads = opts.threads.unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| TrainError::Threads { threads, message: e.to_string() })?;
+    let results: Vec<Result<Option<NetworkRecord>, TrainError>> = pool.install(|| {
+        todo.par_iter()
+            .map(|spec| {
+                let trained = match train_network(exp, spec, cancel)? {
+                    Some(t) => t,
+                    None => return Ok(None),
+                };
+                let model = model_for(exp, spec)?;
+                let blocks = model.blocks();
+                store.save_network(&trained.record, &store::named_params(&blocks, &trained.params), &trained.curve)?;
+                let r = &trained.record;
+                let status = if r.diverged {
+                    format!("DIVERGED at step {}", r.diverged_at_step.unwrap_or(0))
+                } else if r.passed {
+                    "passed".to_string()
+                } else {
+                    "failed".to_string()
+                };
+                say(format!(
+                    "{:<40} loss {:.2e}  eval mse {:.2e}  acc {:.3}  {} ({:.1} s)",
+                    r.id, r.final_loss, r.eval_mse, r.eval_accuracy, status, r.train_seconds
+                ));
+                pb.inc(1);
+                Ok(Some(trained.record))
+            })
+            .collect()
+    });
+    pb.finish_and_clear();
+    for r in results {
+        match r? {
+            Some(rec) => {
+                summary.trained += 1;
+                summary.passed += rec.passed as usize;
+                summary.diverged += rec.diverged as usize;
+            }
+            None => summary.cancelled = true,
+        }
+    }
+    store.rebuild_catalog()?;
+    Ok(summary)
+}

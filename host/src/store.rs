@@ -1,0 +1,446 @@
+//! The population store: a directory NumPy users can read with no rnndyn installed.
+//!
+//! ```text
+//! DIR/store.json                 format marker and version
+//! DIR/experiment.toml            the experiment the store was made from
+//! DIR/catalog.csv                one row per network (rebuilt from the per-network files)
+//! DIR/networks/<id>/network.json spec and final metrics of one network
+//! DIR/networks/<id>/params.npz   parameter blocks (float32, shapes as documented)
+//! DIR/networks/<id>/curve.npy    training loss per step (float32)
+//! ```
+//! Every file is written atomically (temporary file + rename); a network directory appears
+//! only when it is complete, so shards of a sweep can share one store without locks.
+
+use crate::config::NetworkSpec;
+use crate::model::{Arch, ModelSpec};
+use rnndyn_core::cell::GruConvention;
+use rnndyn_core::Activation;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Name of the format in `store.json`.
+pub const FORMAT: &str = "rnndyn-store";
+/// Version of the store layout; a store of another version is refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why the store could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not an rnndyn store ({reason})")]
+    NotAStore { path: PathBuf, reason: String },
+    #[error("{path}: store format version {found} is not supported by this rnndyn (it reads version {FORMAT_VERSION})")]
+    Version { path: PathBuf, found: u32 },
+    #[error("{path}: corrupt or truncated: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path}: array `{name}`: {reason}")]
+    Array { path: PathBuf, name: String, reason: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
+}
+
+/// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = temp_path(path);
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(bytes).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// A unique temporary sibling of `path`.
+pub fn temp_path(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".tmp-{}-{}-{name}", std::process::id(), n))
+}
+
+/// `store.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Marker {
+    format: String,
+    version: u32,
+    created_by: String,
+}
+
+/// Per-network record (`network.json`), also one row of the catalog.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NetworkRecord {
+    pub id: String,
+    pub task: String,
+    pub arch: String,
+    pub activation: String,
+    pub gru_convention: String,
+    pub hidden: usize,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub l2: f64,
+    pub learning_rate: f64,
+    pub seed: u64,
+    pub train_steps: u64,
+    /// Mean training loss over the last 100 steps (MSE, without the L2 penalty).
+    #[serde(with = "nan_as_null")]
+    pub final_loss: f64,
+    /// MSE on the fixed evaluation set (NaN if diverged).
+    #[serde(with = "nan_as_null")]
+    pub eval_mse: f64,
+    /// Task accuracy on the evaluation set (flip-flop: fraction of outputs with the right
+    /// sign; other tasks: fraction within 0.1 of the target).
+    #[serde(with = "nan_as_null")]
+    pub eval_accuracy: f64,
+    pub passed: bool,
+    pub diverged: bool,
+    /// Step at which the loss or gradient became NaN/Inf (if diverged).
+    pub diverged_at_step: Option<u64>,
+    pub train_seconds: f64,
+    pub rnndyn_version: String,
+}
+
+impl NetworkRecord {
+    /// The model this record describes.
+    pub fn model_spec(&self) -> Result<ModelSpec, String> {
+        let arch = Arch::parse(&self.arch).ok_or_else(|| format!("unknown arch {:?}", self.arch))?;
+        let activation = match self.activation.as_str() {
+            "tanh" => Activation::Tanh,
+            "relu" => Activation::Relu,
+            other => return Err(format!("unknown activation {other:?}")),
+        };
+        let gru_convention = parse_gru_convention(&self.gru_convention)?;
+        Ok(ModelSpec { arch, activation, gru_convention, hidden: self.hidden, inputs: self.inputs, outputs: self.outputs })
+    }
+}
+
+pub fn gru_convention_name(c: GruConvention) -> &'static str {
+    match c {
+        GruConvention::ResetBeforeProduct => "reset-before",
+        GruConvention::ResetAfterProduct => "reset-after",
+    }
+}
+
+pub fn parse_gru_convention(s: &str) -> Result<GruConvention, String> {
+    match s {
+        "reset-before" => Ok(GruConvention::ResetBeforeProduct),
+        "reset-after" => Ok(GruConvention::ResetAfterProduct),
+        other => Err(format!("unknown GRU convention {other:?}")),
+    }
+}
+
+/// A network's parameters as named blocks (name, shape, values).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedArrays {
+    pub arrays: Vec<(String, Vec<u64>, Vec<f32>)>,
+}
+
+/// An opened store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Creates the store directory (or opens it if it is already a store of this version).
+    pub fn create(root: &Path, experiment_toml: &str) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(root.join("networks")).map_err(io_err(root))?;
+        let marker = root.join("store.json");
+        if marker.exists() {
+            let s = Store::open(root)?;
+            return Ok(s);
+        }
+        let m = Marker { format: FORMAT.into(), version: FORMAT_VERSION, created_by: format!("rnndyn {}", env!("CARGO_PKG_VERSION")) };
+        write_atomic(&marker, serde_json::to_string_pretty(&m).unwrap_or_default().as_bytes())?;
+        let exp = root.join("experiment.toml");
+        if !exp.exists() {
+            write_atomic(&exp, experiment_toml.as_bytes())?;
+        }
+        Ok(Store { root: root.to_path_buf() })
+    }
+
+    /// Opens an existing store, checking its format and version.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let marker = root.join("store.json");
+        let text = std::fs::read_to_string(&marker)
+            .map_err(|e| StoreError::NotAStore { path: root.to_path_buf(), reason: format!("cannot read store.json: {e}") })?;
+        let m: Marker = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt { path: marker.clone(), reason: e.to_string() })?;
+        if m.format != FORMAT {
+            return Err(StoreError::NotAStore { path: marker, reason: format!("format is {:?}", m.format) });
+        }
+        if m.version != FORMAT_VERSION {
+            return Err(StoreError::Version { path: marker, found: m.version });
+        }
+        Ok(Store { root: root.to_path_buf() })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The experiment file saved in the store.
+    pub fn experiment_path(&self) -> PathBuf {
+        self.root.join("experiment.toml")
+    }
+
+    pub fn network_dir(&self, id: &str) -> PathBuf {
+        self.root.join("networks").join(id)
+    }
+
+    /// Directory for store-level analysis outputs.
+    pub fn analysis_dir(&self) -> Result<PathBuf, StoreError> {
+        let d = self.root.join("analysis");
+        std::fs::create_dir_all(&d).map_err(io_err(&d))?;
+        Ok(d)
+    }
+
+    /// True if the network is complete in the store.
+    pub fn has_network(&self, id: &str) -> bool {
+        self.network_dir(id).join("network.json").is_file()
+    }
+
+    /// Writes a finished network as one atomic directory rename.
+    pub fn save_network(&self, record: &NetworkRecord, params: &NamedArrays, curve: &[f32]) -> Result<(), StoreError> {
+        let final_dir = self.network_dir(&record.id);
+        let tmp = temp_path(&final_dir);
+        std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+        write_npz(&tmp.join("params.npz"), params)?;
+        write_npy_f32(&tmp.join("curve.npy"), &[curve.len() as u64], curve)?;
+        let json = serde_json::to_string_pretty(record).unwrap_or_default();
+        std::fs::write(tmp.join("network.json"), json).map_err(io_err(&tmp))?;
+        if final_dir.exists() {
+            // A stale partial directory (no network.json) from an older crash.
+            std::fs::remove_dir_all(&final_dir).map_err(io_err(&final_dir))?;
+        }
+        std::fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))
+    }
+
+    /// Reads one network's record.
+    pub fn record(&self, id: &str) -> Result<NetworkRecord, StoreError> {
+        let p = self.network_dir(id).join("network.json");
+        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt { path: p, reason: e.to_string() })
+    }
+
+    /// All complete networks, sorted by id.
+    pub fn records(&self) -> Result<Vec<NetworkRecord>, StoreError> {
+        let dir = self.root.join("networks");
+        let mut out = Vec::new();
+        let entries = std::fs::read_dir(&dir).map_err(io_err(&dir))?;
+        for e in entries {
+            let e = e.map_err(io_err(&dir))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !e.path().join("network.json").is_file() {
+                continue;
+            }
+            out.push(self.record(&name)?);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// Reads a network's parameters as f64 (in the block order of `blocks`).
+    pub fn params_f64(&self, id: &str, blocks: &[(String, Vec<u64>)]) -> Result<Vec<f64>, StoreError> {
+        let p = self.network_dir(id).join("params.npz");
+        read_npz_blocks(&p, blocks)
+    }
+
+    /// Rebuilds `catalog.csv` from the per-network records; returns them.
+    pub fn rebuild_catalog(&self) -> Result<Vec<NetworkRecord>, StoreError> {
+        let records = self.records()?;
+        let path = self.root.join("catalog.csv");
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in &records {
+            w.serialize(CatalogRow::from(r)).map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+        }
+        let bytes = w.into_inner().map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+        write_atomic(&path, &bytes)?;
+        Ok(records)
+    }
+}
+
+/// A catalog row (flat, CSV-friendly).
+#[derive(Serialize)]
+struct CatalogRow<'a> {
+    id: &'a str,
+    task: &'a str,
+    arch: &'a str,
+    activation: &'a str,
+    gru_convention: &'a str,
+    hidden: usize,
+    l2: f64,
+    learning_rate: f64,
+    seed: u64,
+    train_steps: u64,
+    final_loss: f64,
+    eval_mse: f64,
+    eval_accuracy: f64,
+    passed: bool,
+    diverged: bool,
+    diverged_at_step: String,
+}
+
+impl<'a> From<&'a NetworkRecord> for CatalogRow<'a> {
+    fn from(r: &'a NetworkRecord) -> Self {
+        CatalogRow {
+            id: &r.id,
+            task: &r.task,
+            arch: &r.arch,
+            activation: &r.activation,
+            gru_convention: &r.gru_convention,
+            hidden: r.hidden,
+            l2: r.l2,
+            learning_rate: r.learning_rate,
+            seed: r.seed,
+            train_steps: r.train_steps,
+            final_loss: r.final_loss,
+            eval_mse: r.eval_mse,
+            eval_accuracy: r.eval_accuracy,
+            passed: r.passed,
+            diverged: r.diverged,
+            diverged_at_step: r.diverged_at_step.map(|s| s.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Writes a float32 `.npy` atomically.
+pub fn write_npy_f32(path: &Path, shape: &[u64], data: &[f32]) -> Result<(), StoreError> {
+    let mut buf = Vec::new();
+    {
+        let mut w = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(&mut buf)
+            .begin_nd()
+            .map_err(io_err(path))?;
+        w.extend(data.iter().copied()).map_err(io_err(path))?;
+        w.finish().map_err(io_err(path))?;
+    }
+    write_atomic(path, &buf)
+}
+
+/// Writes named float32 arrays into an `.npz` atomically.
+pub fn write_npz(path: &Path, arrays: &NamedArrays) -> Result<(), StoreError> {
+    let tmp = temp_path(path);
+    {
+        let mut npz = npyz::npz::NpzWriter::create(&tmp).map_err(io_err(&tmp))?;
+        for (name, shape, data) in &arrays.arrays {
+            let mut w = npz
+                .array(name, Default::default())
+                .map_err(io_err(&tmp))?
+                .default_dtype()
+                .shape(shape)
+                .begin_nd()
+                .map_err(io_err(&tmp))?;
+            w.extend(data.iter().copied()).map_err(io_err(&tmp))?;
+            w.finish().map_err(io_err(&tmp))?;
+        }
+    }
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Reads the named blocks of an `.npz` (float32 or float64) and concatenates them as f64,
+/// checking every shape.
+pub fn read_npz_blocks(path: &Path, blocks: &[(String, Vec<u64>)]) -> Result<Vec<f64>, StoreError> {
+    let mut npz = npyz::npz::NpzArchive::open(path)
+        .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), reason: format!("not a readable .npz: {e}") })?;
+    let mut out = Vec::new();
+    for (name, shape) in blocks {
+        let arr = npz
+            .by_name(name)
+            .map_err(|e| StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason: e.to_string() })?
+            .ok_or_else(|| StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason: "missing".into() })?;
+        let got = arr.shape().to_vec();
+        let want_len: u64 = shape.iter().product();
+        if got.iter().product::<u64>() != want_len || !(got == *shape || (got.len() == 1 && shape.len() == 2 && shape[0] == 1)) {
+            return Err(StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason: format!("shape {got:?}, expected {shape:?}") });
+        }
+        let values: Vec<f64> = read_as_f64(arr).map_err(|reason| StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason })?;
+        if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
+            return Err(StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason: format!("non-finite value {} at flat index {bad}", values[bad]) });
+        }
+        out.extend(values);
+    }
+    Ok(out)
+}
+
+fn read_as_f64<R: std::io::Read>(arr: npyz::NpyFile<R>) -> Result<Vec<f64>, String> {
+    let dtype = arr.dtype();
+    match &dtype {
+        npyz::DType::Plain(ts) if ts.type_char() == npyz::TypeChar::Float && ts.size_field() == 4 => {
+            arr.into_vec::<f32>().map(|v| v.into_iter().map(f64::from).collect()).map_err(|e| e.to_string())
+        }
+        npyz::DType::Plain(ts) if ts.type_char() == npyz::TypeChar::Float && ts.size_field() == 8 => {
+            arr.into_vec::<f64>().map_err(|e| e.to_string())
+        }
+        other => Err(format!("unsupported dtype {}", other.descr())),
+    }
+}
+
+/// Parameter blocks of a model as (name, shape) with 1-row blocks stored 1-D.
+pub fn block_shapes(blocks: &[rnndyn_core::cell::ParamBlock]) -> Vec<(String, Vec<u64>)> {
+    blocks
+        .iter()
+        .map(|b| {
+            let shape = if b.rows == 1 { vec![b.cols as u64] } else { vec![b.rows as u64, b.cols as u64] };
+            (b.name.to_string(), shape)
+        })
+        .collect()
+}
+
+/// Splits a flat parameter vector into named arrays.
+pub fn named_params(blocks: &[rnndyn_core::cell::ParamBlock], p: &[f32]) -> NamedArrays {
+    let mut off = 0;
+    let mut arrays = Vec::new();
+    for (b, (name, shape)) in blocks.iter().zip(block_shapes(blocks)) {
+        arrays.push((name, shape, p[off..off + b.len()].to_vec()));
+        off += b.len();
+    }
+    NamedArrays { arrays }
+}
+
+/// Makes the record of a spec before training.
+pub fn record_for(spec: &NetworkSpec, task: &str, inputs: usize, outputs: usize) -> NetworkRecord {
+    NetworkRecord {
+        id: spec.id(),
+        task: task.into(),
+        arch: spec.arch.name().into(),
+        activation: spec.activation.name().into(),
+        gru_convention: gru_convention_name(spec.gru_convention).into(),
+        hidden: spec.hidden,
+        inputs,
+        outputs,
+        l2: spec.l2,
+        learning_rate: spec.learning_rate,
+        seed: spec.seed,
+        train_steps: 0,
+        final_loss: f64::NAN,
+        eval_mse: f64::NAN,
+        eval_accuracy: f64::NAN,
+        passed: false,
+        diverged: false,
+        diverged_at_step: None,
+        train_seconds: 0.0,
+        rnndyn_version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// JSON has no NaN: store it as `null` and read `null` back as NaN.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
