@@ -20,7 +20,7 @@ pub mod real;
 pub mod rng;
 pub mod train;
 
-pub use cell::{Activation, Cell};
+pub use cell::{Activation, Cell, GruCell, GruConvention, LstmCell, UgrnnCell, VanillaCell};
 pub use error::Error;
 pub use real::Real;
 pub use rng::Rng;

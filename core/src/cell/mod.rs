@@ -11,14 +11,14 @@
 //! convention are runtime values branched outside the inner loops (keeps monomorphisation
 //! to one copy per size).
 
-// mod gru;
-// mod lstm;
-// mod ugrnn;
+mod gru;
+mod lstm;
+mod ugrnn;
 mod vanilla;
 
-// pub use gru::{GruCell, GruConvention};
-// pub use lstm::LstmCell;
-// pub use ugrnn::UgrnnCell;
+pub use gru::{GruCell, GruConvention};
+pub use lstm::LstmCell;
+pub use ugrnn::UgrnnCell;
 pub use vanilla::VanillaCell;
 
 use crate::rng::Rng;
@@ -67,6 +67,13 @@ impl Activation {
             Activation::Relu => "relu",
         }
     }
+}
+
+/// Which argument of `F(s, x)` a Jacobian differentiates (cells' private helper).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wrt {
+    State,
+    Input,
 }
 
 /// What a parameter block is, which decides its initialisation and L2 penalty.
@@ -168,7 +175,9 @@ pub trait Cell<R: Real>: Copy + Send + Sync {
         self.blocks().iter().flatten().map(|b| b.len()).sum()
     }
 
-    /// Initial bias of gate unit `j` (index into the concatenated gate vector).
+    /// Initial bias of bias unit `j`: the index runs over all [`BlockKind::Bias`] blocks
+    /// concatenated in storage order (for the GRU with
+    /// [`GruConvention::ResetAfterProduct`], `b` (3N) then `bh` (N)).
     fn initial_bias(&self, j: usize, init: &InitParams) -> f64;
 
     /// `s_next = F(s, x)`.
@@ -208,10 +217,14 @@ pub trait Cell<R: Real>: Copy + Send + Sync {
 /// Draws a cell's parameters into `p` (length `cell.param_count()`).
 pub fn init_cell<R: Real, C: Cell<R>>(cell: &C, p: &mut [R], rng: &mut Rng, init: &InitParams) {
     let mut off = 0;
+    let mut bias_off = 0;
     for block in cell.blocks().iter().flatten() {
         let dst = &mut p[off..off + block.len()];
-        init_block(block, dst, rng, init, C::HIDDEN, |j| cell.initial_bias(j, init));
+        init_block(block, dst, rng, init, C::HIDDEN, |j| cell.initial_bias(bias_off + j, init));
         off += block.len();
+        if block.kind == BlockKind::Bias {
+            bias_off += block.len();
+        }
     }
 }
 

@@ -1,0 +1,309 @@
+//! Gated recurrent unit (Cho et al. 2014), in both conventions for where the reset gate
+//! acts (see [`GruConvention`]).
+
+use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
+use crate::kernel::{axpy, gemv_acc, gemv_t_acc, outer_acc};
+use crate::Real;
+
+/// Where the reset gate `r` multiplies the recurrent candidate term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GruConvention {
+    /// `c = φ((r ⊙ h) W_c + x U_c + b_c)` — Cho et al. 2014, TensorFlow 1, the JAX peer.
+    ResetBeforeProduct,
+    /// `c = φ(x U_c + b_c + r ⊙ (h W_c + bh))` — PyTorch, cuDNN, Keras `reset_after=True`;
+    /// adds the recurrent candidate bias block `bh (N,)`.
+    ResetAfterProduct,
+}
+
+/// GRU cell with `N` hidden units and `I` inputs:
+/// `z = σ(h W_z + x U_z + b_z)`, `r = σ(h W_r + x U_r + b_r)`, candidate `c` per
+/// [`GruConvention`], `h' = z ⊙ h + (1 − z) ⊙ c`.
+///
+/// Blocks: `W (N, 3N)`, `U (I, 3N)`, `b (3N,)` in gate order `[z | r | c]`, and for
+/// [`GruConvention::ResetAfterProduct`] also `bh (N,)`.
+/// Cache (per step): `z (N) | r (N) | c (N) | hw (N)` where `hw = h W_c + bh` (after-product
+/// convention only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GruCell<const N: usize, const I: usize> {
+    pub activation: Activation,
+    pub convention: GruConvention,
+}
+
+impl<const N: usize, const I: usize> GruCell<N, I> {
+    pub const fn new(activation: Activation, convention: GruConvention) -> Self {
+        GruCell { activation, convention }
+    }
+    const LD: usize = 3 * N;
+    const W: usize = 0;
+    const U: usize = 3 * N * N;
+    const B: usize = 3 * N * N + 3 * I * N;
+    const BH: usize = 3 * N * N + 3 * I * N + 3 * N;
+
+    /// Number of parameters (depends on the convention).
+    pub const fn params(&self) -> usize {
+        match self.convention {
+            GruConvention::ResetBeforeProduct => Self::BH,
+            GruConvention::ResetAfterProduct => Self::BH + N,
+        }
+    }
+
+    /// Gates and candidate. `rh` receives `r ⊙ h` (before-product) or `h W_c + bh`
+    /// (after-product).
+    #[inline(always)]
+    fn gates<R: Real>(&self, p: &[R], s: &[R], x: &[R], z: &mut [R], r: &mut [R], c: &mut [R], rh: &mut [R]) {
+        let (w, u, b) = (&p[Self::W..Self::U], &p[Self::U..Self::B], &p[Self::B..Self::BH]);
+        let h = &s[..N];
+        z.copy_from_slice(&b[..N]);
+        r.copy_from_slice(&b[N..2 * N]);
+        c.copy_from_slice(&b[2 * N..]);
+        gemv_acc(z, u, Self::LD, 0, x);
+        gemv_acc(r, u, Self::LD, N, x);
+        gemv_acc(c, u, Self::LD, 2 * N, x);
+        gemv_acc(z, w, Self::LD, 0, h);
+        gemv_acc(r, w, Self::LD, N, h);
+        z.iter_mut().for_each(|v| *v = v.sigmoid());
+        r.iter_mut().for_each(|v| *v = v.sigmoid());
+        match self.convention {
+            GruConvention::ResetBeforeProduct => {
+                for j in 0..N {
+                    rh[j] = r[j] * h[j];
+                }
+                gemv_acc(c, w, Self::LD, 2 * N, rh);
+            }
+            GruConvention::ResetAfterProduct => {
+                rh.copy_from_slice(&p[Self::BH..Self::BH + N]);
+                gemv_acc(rh, w, Self::LD, 2 * N, h);
+                for j in 0..N {
+                    c[j] += r[j] * rh[j];
+                }
+            }
+        }
+        let act = self.activation;
+        c.iter_mut().for_each(|v| *v = act.apply(*v));
+    }
+
+    /// `h' = z ⊙ h + (1 − z) ⊙ c`.
+    #[inline(always)]
+    fn combine<R: Real>(h: &[R], z: &[R], c: &[R], out: &mut [R]) {
+        for j in 0..N {
+            out[j] = z[j] * h[j] + (R::ONE - z[j]) * c[j];
+        }
+    }
+
+    /// Writes `J[a·rows + k] = ∂h'_a/∂v_k` for `v = h` (`m = W`, `rows = N`) or `v = x`
+    /// (`m = U`, `rows = I`), `m` being the `(rows, 3N)` block.
+    fn jacobian<R: Real>(&self, p: &[R], s: &[R], x: &[R], wrt: Wrt, jac: &mut [R]) {
+        let (m, rows) = match wrt {
+            Wrt::State => (&p[Self::W..Self::U], N),
+            Wrt::Input => (&p[Self::U..Self::B], I),
+        };
+        let diag = wrt == Wrt::State;
+        let (mut z, mut r, mut c, mut rh) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
+        self.gates(p, s, x, &mut z, &mut r, &mut c, &mut rh);
+        let h = &s[..N];
+        // h'_a = z_a h_a + (1 − z_a) c_a, so ∂h'_a = kz_a ∂a_z,a + kc_a ∂a_c,a (+ z_a δ).
+        let mut kz = [R::ZERO; N];
+        let mut kc = [R::ZERO; N];
+        for a in 0..N {
+            kz[a] = (h[a] - c[a]) * z[a] * (R::ONE - z[a]);
+            kc[a] = (R::ONE - z[a]) * self.activation.derivative_from_output(c[a]);
+        }
+        match self.convention {
+            GruConvention::ResetAfterProduct => {
+                // a_c = x U_c + b_c + r ⊙ hw: ∂a_c,a = r_a ∂hw_a + hw_a r_a(1 − r_a) ∂a_r,a,
+                // where ∂hw_a/∂h_b = W_c[b, a] and ∂hw_a/∂x = 0.
+                let mut kr = [R::ZERO; N];
+                for a in 0..N {
+                    kr[a] = kc[a] * rh[a] * r[a] * (R::ONE - r[a]);
+                }
+                let w = &p[Self::W..Self::U];
+                for a in 0..N {
+                    for k in 0..rows {
+                        let row = &m[k * Self::LD..];
+                        let mut v = kz[a] * row[a] + kr[a] * row[N + a];
+                        v += if diag { kc[a] * r[a] * w[k * Self::LD + 2 * N + a] } else { kc[a] * row[2 * N + a] };
+                        jac[a * rows + k] = v;
+                    }
+                }
+            }
+            GruConvention::ResetBeforeProduct => {
+                // a_c = (r ⊙ h) W_c + x U_c + b_c:
+                // ∂a_c,a/∂v_k = [v = h] r_k W_c[k, a] + [v = x] U_c[k, a]
+                //             + Σ_j W_c[j, a] h_j r_j(1 − r_j) M_r[k, j].
+                let w = &p[Self::W..Self::U];
+                let mut q = [R::ZERO; N];
+                for j in 0..N {
+                    q[j] = h[j] * r[j] * (R::ONE - r[j]);
+                }
+                // t[a] = Σ_j M_r[k, j] q_j W_c[j, a] for one k at a time.
+                let mut t = [R::ZERO; N];
+                for k in 0..rows {
+                    let row = &m[k * Self::LD..];
+                    t.iter_mut().for_each(|v| *v = R::ZERO);
+                    for j in 0..N {
+                        let coef = row[N + j] * q[j];
+                        axpy(&mut t, coef, &w[j * Self::LD + 2 * N..j * Self::LD + 3 * N]);
+                    }
+                    for a in 0..N {
+                        let direct = if diag { r[k] * row[2 * N + a] } else { row[2 * N + a] };
+                        jac[a * rows + k] = kz[a] * row[a] + kc[a] * (direct + t[a]);
+                    }
+                }
+            }
+        }
+        if diag {
+            for a in 0..N {
+                jac[a * rows + a] += z[a];
+            }
+        }
+    }
+}
+
+impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
+    const HIDDEN: usize = N;
+    const INPUT: usize = I;
+    const STATE: usize = N;
+    const CACHE: usize = 4 * N;
+
+    fn name(&self) -> &'static str {
+        "gru"
+    }
+    fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    fn blocks(&self) -> [Option<ParamBlock>; MAX_BLOCKS] {
+        [
+            Some(ParamBlock { name: "W", rows: N, cols: 3 * N, kind: BlockKind::Recurrent }),
+            Some(ParamBlock { name: "U", rows: I, cols: 3 * N, kind: BlockKind::Input }),
+            Some(ParamBlock { name: "b", rows: 1, cols: 3 * N, kind: BlockKind::Bias }),
+            match self.convention {
+                GruConvention::ResetBeforeProduct => None,
+                GruConvention::ResetAfterProduct => {
+                    Some(ParamBlock { name: "bh", rows: 1, cols: N, kind: BlockKind::Bias })
+                }
+            },
+        ]
+    }
+
+    fn param_count(&self) -> usize {
+        self.params()
+    }
+
+    /// Update and reset gates start at `init.gate_bias`; candidate biases (`b_c`, `bh`) at 0.
+    fn initial_bias(&self, j: usize, init: &InitParams) -> f64 {
+        if j < 2 * N {
+            init.gate_bias
+        } else {
+            0.0
+        }
+    }
+
+    #[inline]
+    fn step(&self, p: &[R], s: &[R], x: &[R], s_next: &mut [R]) {
+        let (mut z, mut r, mut rh) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
+        let c = &mut s_next[..N];
+        self.gates(p, s, x, &mut z, &mut r, c, &mut rh);
+        for j in 0..N {
+            c[j] = z[j] * s[j] + (R::ONE - z[j]) * c[j];
+        }
+    }
+
+    #[inline]
+    fn forward(&self, p: &[R], s: &[R], x: &[R], s_next: &mut [R], cache: &mut [R]) {
+        let (z, rest) = cache[..4 * N].split_at_mut(N);
+        let (r, rest) = rest.split_at_mut(N);
+        let (c, rh) = rest.split_at_mut(N);
+        self.gates(p, s, x, z, r, c, rh);
+        Self::combine(&s[..N], z, c, &mut s_next[..N]);
+    }
+
+    #[inline]
+    fn backward(
+        &self,
+        p: &[R],
+        s: &[R],
+        x: &[R],
+        _s_next: &[R],
+        cache: &[R],
+        ds_next: &[R],
+        ds: &mut [R],
+        dp: &mut [R],
+        dx: Option<&mut [R]>,
+    ) {
+        let (z, r, c, hw) = (&cache[..N], &cache[N..2 * N], &cache[2 * N..3 * N], &cache[3 * N..4 * N]);
+        let h = &s[..N];
+        let w = &p[Self::W..Self::U];
+        let mut daz = [R::ZERO; N];
+        let mut dar = [R::ZERO; N];
+        let mut dac = [R::ZERO; N];
+        for j in 0..N {
+            let dh = ds_next[j];
+            daz[j] = dh * (h[j] - c[j]) * z[j] * (R::ONE - z[j]);
+            dac[j] = dh * (R::ONE - z[j]) * self.activation.derivative_from_output(c[j]);
+            ds[j] = dh * z[j];
+        }
+        match self.convention {
+            GruConvention::ResetBeforeProduct => {
+                // a_c = (r ⊙ h) W_c + ...: d(r ⊙ h) = W_c dac.
+                let mut drh = [R::ZERO; N];
+                gemv_t_acc(&mut drh, w, Self::LD, 2 * N, &dac);
+                let mut rh = [R::ZERO; N];
+                for j in 0..N {
+                    rh[j] = r[j] * h[j];
+                    dar[j] = drh[j] * h[j] * r[j] * (R::ONE - r[j]);
+                    ds[j] += drh[j] * r[j];
+                }
+                outer_acc(&mut dp[Self::W..Self::U], Self::LD, 2 * N, &rh, &dac);
+            }
+            GruConvention::ResetAfterProduct => {
+                // a_c = ... + r ⊙ hw, hw = h W_c + bh: dhw = r ⊙ dac, dr = hw ⊙ dac.
+                let mut dhw = [R::ZERO; N];
+                for j in 0..N {
+                    dhw[j] = dac[j] * r[j];
+                    dar[j] = dac[j] * hw[j] * r[j] * (R::ONE - r[j]);
+                }
+                gemv_t_acc(&mut ds[..N], w, Self::LD, 2 * N, &dhw);
+                outer_acc(&mut dp[Self::W..Self::U], Self::LD, 2 * N, h, &dhw);
+                let dbh = &mut dp[Self::BH..Self::BH + N];
+                for j in 0..N {
+                    dbh[j] += dhw[j];
+                }
+            }
+        }
+        gemv_t_acc(&mut ds[..N], w, Self::LD, 0, &daz);
+        gemv_t_acc(&mut ds[..N], w, Self::LD, N, &dar);
+        {
+            let dw = &mut dp[Self::W..Self::U];
+            outer_acc(dw, Self::LD, 0, h, &daz);
+            outer_acc(dw, Self::LD, N, h, &dar);
+        }
+        {
+            let du = &mut dp[Self::U..Self::B];
+            outer_acc(du, Self::LD, 0, x, &daz);
+            outer_acc(du, Self::LD, N, x, &dar);
+            outer_acc(du, Self::LD, 2 * N, x, &dac);
+        }
+        let db = &mut dp[Self::B..Self::BH];
+        for j in 0..N {
+            db[j] += daz[j];
+            db[N + j] += dar[j];
+            db[2 * N + j] += dac[j];
+        }
+        if let Some(dx) = dx {
+            let u = &p[Self::U..Self::B];
+            gemv_t_acc(dx, u, Self::LD, 0, &daz);
+            gemv_t_acc(dx, u, Self::LD, N, &dar);
+            gemv_t_acc(dx, u, Self::LD, 2 * N, &dac);
+        }
+    }
+
+    fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {
+        self.jacobian(p, s, x, Wrt::State, jac);
+    }
+
+    fn jacobian_input(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {
+        self.jacobian(p, s, x, Wrt::Input, jac);
+    }
+}
+

@@ -1,0 +1,225 @@
+//! Long short-term memory (Hochreiter & Schmidhuber 1997, with forget gate, no peepholes):
+//! `i, f, o = σ(h W + x U + b)`, `g = φ(·)`, `c' = f ⊙ c + i ⊙ g`, `h' = o ⊙ φ(c')`.
+//! The state is `[h; c]` (dimension 2N), which is what dynamics analysis linearises.
+
+use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
+use crate::kernel::{gemv_acc, gemv_t_acc, outer_acc};
+use crate::Real;
+
+/// LSTM cell with `N` hidden units and `I` inputs; state `s = [h; c]` (length `2N`).
+///
+/// Blocks: `W (N, 4N)` (reads `h` only), `U (I, 4N)`, `b (4N,)`, gate order `[i | f | g | o]`.
+/// Cache (per step): `i | f | g | o | φ(c')`, each `N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LstmCell<const N: usize, const I: usize> {
+    pub activation: Activation,
+}
+
+/// The four gate vectors of one step.
+struct Gates<'a, R> {
+    i: &'a mut [R],
+    f: &'a mut [R],
+    g: &'a mut [R],
+    o: &'a mut [R],
+}
+
+impl<const N: usize, const I: usize> LstmCell<N, I> {
+    pub const fn new(activation: Activation) -> Self {
+        LstmCell { activation }
+    }
+    const LD: usize = 4 * N;
+    const W: usize = 0;
+    const U: usize = 4 * N * N;
+    const B: usize = 4 * N * N + 4 * I * N;
+    /// Number of parameters.
+    pub const PARAMS: usize = 4 * N * N + 4 * I * N + 4 * N;
+
+    #[inline(always)]
+    fn gates<R: Real>(&self, p: &[R], s: &[R], x: &[R], gt: Gates<'_, R>) {
+        let (w, u, b) = (&p[Self::W..Self::U], &p[Self::U..Self::B], &p[Self::B..Self::PARAMS]);
+        let h = &s[..N];
+        let Gates { i, f, g, o } = gt;
+        for (k, v) in [&mut *i, &mut *f, &mut *g, &mut *o].into_iter().enumerate() {
+            v.copy_from_slice(&b[k * N..(k + 1) * N]);
+            gemv_acc(v, u, Self::LD, k * N, x);
+            gemv_acc(v, w, Self::LD, k * N, h);
+        }
+        let act = self.activation;
+        i.iter_mut().for_each(|v| *v = v.sigmoid());
+        f.iter_mut().for_each(|v| *v = v.sigmoid());
+        g.iter_mut().for_each(|v| *v = act.apply(*v));
+        o.iter_mut().for_each(|v| *v = v.sigmoid());
+    }
+
+    /// `c' = f ⊙ c + i ⊙ g`, `t = φ(c')`, `h' = o ⊙ t`; writes `[h'; c']` and `t`.
+    #[inline(always)]
+    fn combine<R: Real>(&self, s: &[R], i: &[R], f: &[R], g: &[R], o: &[R], t: &mut [R], s_next: &mut [R]) {
+        let c = &s[N..2 * N];
+        let (hn, cn) = s_next[..2 * N].split_at_mut(N);
+        for j in 0..N {
+            cn[j] = f[j] * c[j] + i[j] * g[j];
+            t[j] = self.activation.apply(cn[j]);
+            hn[j] = o[j] * t[j];
+        }
+    }
+
+    /// Writes the derivatives w.r.t. `v` (`[h; c]` with `m = W`, or `x` with `m = U`) into
+    /// the row-major `2N × ld` matrix `jac` (`ld = 2N` or `I`); `rows` is `m`'s row count.
+    fn jacobian_block<R: Real>(&self, p: &[R], s: &[R], x: &[R], wrt: Wrt, jac: &mut [R]) {
+        let (m, rows, ld) = match wrt {
+            Wrt::State => (&p[Self::W..Self::U], N, 2 * N),
+            Wrt::Input => (&p[Self::U..Self::B], I, I),
+        };
+        let (mut i, mut f, mut g, mut o) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
+        self.gates(p, s, x, Gates { i: &mut i, f: &mut f, g: &mut g, o: &mut o });
+        let c = &s[N..2 * N];
+        // ∂c'_a = ki_a ∂a_i + kf_a ∂a_f + kg_a ∂a_g;  ∂h'_a = ko_a ∂a_o + oφ'_a ∂c'_a.
+        let (mut ki, mut kf, mut kg, mut ko, mut od) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
+        for a in 0..N {
+            let cn = f[a] * c[a] + i[a] * g[a];
+            let t = self.activation.apply(cn);
+            ki[a] = g[a] * i[a] * (R::ONE - i[a]);
+            kf[a] = c[a] * f[a] * (R::ONE - f[a]);
+            kg[a] = i[a] * self.activation.derivative_from_output(g[a]);
+            ko[a] = t * o[a] * (R::ONE - o[a]);
+            od[a] = o[a] * self.activation.derivative_from_output(t);
+        }
+        for a in 0..N {
+            for k in 0..rows {
+                let row = &m[k * Self::LD..(k + 1) * Self::LD];
+                let dc = ki[a] * row[a] + kf[a] * row[N + a] + kg[a] * row[2 * N + a];
+                jac[a * ld + k] = ko[a] * row[3 * N + a] + od[a] * dc;
+                jac[(N + a) * ld + k] = dc;
+            }
+        }
+        // Direct dependence on c (state Jacobian only): ∂c'_a/∂c_a = f_a.
+        if wrt == Wrt::State {
+            for a in 0..N {
+                for b in 0..N {
+                    jac[a * ld + N + b] = R::ZERO;
+                    jac[(N + a) * ld + N + b] = R::ZERO;
+                }
+                jac[a * ld + N + a] = od[a] * f[a];
+                jac[(N + a) * ld + N + a] = f[a];
+            }
+        }
+    }
+}
+
+impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
+    const HIDDEN: usize = N;
+    const INPUT: usize = I;
+    const STATE: usize = 2 * N;
+    const CACHE: usize = 5 * N;
+
+    fn name(&self) -> &'static str {
+        "lstm"
+    }
+    fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    fn blocks(&self) -> [Option<ParamBlock>; MAX_BLOCKS] {
+        [
+            Some(ParamBlock { name: "W", rows: N, cols: 4 * N, kind: BlockKind::Recurrent }),
+            Some(ParamBlock { name: "U", rows: I, cols: 4 * N, kind: BlockKind::Input }),
+            Some(ParamBlock { name: "b", rows: 1, cols: 4 * N, kind: BlockKind::Bias }),
+            None,
+        ]
+    }
+
+    /// The forget gate starts at `init.gate_bias` (remembering); the others at 0.
+    fn initial_bias(&self, j: usize, init: &InitParams) -> f64 {
+        if (N..2 * N).contains(&j) {
+            init.gate_bias
+        } else {
+            0.0
+        }
+    }
+
+    #[inline]
+    fn step(&self, p: &[R], s: &[R], x: &[R], s_next: &mut [R]) {
+        let (mut i, mut f, mut g, mut o) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
+        self.gates(p, s, x, Gates { i: &mut i, f: &mut f, g: &mut g, o: &mut o });
+        let mut t = [R::ZERO; N];
+        self.combine(s, &i, &f, &g, &o, &mut t, s_next);
+    }
+
+    #[inline]
+    fn forward(&self, p: &[R], s: &[R], x: &[R], s_next: &mut [R], cache: &mut [R]) {
+        let (i, rest) = cache[..5 * N].split_at_mut(N);
+        let (f, rest) = rest.split_at_mut(N);
+        let (g, rest) = rest.split_at_mut(N);
+        let (o, t) = rest.split_at_mut(N);
+        self.gates(p, s, x, Gates { i, f, g, o });
+        self.combine(s, i, f, g, o, t, s_next);
+    }
+
+    #[inline]
+    fn backward(
+        &self,
+        p: &[R],
+        s: &[R],
+        x: &[R],
+        _s_next: &[R],
+        cache: &[R],
+        ds_next: &[R],
+        ds: &mut [R],
+        dp: &mut [R],
+        dx: Option<&mut [R]>,
+    ) {
+        let (i, f, g) = (&cache[..N], &cache[N..2 * N], &cache[2 * N..3 * N]);
+        let (o, t) = (&cache[3 * N..4 * N], &cache[4 * N..5 * N]);
+        let (h, c) = (&s[..N], &s[N..2 * N]);
+        let (dh_next, dc_next) = (&ds_next[..N], &ds_next[N..2 * N]);
+        let (dh, dc) = ds[..2 * N].split_at_mut(N);
+        let (mut dai, mut daf, mut dag, mut dao) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
+        let act = self.activation;
+        for j in 0..N {
+            let dcn = dc_next[j] + dh_next[j] * o[j] * act.derivative_from_output(t[j]);
+            dao[j] = dh_next[j] * t[j] * o[j] * (R::ONE - o[j]);
+            dai[j] = dcn * g[j] * i[j] * (R::ONE - i[j]);
+            daf[j] = dcn * c[j] * f[j] * (R::ONE - f[j]);
+            dag[j] = dcn * i[j] * act.derivative_from_output(g[j]);
+            dc[j] = dcn * f[j];
+            dh[j] = R::ZERO;
+        }
+        let da = [&dai, &daf, &dag, &dao];
+        let w = &p[Self::W..Self::U];
+        for (k, d) in da.iter().enumerate() {
+            gemv_t_acc(dh, w, Self::LD, k * N, &d[..]);
+        }
+        {
+            let dw = &mut dp[Self::W..Self::U];
+            for (k, d) in da.iter().enumerate() {
+                outer_acc(dw, Self::LD, k * N, h, &d[..]);
+            }
+        }
+        {
+            let du = &mut dp[Self::U..Self::B];
+            for (k, d) in da.iter().enumerate() {
+                outer_acc(du, Self::LD, k * N, x, &d[..]);
+            }
+        }
+        let db = &mut dp[Self::B..Self::PARAMS];
+        for (k, d) in da.iter().enumerate() {
+            for j in 0..N {
+                db[k * N + j] += d[j];
+            }
+        }
+        if let Some(dx) = dx {
+            let u = &p[Self::U..Self::B];
+            for (k, d) in da.iter().enumerate() {
+                gemv_t_acc(dx, u, Self::LD, k * N, &d[..]);
+            }
+        }
+    }
+
+    fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {
+        self.jacobian_block(p, s, x, Wrt::State, jac);
+    }
+
+    fn jacobian_input(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {
+        self.jacobian_block(p, s, x, Wrt::Input, jac);
+    }
+}

@@ -1,0 +1,315 @@
+//! Property tests (f64) of every cell × activation (× GRU convention):
+//!
+//! - analytic `jacobian_state` / `jacobian_input` against finite differences;
+//! - `backward` (VJP) against the analytic Jacobians (`ds = Jᵀ ds'`, `dx += J_xᵀ ds'`),
+//!   its `dp` against finite differences of `⟨ds', F(s, x; p)⟩`, `ds` overwritten,
+//!   `dp`/`dx` accumulated;
+//! - `forward` gives bit-identical states to `step`;
+//! - the BPTT gradient of `Network::loss_and_grad` (+ `add_l2`) against finite differences
+//!   of `Network::loss` (+ the L2 penalty) for every parameter of every block.
+//!
+//! Finite differences are kink-aware so that ReLU cells can be tested at random points:
+//! for each coordinate we form the one-sided Richardson estimates
+//! `D₊ = 2·(F(v+e) − F(v))/e − (F(v+2e) − F(v))/(2e)` and the mirrored `D₋` (both
+//! O(e²)-accurate where F is smooth on that side). Where `|D₊ − D₋|` is larger than
+//! smooth-function round-off, a ReLU kink lies within `2e` of the point and the case is
+//! rejected (`prop_assume`); otherwise `(D₊ + D₋)/2` is the reference derivative.
+
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use rnndyn_core::train::Network;
+use rnndyn_core::Activation::{Relu, Tanh};
+use rnndyn_core::GruConvention::{ResetAfterProduct, ResetBeforeProduct};
+use rnndyn_core::{Cell, GruCell, LstmCell, UgrnnCell, VanillaCell};
+
+/// Finite-difference step.
+const FD_STEP: f64 = 1e-5;
+/// Required relative accuracy of analytic derivatives against finite differences.
+const REL_TOL: f64 = 1e-6;
+/// Relative error is measured against `max(|a|, |b|, FLOOR · max-abs entry of the whole
+/// Jacobian/gradient)`, so that entries that are tiny compared with their neighbours are
+/// compared at a sensible absolute scale (FD round-off is ~1e-11 of that scale).
+const FLOOR: f64 = 1e-3;
+/// `|D₊ − D₋|` above this (relative to `max(1, |F|)`) means a kink is within reach.
+const KINK_TOL: f64 = 1e-8;
+/// Agreement of two analytic computations (VJP vs explicit Jacobian).
+const ANALYTIC_TOL: f64 = 1e-11;
+/// BPTT sizes.
+const B: usize = 2;
+const T: usize = 6;
+const O: usize = 2;
+const LAMBDA: f64 = 0.1;
+
+/// Random raw material, sliced per cell (the largest cell needs less than this).
+#[derive(Clone, Debug)]
+struct Data {
+    p: Vec<f64>,
+    s: Vec<f64>,
+    x: Vec<f64>,
+    ds_next: Vec<f64>,
+    xs: Vec<f64>,
+    ys: Vec<f64>,
+}
+
+const MAX_P: usize = 256;
+const MAX_S: usize = 16;
+const MAX_X: usize = 4;
+
+fn data() -> impl Strategy<Value = Data> {
+    let u = || -1.0f64..1.0;
+    (
+        0.5f64..1.5,
+        prop::collection::vec(u(), MAX_P),
+        prop::collection::vec(u(), MAX_S),
+        prop::collection::vec(u(), MAX_X),
+        prop::collection::vec(u(), MAX_S),
+        prop::collection::vec(u(), B * T * MAX_X),
+        prop::collection::vec(u(), B * T * O),
+    )
+        .prop_map(|(scale, mut p, mut s, x, ds_next, xs, ys)| {
+            p.iter_mut().for_each(|w| *w *= scale);
+            // LSTM cell states may exceed 1 in magnitude.
+            s.iter_mut().for_each(|v| *v *= 1.5);
+            Data { p, s, x, ds_next, xs, ys }
+        })
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+}
+
+/// `Ok(())` if every `a[k]` matches `b[k]` to `tol` relative (with the floor described
+/// above); the message names the first mismatch via `label(k)`.
+fn assert_close(a: &[f64], b: &[f64], tol: f64, label: &dyn Fn(usize) -> String) -> Result<(), TestCaseError> {
+    let scale = FLOOR * max_abs(a).max(max_abs(b));
+    for (k, (&x, &y)) in a.iter().zip(b).enumerate() {
+        let den = x.abs().max(y.abs()).max(scale).max(f64::MIN_POSITIVE);
+        let err = (x - y).abs() / den;
+        prop_assert!(err <= tol, "{}: analytic {x:e} vs reference {y:e} (rel err {err:e})", label(k));
+    }
+    Ok(())
+}
+
+/// Kink-aware derivative of `f(v + δ)` (vector-valued, length `m`) at δ = 0.
+fn fd(m: usize, f: &mut dyn FnMut(f64, &mut [f64])) -> Result<Vec<f64>, TestCaseError> {
+    let e = FD_STEP;
+    let mut vals = [vec![0.0; m], vec![0.0; m], vec![0.0; m], vec![0.0; m], vec![0.0; m]];
+    for (k, d) in [-2.0, -1.0, 0.0, 1.0, 2.0].into_iter().enumerate() {
+        f(d * e, &mut vals[k]);
+    }
+    let mut out = vec![0.0; m];
+    for j in 0..m {
+        let [m2, m1, z, p1, p2] = [vals[0][j], vals[1][j], vals[2][j], vals[3][j], vals[4][j]];
+        let plus = 2.0 * (p1 - z) / e - (p2 - z) / (2.0 * e);
+        let minus = 2.0 * (z - m1) / e - (z - m2) / (2.0 * e);
+        prop_assume!((plus - minus).abs() <= KINK_TOL * z.abs().max(1.0), "kink within 2e");
+        out[j] = 0.5 * (plus + minus);
+    }
+    Ok(out)
+}
+
+fn cell_label<C: Cell<f64> + core::fmt::Debug>(cell: &C) -> String {
+    format!("{cell:?} N={} I={}", C::HIDDEN, C::INPUT)
+}
+
+/// Analytic state and input Jacobians against finite differences.
+fn check_jacobians<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<(), TestCaseError> {
+    let (ns, ni) = (C::STATE, C::INPUT);
+    let p = &d.p[..cell.param_count()];
+    let (s, x) = (&d.s[..ns], &d.x[..ni]);
+    let name = cell_label(&cell);
+
+    let mut js = vec![0.0; ns * ns];
+    cell.jacobian_state(p, s, x, &mut js);
+    let mut fd_js = vec![0.0; ns * ns];
+    for b in 0..ns {
+        let col = fd(ns, &mut |delta, out| {
+            let mut sp = s.to_vec();
+            sp[b] += delta;
+            cell.step(p, &sp, x, out);
+        })?;
+        for a in 0..ns {
+            fd_js[a * ns + b] = col[a];
+        }
+    }
+    assert_close(&js, &fd_js, REL_TOL, &|k| format!("{name} dF/ds[{}, {}]", k / ns, k % ns))?;
+
+    let mut jx = vec![0.0; ns * ni];
+    cell.jacobian_input(p, s, x, &mut jx);
+    let mut fd_jx = vec![0.0; ns * ni];
+    for k in 0..ni {
+        let col = fd(ns, &mut |delta, out| {
+            let mut xp = x.to_vec();
+            xp[k] += delta;
+            cell.step(p, s, &xp, out);
+        })?;
+        for a in 0..ns {
+            fd_jx[a * ni + k] = col[a];
+        }
+    }
+    assert_close(&jx, &fd_jx, REL_TOL, &|k| format!("{name} dF/dx[{}, {}]", k / ni, k % ni))
+}
+
+/// `forward` equals `step` bit for bit; `backward` is the transpose of the Jacobians for
+/// `ds`/`dx`, overwrites `ds`, accumulates `dp`/`dx`, and its `dp` matches finite
+/// differences.
+fn check_backward<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<(), TestCaseError> {
+    let (ns, ni, np) = (C::STATE, C::INPUT, cell.param_count());
+    let p = &d.p[..np];
+    let (s, x, g) = (&d.s[..ns], &d.x[..ni], &d.ds_next[..ns]);
+    let name = cell_label(&cell);
+
+    let mut s_step = vec![0.0; ns];
+    cell.step(p, s, x, &mut s_step);
+    let mut s_fwd = vec![0.0; ns];
+    let mut cache = vec![f64::NAN; C::CACHE];
+    cell.forward(p, s, x, &mut s_fwd, &mut cache);
+    prop_assert_eq!(
+        s_step.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        s_fwd.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        "{}: forward differs from step",
+        name
+    );
+
+    // Garbage in ds (must be overwritten), offsets in dp and dx (must be accumulated onto).
+    let mut ds = vec![1e3; ns];
+    let dp0: Vec<f64> = (0..np).map(|k| 0.25 * k as f64).collect();
+    let dx0: Vec<f64> = (0..ni).map(|k| -0.5 + k as f64).collect();
+    let mut dp = dp0.clone();
+    let mut dx = dx0.clone();
+    cell.backward(p, s, x, &s_fwd, &cache, g, &mut ds, &mut dp, Some(&mut dx));
+
+    let mut js = vec![0.0; ns * ns];
+    cell.jacobian_state(p, s, x, &mut js);
+    let jt_g: Vec<f64> = (0..ns).map(|b| (0..ns).map(|a| js[a * ns + b] * g[a]).sum()).collect();
+    assert_close(&ds, &jt_g, ANALYTIC_TOL, &|k| format!("{name} backward ds[{k}]"))?;
+
+    let mut jx = vec![0.0; ns * ni];
+    cell.jacobian_input(p, s, x, &mut jx);
+    let jxt_g: Vec<f64> = (0..ni).map(|k| dx0[k] + (0..ns).map(|a| jx[a * ni + k] * g[a]).sum::<f64>()).collect();
+    assert_close(&dx, &jxt_g, ANALYTIC_TOL, &|k| format!("{name} backward dx[{k}]"))?;
+
+    // Without dx the rest is unchanged.
+    let mut ds2 = vec![-7.0; ns];
+    let mut dp2 = dp0.clone();
+    cell.backward(p, s, x, &s_fwd, &cache, g, &mut ds2, &mut dp2, None);
+    prop_assert_eq!(&ds2, &ds);
+    prop_assert_eq!(&dp2, &dp);
+
+    let dp_delta: Vec<f64> = dp.iter().zip(&dp0).map(|(a, b)| a - b).collect();
+    let mut fd_dp = vec![0.0; np];
+    for k in 0..np {
+        let v = fd(1, &mut |delta, out| {
+            let mut pp = p.to_vec();
+            pp[k] += delta;
+            let mut sn = vec![0.0; ns];
+            cell.step(&pp, s, x, &mut sn);
+            out[0] = sn.iter().zip(g).map(|(a, b)| a * b).sum();
+        })?;
+        fd_dp[k] = v[0];
+    }
+    // dp0 is added exactly only up to rounding: compare the increments at FD accuracy.
+    assert_close(&dp_delta, &fd_dp, REL_TOL, &|k| format!("{name} backward dp[{k}]"))
+}
+
+/// BPTT gradient (with L2) against finite differences of the loss (with L2).
+fn check_bptt<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<(), TestCaseError> {
+    let net = Network::<C, O>::new(cell);
+    let np = net.param_count();
+    let ni = C::INPUT;
+    let p = &d.p[..np];
+    let xs = &d.xs[..B * T * ni];
+    let ys = &d.ys[..B * T * O];
+    let name = cell_label(&cell);
+
+    let mut grad = vec![f64::NAN; np];
+    let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(T)];
+    let loss = net.loss_and_grad(p, xs, ys, B, T, &mut grad, &mut scratch).unwrap();
+    let pen = net.add_l2(p, &mut grad, LAMBDA).unwrap();
+    prop_assert!(pen > 0.0);
+
+    let mut lscratch = vec![0.0; Network::<C, O>::loss_scratch_len::<f64>()];
+    let loss2 = net.loss(p, xs, ys, B, T, &mut lscratch).unwrap();
+    prop_assert!((loss - loss2).abs() <= 1e-13 * loss.abs().max(1.0), "{name}: loss {loss} vs {loss2}");
+
+    let mut fd_grad = vec![0.0; np];
+    let mut junk = vec![0.0; np];
+    for k in 0..np {
+        let v = fd(1, &mut |delta, out| {
+            let mut pp = p.to_vec();
+            pp[k] += delta;
+            out[0] = net.loss(&pp, xs, ys, B, T, &mut lscratch).unwrap() + net.add_l2(&pp, &mut junk, LAMBDA).unwrap();
+        })?;
+        fd_grad[k] = v[0];
+    }
+    let blocks = net.blocks::<f64>();
+    let block_of = |k: usize| {
+        let mut off = 0;
+        for b in blocks.iter().flatten() {
+            if k < off + b.len() {
+                return format!("{}[{}]", b.name, k - off);
+            }
+            off += b.len();
+        }
+        format!("?[{k}]")
+    };
+    assert_close(&grad, &fd_grad, REL_TOL, &|k| format!("{name} dL/d{}", block_of(k)))
+}
+
+/// Runs `$check(cell, data)` for every cell × activation × GRU convention at size (N, I).
+macro_rules! for_every_cell {
+    ($n:literal, $i:literal, $check:ident, $d:expr) => {{
+        for act in [Tanh, Relu] {
+            $check(VanillaCell::<$n, $i>::new(act), $d)?;
+            $check(UgrnnCell::<$n, $i>::new(act), $d)?;
+            for conv in [ResetBeforeProduct, ResetAfterProduct] {
+                $check(GruCell::<$n, $i>::new(act, conv), $d)?;
+            }
+            $check(LstmCell::<$n, $i>::new(act), $d)?;
+        }
+    }};
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, max_global_rejects: 4096, ..ProptestConfig::default() })]
+
+    #[test]
+    fn jacobians_match_finite_differences_n5_i3(d in data()) {
+        for_every_cell!(5, 3, check_jacobians, &d);
+    }
+
+    #[test]
+    fn jacobians_match_finite_differences_n4_i2(d in data()) {
+        for_every_cell!(4, 2, check_jacobians, &d);
+    }
+
+    #[test]
+    fn backward_is_the_jacobian_transpose_n5_i3(d in data()) {
+        for_every_cell!(5, 3, check_backward, &d);
+    }
+
+    #[test]
+    fn backward_is_the_jacobian_transpose_n4_i2(d in data()) {
+        for_every_cell!(4, 2, check_backward, &d);
+    }
+
+    #[test]
+    fn bptt_gradient_matches_finite_differences_n5_i3(d in data()) {
+        for_every_cell!(5, 3, check_bptt, &d);
+    }
+
+    #[test]
+    fn bptt_gradient_matches_finite_differences_n4_i2(d in data()) {
+        for_every_cell!(4, 2, check_bptt, &d);
+    }
+}
+
+/// The parameter layout every test above slices from `Data` fits.
+#[test]
+fn data_sizes_suffice() {
+    let lstm = Network::<LstmCell<5, 3>, O>::new(LstmCell::new(Tanh));
+    assert!(lstm.param_count::<f64>() <= MAX_P);
+    let gru = Network::<GruCell<5, 3>, O>::new(GruCell::new(Tanh, ResetAfterProduct));
+    assert!(gru.param_count::<f64>() <= MAX_P);
+    assert!(<LstmCell<5, 3> as Cell<f64>>::STATE <= MAX_S);
+}
