@@ -16,6 +16,7 @@ use crate::model::{Arch, ModelSpec};
 use rnndyn_core::cell::GruConvention;
 use rnndyn_core::Activation;
 use serde::{Deserialize, Serialize};
+use npyz::WriterBuilder;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
