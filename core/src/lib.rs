@@ -18,9 +18,11 @@ mod error;
 mod kernel;
 pub mod real;
 pub mod rng;
+pub mod task;
 pub mod train;
 
 pub use cell::{Activation, Cell, GruCell, GruConvention, LstmCell, UgrnnCell, VanillaCell};
 pub use error::Error;
 pub use real::Real;
 pub use rng::Rng;
+pub use task::Task;
