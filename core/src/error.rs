@@ -16,6 +16,10 @@ pub enum Error {
     NoConvergence,
     /// A parameter is out of its valid range.
     InvalidParameter,
+    /// A result left the floating-point range although the input was finite (for example
+    /// the determinant of a large, well-conditioned matrix, or eigenvalues of a matrix whose
+    /// entries are close to the largest finite value).
+    Overflow,
 }
 
 impl fmt::Display for Error {
@@ -28,6 +32,7 @@ impl fmt::Display for Error {
             Error::Singular => f.write_str("matrix is singular"),
             Error::NoConvergence => f.write_str("iteration did not converge"),
             Error::InvalidParameter => f.write_str("parameter out of range"),
+            Error::Overflow => f.write_str("result overflowed the floating-point range"),
         }
     }
 }

@@ -16,6 +16,7 @@ extern crate std;
 pub mod cell;
 mod error;
 mod kernel;
+pub mod linalg;
 pub mod real;
 pub mod rng;
 pub mod task;
