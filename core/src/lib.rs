@@ -15,6 +15,7 @@ extern crate std;
 
 pub mod cell;
 mod error;
+pub mod fixed_point;
 mod kernel;
 pub mod linalg;
 pub mod real;

@@ -1,0 +1,93 @@
+//! Linearised dynamics at a fixed point: Jacobian, eigen decomposition, stability index,
+//! slow modes and oscillation angles.
+
+use crate::cell::Cell;
+use crate::error::check_len;
+use crate::linalg::eig::{eigen, eigen_scratch_len, ComputeLeft, EigParams, Eigenvalue, Sort};
+use crate::{Error, Real};
+
+/// Parameters of [`linearize`]. Default: a mode is slow when `||λ| − 1| < 0.02`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinearizeParams {
+    pub slow_tolerance: f64,
+}
+
+impl Default for LinearizeParams {
+    fn default() -> Self {
+        LinearizeParams { slow_tolerance: 0.02 }
+    }
+}
+
+/// Summary of the linearisation at one fixed point (discrete-time map: `|λ| > 1` unstable).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Linearization<R> {
+    /// Number of eigenvalues with `|λ| > 1` (unstable dimensions).
+    pub stability_index: usize,
+    /// Number of eigenvalues with `||λ| − 1| < slow_tolerance`.
+    pub slow_modes: usize,
+    /// Largest `|λ|`.
+    pub spectral_radius: R,
+    /// `arg λ` of the largest-modulus eigenvalue with positive imaginary part (0 if all are
+    /// real): the rotation per step of the leading oscillatory mode.
+    pub leading_angle: R,
+}
+
+/// Scratch length of [`linearize`] for a `state`-dimensional cell.
+pub const fn linearize_scratch_len(state: usize) -> usize {
+    state * state + eigen_scratch_len(state, ComputeLeft::No)
+}
+
+/// Linearises `F(·, x)` at `h`: writes the state Jacobian (`jacobian`, row-major
+/// `S × S`), its eigenvalues sorted by decreasing modulus (`values`, length `S`) and right
+/// eigenvectors (`vectors`, row `j` for `values[j]`, layout of [`crate::linalg::eig`]).
+pub fn linearize<R: Real, C: Cell<R>>(
+    cell: &C,
+    p: &[R],
+    x: &[R],
+    h: &[R],
+    params: &LinearizeParams,
+    jacobian: &mut [R],
+    values: &mut [Eigenvalue<R>],
+    vectors: &mut [R],
+    scratch: &mut [R],
+) -> Result<Linearization<R>, Error> {
+    let s = C::STATE;
+    check_len(p.len(), cell.param_count())?;
+    check_len(x.len(), C::INPUT)?;
+    check_len(h.len(), s)?;
+    check_len(jacobian.len(), s * s)?;
+    check_len(values.len(), s)?;
+    check_len(vectors.len(), s * s)?;
+    check_len(scratch.len(), linearize_scratch_len(s))?;
+    if h.iter().chain(x).chain(p).any(|v| !v.is_finite()) {
+        return Err(Error::NonFinite);
+    }
+    cell.jacobian_state(p, h, x, jacobian);
+    let (work, eig_scratch) = scratch.split_at_mut(s * s);
+    work.copy_from_slice(jacobian);
+    let eig_params = EigParams { sort: Sort::ByModulusDescending, ..Default::default() };
+    eigen(s, work, values, vectors, None, eig_scratch, &eig_params)?;
+    Ok(summarize(values, params))
+}
+
+/// Stability index, slow modes, spectral radius and leading angle of a spectrum.
+pub fn summarize<R: Real>(values: &[Eigenvalue<R>], params: &LinearizeParams) -> Linearization<R> {
+    let tol = R::from_f64(params.slow_tolerance);
+    let mut out = Linearization { stability_index: 0, slow_modes: 0, spectral_radius: R::ZERO, leading_angle: R::ZERO };
+    let mut leading_osc = -R::ONE;
+    for v in values {
+        let m = v.modulus();
+        if m > R::ONE {
+            out.stability_index += 1;
+        }
+        if (m - R::ONE).abs() < tol {
+            out.slow_modes += 1;
+        }
+        out.spectral_radius = out.spectral_radius.max(m);
+        if v.im > R::ZERO && m > leading_osc {
+            leading_osc = m;
+            out.leading_angle = v.arg();
+        }
+    }
+    out
+}
