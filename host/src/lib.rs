@@ -2,3 +2,4 @@
 //! representational geometry and reports — around the no_std core `rnndyn-core`.
 
 pub mod cli;
+pub mod torch;
