@@ -27,8 +27,8 @@
 //! | cell | blocks in order                                                       |
 //! |------|-----------------------------------------------------------------------|
 //! | RNN  | `W (H, H)`, `U (I, H)`, `b (H)`                                       |
-//! | GRU  | `W (H, 3H)`, `U (I, 3H)`, `b (3H)` in order `[z | r | c]`, `bh (H)`     |
-//! | LSTM | `W (H, 4H)`, `U (I, 4H)`, `b (4H)` in order `[i | f | g | o]`          |
+//! | GRU  | `W (H, 3H)`, `U (I, 3H)`, `b (3H)` in order `z, r, c`, then `bh (H)`     |
+//! | LSTM | `W (H, 4H)`, `U (I, 4H)`, `b (4H)` in order `i, f, g, o`               |
 //!
 //! followed by `Wo (H, O)` and `bo (O)`. The GRU layout is rnndyn's
 //! `GruConvention::ResetAfterProduct` (PyTorch's): `c = φ(x U_c + b_c + r ⊙ (h W_c + bh))`,
