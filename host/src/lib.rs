@@ -8,3 +8,4 @@ pub mod model;
 pub mod population;
 pub mod store;
 pub mod task;
+pub mod torch;
