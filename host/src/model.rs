@@ -5,6 +5,8 @@
 //! (architecture, size, task shape) triple is one monomorphised copy of the core kernels.
 
 use rnndyn_core::cell::{Cell, GruCell, GruConvention, InitParams, LstmCell, ParamBlock, UgrnnCell, VanillaCell};
+use rnndyn_core::fixed_point::{self, FixedPointParams, FixedPointReport, Linearization, LinearizeParams};
+use rnndyn_core::linalg::Eigenvalue;
 use rnndyn_core::train::Network;
 use rnndyn_core::{Activation, Error as CoreError, Rng};
 
@@ -87,6 +89,31 @@ pub trait Model: Send + Sync {
     fn jacobian_input(&self, p: &[f64], s: &[f64], x: &[f64], jac: &mut [f64]);
     /// Readout of a state.
     fn readout(&self, p: &[f64], s: &[f64], y: &mut [f64]);
+    /// Fixed-point search from `h` (overwritten) at input `x`; buffers sized by the core's
+    /// `fixed_point_scratch_len(state_dim)`; `pivots` has length `state_dim`.
+    fn find_fixed_point(
+        &self,
+        p: &[f64],
+        x: &[f64],
+        h: &mut [f64],
+        params: &FixedPointParams,
+        scratch: &mut [f64],
+        pivots: &mut [usize],
+    ) -> Result<FixedPointReport<f64>, CoreError>;
+    /// Jacobian, eigenvalues (by decreasing modulus) and right eigenvectors at `h`.
+    fn linearize(
+        &self,
+        p: &[f64],
+        x: &[f64],
+        h: &[f64],
+        params: &LinearizeParams,
+        jacobian: &mut [f64],
+        values: &mut [Eigenvalue<f64>],
+        vectors: &mut [f64],
+        scratch: &mut [f64],
+    ) -> Result<Linearization<f64>, CoreError>;
+    /// The cell's share of the parameter vector (the readout follows it).
+    fn cell_param_count(&self) -> usize;
 }
 
 struct Concrete<C, const O: usize> {
@@ -143,6 +170,41 @@ where
     }
     fn readout(&self, p: &[f64], s: &[f64], y: &mut [f64]) {
         self.net.readout(p, s, y)
+    }
+    fn find_fixed_point(
+        &self,
+        p: &[f64],
+        x: &[f64],
+        h: &mut [f64],
+        params: &FixedPointParams,
+        scratch: &mut [f64],
+        pivots: &mut [usize],
+    ) -> Result<FixedPointReport<f64>, CoreError> {
+        let nc = self.cell_param_count();
+        if p.len() < nc {
+            return Err(CoreError::BufferSize { expected: nc, got: p.len() });
+        }
+        fixed_point::find_fixed_point(&self.net.cell, &p[..nc], x, h, params, scratch, pivots)
+    }
+    fn linearize(
+        &self,
+        p: &[f64],
+        x: &[f64],
+        h: &[f64],
+        params: &LinearizeParams,
+        jacobian: &mut [f64],
+        values: &mut [Eigenvalue<f64>],
+        vectors: &mut [f64],
+        scratch: &mut [f64],
+    ) -> Result<Linearization<f64>, CoreError> {
+        let nc = self.cell_param_count();
+        if p.len() < nc {
+            return Err(CoreError::BufferSize { expected: nc, got: p.len() });
+        }
+        fixed_point::linearize(&self.net.cell, &p[..nc], x, h, params, jacobian, values, vectors, scratch)
+    }
+    fn cell_param_count(&self) -> usize {
+        Cell::<f64>::param_count(&self.net.cell)
     }
 }
 
