@@ -107,7 +107,10 @@ mod tests {
         let mut r = Rng::new(0);
         assert_eq!(r.next_u64(), 11_091_344_671_253_066_420);
         let mut r = Rng::new(0);
-        assert_eq!(r.normal().to_bits(), (-0.018_964_990_606_310_51f64).to_bits());
+        assert_eq!(
+            r.normal().to_bits(),
+            (-0.018_964_990_606_310_51f64).to_bits()
+        );
         let u = Rng::new(42).uniform();
         assert!((0.0..1.0).contains(&u));
     }

@@ -18,7 +18,11 @@ fn bits(v: &[f64]) -> Vec<u64> {
 }
 
 /// Initial parameters, loss and gradient for one seed.
-fn run<C: Cell<f64>>(net: &Network<C, O>, seed: u64, init: &InitParams) -> (Vec<f64>, f64, Vec<f64>) {
+fn run<C: Cell<f64>>(
+    net: &Network<C, O>,
+    seed: u64,
+    init: &InitParams,
+) -> (Vec<f64>, f64, Vec<f64>) {
     let mut p = vec![0.0; net.param_count()];
     net.init(&mut p, &mut Rng::stream(seed, 0), init).unwrap();
     let mut data = Rng::stream(seed, 1);
@@ -26,7 +30,9 @@ fn run<C: Cell<f64>>(net: &Network<C, O>, seed: u64, init: &InitParams) -> (Vec<
     let ys: Vec<f64> = (0..B * T * O).map(|_| data.normal()).collect();
     let mut grad = vec![0.0; p.len()];
     let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(T)];
-    let loss = net.loss_and_grad(&p, &xs, &ys, B, T, &mut grad, &mut scratch).unwrap();
+    let loss = net
+        .loss_and_grad(&p, &xs, &ys, B, T, &mut grad, &mut scratch)
+        .unwrap();
     (p, loss, grad)
 }
 
@@ -34,16 +40,31 @@ fn check_determinism<C: Cell<f64> + core::fmt::Debug>(cell: C) {
     let net = Network::<C, O>::new(cell);
     for init in [
         InitParams::default(),
-        InitParams { recurrent: RecurrentInit::Orthogonal { gain: 0.9 }, ..Default::default() },
+        InitParams {
+            recurrent: RecurrentInit::Orthogonal { gain: 0.9 },
+            ..Default::default()
+        },
     ] {
         let (p1, l1, g1) = run(&net, 42, &init);
         let (p2, l2, g2) = run(&net, 42, &init);
         assert_eq!(bits(&p1), bits(&p2), "{cell:?}: params differ for one seed");
-        assert_eq!(l1.to_bits(), l2.to_bits(), "{cell:?}: loss differs for one seed");
-        assert_eq!(bits(&g1), bits(&g2), "{cell:?}: gradient differs for one seed");
+        assert_eq!(
+            l1.to_bits(),
+            l2.to_bits(),
+            "{cell:?}: loss differs for one seed"
+        );
+        assert_eq!(
+            bits(&g1),
+            bits(&g2),
+            "{cell:?}: gradient differs for one seed"
+        );
         assert!(l1.is_finite() && l1 > 0.0);
         let (p3, l3, _) = run(&net, 43, &init);
-        assert_ne!(bits(&p1), bits(&p3), "{cell:?}: seeds 42 and 43 give the same params");
+        assert_ne!(
+            bits(&p1),
+            bits(&p3),
+            "{cell:?}: seeds 42 and 43 give the same params"
+        );
         assert_ne!(l1.to_bits(), l3.to_bits());
     }
 }
@@ -52,7 +73,10 @@ fn check_determinism<C: Cell<f64> + core::fmt::Debug>(cell: C) {
 fn initial_biases<C: Cell<f64>>(cell: C, gate_bias: f64) -> Vec<(&'static str, Vec<f64>)> {
     let net = Network::<C, O>::new(cell);
     let mut p = vec![f64::NAN; net.param_count()];
-    let init = InitParams { gate_bias, ..Default::default() };
+    let init = InitParams {
+        gate_bias,
+        ..Default::default()
+    };
     net.init(&mut p, &mut Rng::new(1), &init).unwrap();
     assert!(p.iter().all(|v| v.is_finite()));
     let mut out = Vec::new();
@@ -67,7 +91,10 @@ fn initial_biases<C: Cell<f64>>(cell: C, gate_bias: f64) -> Vec<(&'static str, V
 }
 
 fn gates(parts: &[(usize, f64)]) -> Vec<f64> {
-    parts.iter().flat_map(|&(n, v)| std::iter::repeat_n(v, n)).collect()
+    parts
+        .iter()
+        .flat_map(|&(n, v)| std::iter::repeat_n(v, n))
+        .collect()
 }
 
 #[test]
@@ -86,7 +113,10 @@ fn same_seed_same_bits_for_every_cell() {
 fn initial_biases_follow_the_scheme() {
     let gb = 1.25;
     let zero_o = ("bo", vec![0.0; O]);
-    assert_eq!(initial_biases(VanillaCell::<N, I>::new(Tanh), gb), vec![("b", vec![0.0; N]), zero_o.clone()]);
+    assert_eq!(
+        initial_biases(VanillaCell::<N, I>::new(Tanh), gb),
+        vec![("b", vec![0.0; N]), zero_o.clone()]
+    );
     assert_eq!(
         initial_biases(UgrnnCell::<N, I>::new(Tanh), gb),
         vec![("b", gates(&[(N, gb), (N, 0.0)])), zero_o.clone()]
@@ -97,7 +127,11 @@ fn initial_biases_follow_the_scheme() {
     );
     assert_eq!(
         initial_biases(GruCell::<N, I>::new(Tanh, ResetAfterProduct), gb),
-        vec![("b", gates(&[(2 * N, gb), (N, 0.0)])), ("bh", vec![0.0; N]), zero_o.clone()]
+        vec![
+            ("b", gates(&[(2 * N, gb), (N, 0.0)])),
+            ("bh", vec![0.0; N]),
+            zero_o.clone()
+        ]
     );
     assert_eq!(
         initial_biases(LstmCell::<N, I>::new(Relu), gb),
@@ -107,8 +141,14 @@ fn initial_biases_follow_the_scheme() {
 
 #[test]
 fn parameter_counts() {
-    assert_eq!(Cell::<f64>::param_count(&VanillaCell::<N, I>::new(Tanh)), N * N + I * N + N);
-    assert_eq!(Cell::<f64>::param_count(&UgrnnCell::<N, I>::new(Tanh)), 2 * (N * N + I * N + N));
+    assert_eq!(
+        Cell::<f64>::param_count(&VanillaCell::<N, I>::new(Tanh)),
+        N * N + I * N + N
+    );
+    assert_eq!(
+        Cell::<f64>::param_count(&UgrnnCell::<N, I>::new(Tanh)),
+        2 * (N * N + I * N + N)
+    );
     assert_eq!(
         Cell::<f64>::param_count(&GruCell::<N, I>::new(Tanh, ResetBeforeProduct)),
         3 * (N * N + I * N + N)
@@ -117,6 +157,9 @@ fn parameter_counts() {
         Cell::<f64>::param_count(&GruCell::<N, I>::new(Tanh, ResetAfterProduct)),
         3 * (N * N + I * N + N) + N
     );
-    assert_eq!(Cell::<f64>::param_count(&LstmCell::<N, I>::new(Tanh)), 4 * (N * N + I * N + N));
+    assert_eq!(
+        Cell::<f64>::param_count(&LstmCell::<N, I>::new(Tanh)),
+        4 * (N * N + I * N + N)
+    );
     assert_eq!(<LstmCell<N, I> as Cell<f64>>::STATE, 2 * N);
 }

@@ -106,14 +106,33 @@ fn check_cell<C: Cell<f64> + core::fmt::Debug>(cell: C) {
         assert_eq!((calls, bytes), (0, 0), "{name} {what} allocated");
     };
     check("step", &mut || cell.step(&p, &s, &x, &mut s_next));
-    check("forward", &mut || cell.forward(&p, &s, &x, &mut s_next, &mut cache));
-    check("backward", &mut || {
-        cell.backward(&p, &s, &x, &s_next, &cache, &s, &mut ds, &mut dp, Some(&mut dx))
+    check("forward", &mut || {
+        cell.forward(&p, &s, &x, &mut s_next, &mut cache)
     });
-    check("jacobian_state", &mut || cell.jacobian_state(&p, &s, &x, &mut js));
-    check("jacobian_input", &mut || cell.jacobian_input(&p, &s, &x, &mut jx));
+    check("backward", &mut || {
+        cell.backward(
+            &p,
+            &s,
+            &x,
+            &s_next,
+            &cache,
+            &s,
+            &mut ds,
+            &mut dp,
+            Some(&mut dx),
+        )
+    });
+    check("jacobian_state", &mut || {
+        cell.jacobian_state(&p, &s, &x, &mut js)
+    });
+    check("jacobian_input", &mut || {
+        cell.jacobian_input(&p, &s, &x, &mut jx)
+    });
     check("loss_and_grad", &mut || {
-        black_box(net.loss_and_grad(&p, &xs, &ys, B, T, &mut grad, &mut scratch).unwrap());
+        black_box(
+            net.loss_and_grad(&p, &xs, &ys, B, T, &mut grad, &mut scratch)
+                .unwrap(),
+        );
     });
     check("add_l2", &mut || {
         black_box(net.add_l2(&p, &mut grad, 1e-3).unwrap());
@@ -121,7 +140,9 @@ fn check_cell<C: Cell<f64> + core::fmt::Debug>(cell: C) {
     check("loss", &mut || {
         black_box(net.loss(&p, &xs, &ys, B, T, &mut lscratch).unwrap());
     });
-    check("Adam::update", &mut || adam.update(&mut p, &grad, &prm, prm.lr).unwrap());
+    check("Adam::update", &mut || {
+        adam.update(&mut p, &grad, &prm, prm.lr).unwrap()
+    });
     assert!(grad.iter().all(|g| g.is_finite()) && js.iter().all(|j| j.is_finite()));
 }
 

@@ -73,7 +73,14 @@ fn data() -> impl Strategy<Value = Data> {
             p.iter_mut().for_each(|w| *w *= scale);
             // LSTM cell states may exceed 1 in magnitude.
             s.iter_mut().for_each(|v| *v *= 1.5);
-            Data { p, s, x, ds_next, xs, ys }
+            Data {
+                p,
+                s,
+                x,
+                ds_next,
+                xs,
+                ys,
+            }
         })
 }
 
@@ -83,12 +90,21 @@ fn max_abs(v: &[f64]) -> f64 {
 
 /// `Ok(())` if every `a[k]` matches `b[k]` to `tol` relative (with the floor described
 /// above); the message names the first mismatch via `label(k)`.
-fn assert_close(a: &[f64], b: &[f64], tol: f64, label: &dyn Fn(usize) -> String) -> Result<(), TestCaseError> {
+fn assert_close(
+    a: &[f64],
+    b: &[f64],
+    tol: f64,
+    label: &dyn Fn(usize) -> String,
+) -> Result<(), TestCaseError> {
     let scale = FLOOR * max_abs(a).max(max_abs(b));
     for (k, (&x, &y)) in a.iter().zip(b).enumerate() {
         let den = x.abs().max(y.abs()).max(scale).max(f64::MIN_POSITIVE);
         let err = (x - y).abs() / den;
-        prop_assert!(err <= tol, "{}: analytic {x:e} vs reference {y:e} (rel err {err:e})", label(k));
+        prop_assert!(
+            err <= tol,
+            "{}: analytic {x:e} vs reference {y:e} (rel err {err:e})",
+            label(k)
+        );
     }
     Ok(())
 }
@@ -106,7 +122,10 @@ fn fd(m: usize, f: &mut dyn FnMut(f64, &mut [f64])) -> Result<Vec<f64>, TestCase
         // Third-order one-sided stencils; their mean is fourth-order where F is smooth.
         let plus = (-11.0 * v(0) + 18.0 * v(1) - 9.0 * v(2) + 2.0 * v(3)) / (6.0 * e);
         let minus = (11.0 * v(0) - 18.0 * v(-1) + 9.0 * v(-2) - 2.0 * v(-3)) / (6.0 * e);
-        prop_assume!((plus - minus).abs() <= KINK_TOL * v(0).abs().max(1.0), "kink within 3e");
+        prop_assume!(
+            (plus - minus).abs() <= KINK_TOL * v(0).abs().max(1.0),
+            "kink within 3e"
+        );
         out[j] = 0.5 * (plus + minus);
     }
     Ok(out)
@@ -117,7 +136,10 @@ fn cell_label<C: Cell<f64> + core::fmt::Debug>(cell: &C) -> String {
 }
 
 /// Analytic state and input Jacobians against finite differences.
-fn check_jacobians<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<(), TestCaseError> {
+fn check_jacobians<C: Cell<f64> + core::fmt::Debug>(
+    cell: C,
+    d: &Data,
+) -> Result<(), TestCaseError> {
     let (ns, ni) = (C::STATE, C::INPUT);
     let p = &d.p[..cell.param_count()];
     let (s, x) = (&d.s[..ns], &d.x[..ni]);
@@ -136,7 +158,9 @@ fn check_jacobians<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result
             fd_js[a * ns + b] = col[a];
         }
     }
-    assert_close(&js, &fd_js, REL_TOL, &|k| format!("{name} dF/ds[{}, {}]", k / ns, k % ns))?;
+    assert_close(&js, &fd_js, REL_TOL, &|k| {
+        format!("{name} dF/ds[{}, {}]", k / ns, k % ns)
+    })?;
 
     let mut jx = vec![0.0; ns * ni];
     cell.jacobian_input(p, s, x, &mut jx);
@@ -151,7 +175,9 @@ fn check_jacobians<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result
             fd_jx[a * ni + k] = col[a];
         }
     }
-    assert_close(&jx, &fd_jx, REL_TOL, &|k| format!("{name} dF/dx[{}, {}]", k / ni, k % ni))
+    assert_close(&jx, &fd_jx, REL_TOL, &|k| {
+        format!("{name} dF/dx[{}, {}]", k / ni, k % ni)
+    })
 }
 
 /// `forward` equals `step` bit for bit; `backward` is the transpose of the Jacobians for
@@ -185,13 +211,21 @@ fn check_backward<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<
 
     let mut js = vec![0.0; ns * ns];
     cell.jacobian_state(p, s, x, &mut js);
-    let jt_g: Vec<f64> = (0..ns).map(|b| (0..ns).map(|a| js[a * ns + b] * g[a]).sum()).collect();
-    assert_close(&ds, &jt_g, ANALYTIC_TOL, &|k| format!("{name} backward ds[{k}]"))?;
+    let jt_g: Vec<f64> = (0..ns)
+        .map(|b| (0..ns).map(|a| js[a * ns + b] * g[a]).sum())
+        .collect();
+    assert_close(&ds, &jt_g, ANALYTIC_TOL, &|k| {
+        format!("{name} backward ds[{k}]")
+    })?;
 
     let mut jx = vec![0.0; ns * ni];
     cell.jacobian_input(p, s, x, &mut jx);
-    let jxt_g: Vec<f64> = (0..ni).map(|k| dx0[k] + (0..ns).map(|a| jx[a * ni + k] * g[a]).sum::<f64>()).collect();
-    assert_close(&dx, &jxt_g, ANALYTIC_TOL, &|k| format!("{name} backward dx[{k}]"))?;
+    let jxt_g: Vec<f64> = (0..ni)
+        .map(|k| dx0[k] + (0..ns).map(|a| jx[a * ni + k] * g[a]).sum::<f64>())
+        .collect();
+    assert_close(&dx, &jxt_g, ANALYTIC_TOL, &|k| {
+        format!("{name} backward dx[{k}]")
+    })?;
 
     // Without dx the rest is unchanged.
     let mut ds2 = vec![-7.0; ns];
@@ -213,7 +247,9 @@ fn check_backward<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<
         fd_dp[k] = v[0];
     }
     // dp0 is added exactly only up to rounding: compare the increments at FD accuracy.
-    assert_close(&dp_delta, &fd_dp, REL_TOL, &|k| format!("{name} backward dp[{k}]"))
+    assert_close(&dp_delta, &fd_dp, REL_TOL, &|k| {
+        format!("{name} backward dp[{k}]")
+    })
 }
 
 /// BPTT gradient (with L2) against finite differences of the loss (with L2).
@@ -228,13 +264,18 @@ fn check_bptt<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<(), 
 
     let mut grad = vec![f64::NAN; np];
     let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(T)];
-    let loss = net.loss_and_grad(p, xs, ys, B, T, &mut grad, &mut scratch).unwrap();
+    let loss = net
+        .loss_and_grad(p, xs, ys, B, T, &mut grad, &mut scratch)
+        .unwrap();
     let pen = net.add_l2(p, &mut grad, LAMBDA).unwrap();
     prop_assert!(pen > 0.0);
 
     let mut lscratch = vec![0.0; Network::<C, O>::loss_scratch_len::<f64>()];
     let loss2 = net.loss(p, xs, ys, B, T, &mut lscratch).unwrap();
-    prop_assert!((loss - loss2).abs() <= 1e-13 * loss.abs().max(1.0), "{name}: loss {loss} vs {loss2}");
+    prop_assert!(
+        (loss - loss2).abs() <= 1e-13 * loss.abs().max(1.0),
+        "{name}: loss {loss} vs {loss2}"
+    );
 
     let mut fd_grad = vec![0.0; np];
     let mut junk = vec![0.0; np];
@@ -242,7 +283,8 @@ fn check_bptt<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<(), 
         let v = fd(1, &mut |delta, out| {
             let mut pp = p.to_vec();
             pp[k] += delta;
-            out[0] = net.loss(&pp, xs, ys, B, T, &mut lscratch).unwrap() + net.add_l2(&pp, &mut junk, LAMBDA).unwrap();
+            out[0] = net.loss(&pp, xs, ys, B, T, &mut lscratch).unwrap()
+                + net.add_l2(&pp, &mut junk, LAMBDA).unwrap();
         })?;
         fd_grad[k] = v[0];
     }
@@ -257,7 +299,9 @@ fn check_bptt<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<(), 
         }
         format!("?[{k}]")
     };
-    assert_close(&grad, &fd_grad, REL_TOL, &|k| format!("{name} dL/d{}", block_of(k)))
+    assert_close(&grad, &fd_grad, REL_TOL, &|k| {
+        format!("{name} dL/d{}", block_of(k))
+    })
 }
 
 /// Runs `$check(cell, data)` for every cell × activation × GRU convention at size (N, I).

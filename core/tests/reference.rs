@@ -20,7 +20,8 @@ const B: usize = 2;
 const T: usize = 7;
 
 fn get<'a>(npz: &'a HashMap<String, Array>, key: &str) -> &'a Array {
-    npz.get(key).unwrap_or_else(|| panic!("fixture has no array {key}"))
+    npz.get(key)
+        .unwrap_or_else(|| panic!("fixture has no array {key}"))
 }
 
 fn to_r<R: Real>(v: &[f64]) -> Vec<R> {
@@ -46,12 +47,23 @@ fn check<R: Real, C: Cell<R>>(cell: C, cfg: &str, npz: &HashMap<String, Array>, 
     for b in &blocks {
         let a = get(npz, &format!("{cfg}__{}", b.name));
         let shape_ok = a.shape == [b.rows, b.cols] || (b.rows == 1 && a.shape == [b.cols]);
-        assert!(shape_ok, "{cfg} block {}: fixture shape {:?}, ours ({}, {})", b.name, a.shape, b.rows, b.cols);
+        assert!(
+            shape_ok,
+            "{cfg} block {}: fixture shape {:?}, ours ({}, {})",
+            b.name, a.shape, b.rows, b.cols
+        );
         p.extend(to_r::<R>(&a.data));
     }
     assert_eq!(p.len(), net.param_count(), "{cfg}: parameter count");
-    let n_fixture_params = npz.keys().filter(|k| k.starts_with(&format!("{cfg}__grad__"))).count();
-    assert_eq!(n_fixture_params, blocks.len(), "{cfg}: fixture has blocks we do not");
+    let n_fixture_params = npz
+        .keys()
+        .filter(|k| k.starts_with(&format!("{cfg}__grad__")))
+        .count();
+    assert_eq!(
+        n_fixture_params,
+        blocks.len(),
+        "{cfg}: fixture has blocks we do not"
+    );
 
     let xs_r = to_r::<R>(&xs.data);
     let ys_r = to_r::<R>(&ys.data);
@@ -72,24 +84,56 @@ fn check<R: Real, C: Cell<R>>(cell: C, cfg: &str, npz: &HashMap<String, Array>, 
     }
     let ref_states = get(npz, &format!("{cfg}__states"));
     assert_eq!(ref_states.shape, [B, T, s], "{cfg}: state shape");
-    assert_matches(&format!("{cfg} {scalar:?} states"), &to_f64(&states), &ref_states.data, scalar, Quantity::States);
+    assert_matches(
+        &format!("{cfg} {scalar:?} states"),
+        &to_f64(&states),
+        &ref_states.data,
+        scalar,
+        Quantity::States,
+    );
     let ref_out = get(npz, &format!("{cfg}__outputs"));
-    assert_matches(&format!("{cfg} {scalar:?} outputs"), &to_f64(&outputs), &ref_out.data, scalar, Quantity::Outputs);
+    assert_matches(
+        &format!("{cfg} {scalar:?} outputs"),
+        &to_f64(&outputs),
+        &ref_out.data,
+        scalar,
+        Quantity::Outputs,
+    );
 
     // Loss (both entry points) and gradient per block.
     let ref_loss = get(npz, &format!("{cfg}__loss")).data[0];
     let mut lscratch = vec![R::ZERO; Network::<C, O>::loss_scratch_len::<R>()];
     let loss = net.loss(&p, &xs_r, &ys_r, B, T, &mut lscratch).unwrap();
-    assert_matches(&format!("{cfg} {scalar:?} loss"), &[loss.to_f64()], &[ref_loss], scalar, Quantity::Loss);
+    assert_matches(
+        &format!("{cfg} {scalar:?} loss"),
+        &[loss.to_f64()],
+        &[ref_loss],
+        scalar,
+        Quantity::Loss,
+    );
     let mut grad = vec![R::ZERO; p.len()];
     let mut scratch = vec![R::ZERO; Network::<C, O>::bptt_scratch_len::<R>(T)];
-    let loss2 = net.loss_and_grad(&p, &xs_r, &ys_r, B, T, &mut grad, &mut scratch).unwrap();
-    assert_matches(&format!("{cfg} {scalar:?} loss_and_grad loss"), &[loss2.to_f64()], &[ref_loss], scalar, Quantity::Loss);
+    let loss2 = net
+        .loss_and_grad(&p, &xs_r, &ys_r, B, T, &mut grad, &mut scratch)
+        .unwrap();
+    assert_matches(
+        &format!("{cfg} {scalar:?} loss_and_grad loss"),
+        &[loss2.to_f64()],
+        &[ref_loss],
+        scalar,
+        Quantity::Loss,
+    );
     let mut off = 0;
     for b in &blocks {
         let g = get(npz, &format!("{cfg}__grad__{}", b.name));
         let ours = to_f64(&grad[off..off + b.len()]);
-        assert_matches(&format!("{cfg} {scalar:?} dL/d{}", b.name), &ours, &g.data, scalar, Quantity::Grad);
+        assert_matches(
+            &format!("{cfg} {scalar:?} dL/d{}", b.name),
+            &ours,
+            &g.data,
+            scalar,
+            Quantity::Grad,
+        );
         off += b.len();
     }
 }
@@ -100,11 +144,36 @@ fn check_all<R: Real>(scalar: Scalar) {
     let acts: [(Activation, &str); 2] = [(Tanh, "tanh"), (Relu, "relu")];
     let mut configs = 0;
     for (act, a) in acts {
-        check::<R, _>(VanillaCell::<N, I>::new(act), &format!("vanilla_{a}"), &npz, scalar);
-        check::<R, _>(UgrnnCell::<N, I>::new(act), &format!("ugrnn_{a}"), &npz, scalar);
-        check::<R, _>(GruCell::<N, I>::new(act, ResetBeforeProduct), &format!("gru_before_{a}"), &npz, scalar);
-        check::<R, _>(GruCell::<N, I>::new(act, ResetAfterProduct), &format!("gru_after_{a}"), &npz, scalar);
-        check::<R, _>(LstmCell::<N, I>::new(act), &format!("lstm_{a}"), &npz, scalar);
+        check::<R, _>(
+            VanillaCell::<N, I>::new(act),
+            &format!("vanilla_{a}"),
+            &npz,
+            scalar,
+        );
+        check::<R, _>(
+            UgrnnCell::<N, I>::new(act),
+            &format!("ugrnn_{a}"),
+            &npz,
+            scalar,
+        );
+        check::<R, _>(
+            GruCell::<N, I>::new(act, ResetBeforeProduct),
+            &format!("gru_before_{a}"),
+            &npz,
+            scalar,
+        );
+        check::<R, _>(
+            GruCell::<N, I>::new(act, ResetAfterProduct),
+            &format!("gru_after_{a}"),
+            &npz,
+            scalar,
+        );
+        check::<R, _>(
+            LstmCell::<N, I>::new(act),
+            &format!("lstm_{a}"),
+            &npz,
+            scalar,
+        );
         configs += 5;
     }
     // Every configuration in the fixture was checked.

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 
 /// Where the committed fixtures live (`tests/data` at the workspace root).
 pub fn data_path(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("data").join(file)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("tests")
+        .join("data")
+        .join(file)
 }
 
 /// A float64 array from an `.npz` fixture: shape and row-major data.
@@ -18,13 +22,16 @@ pub struct Array {
 /// Loads every array of an `.npz` file (all must be float64).
 pub fn load_npz(file: &str) -> HashMap<String, Array> {
     let path = data_path(file);
-    let mut npz = npyz::npz::NpzArchive::open(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let mut npz = npyz::npz::NpzArchive::open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let names: Vec<String> = npz.array_names().map(str::to_owned).collect();
     let mut out = HashMap::new();
     for name in names {
         let arr = npz.by_name(&name).unwrap().unwrap();
         let shape = arr.shape().iter().map(|&d| d as usize).collect();
-        let data = arr.into_vec::<f64>().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let data = arr
+            .into_vec::<f64>()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         out.insert(name, Array { shape, data });
     }
     out
@@ -75,13 +82,22 @@ pub fn tolerance(scalar: Scalar, quantity: Quantity) -> f64 {
 
 /// Asserts `ours ≈ reference` elementwise under the table's tolerance; returns the worst
 /// scaled error (for reporting).
-pub fn assert_matches(what: &str, ours: &[f64], reference: &[f64], scalar: Scalar, quantity: Quantity) -> f64 {
+pub fn assert_matches(
+    what: &str,
+    ours: &[f64],
+    reference: &[f64],
+    scalar: Scalar,
+    quantity: Quantity,
+) -> f64 {
     assert_eq!(ours.len(), reference.len(), "{what}: length");
     let tol = tolerance(scalar, quantity);
     let mut worst = 0.0f64;
     for (k, (&a, &b)) in ours.iter().zip(reference).enumerate() {
         let err = (a - b).abs() / b.abs().max(1.0);
-        assert!(err <= tol, "{what}[{k}]: ours {a:e} vs reference {b:e} (scaled err {err:e} > {tol:e})");
+        assert!(
+            err <= tol,
+            "{what}[{k}]: ours {a:e} vs reference {b:e} (scaled err {err:e} > {tol:e})"
+        );
         worst = worst.max(err);
     }
     worst
