@@ -57,7 +57,6 @@ pub(crate) fn axpy<R: Real>(y: &mut [R], a: R, x: &[R]) {
 /// Euclidean dot product.
 #[inline(always)]
 #[allow(dead_code)] // for the fixed-point and analysis kernels
-
 pub(crate) fn dot<R: Real>(a: &[R], b: &[R]) -> R {
     let mut acc = R::ZERO;
     for (&x, &y) in a.iter().zip(b) {

@@ -243,8 +243,10 @@ mod tests {
 
     #[test]
     fn powi_matches_repeated_product() {
-        assert_eq!(2.0f64.powi(10), 1024.0);
-        assert_eq!(2.0f64.powi(-2), 0.25);
-        assert_eq!(3.0f32.powi(0), 1.0);
+        // `Real::powi`, not the inherent `f64::powi` that method syntax would pick.
+        assert_eq!(Real::powi(2.0f64, 10), 1024.0);
+        assert_eq!(Real::powi(2.0f64, -2), 0.25);
+        assert_eq!(Real::powi(3.0f32, 0), 1.0);
+        assert_eq!(Real::powi(-1.5f64, 3), -3.375);
     }
 }

@@ -31,7 +31,10 @@ pub struct GruCell<const N: usize, const I: usize> {
 
 impl<const N: usize, const I: usize> GruCell<N, I> {
     pub const fn new(activation: Activation, convention: GruConvention) -> Self {
-        GruCell { activation, convention }
+        GruCell {
+            activation,
+            convention,
+        }
     }
     const LD: usize = 3 * N;
     const W: usize = 0;
@@ -50,8 +53,21 @@ impl<const N: usize, const I: usize> GruCell<N, I> {
     /// Gates and candidate. `rh` receives `r ⊙ h` (before-product) or `h W_c + bh`
     /// (after-product).
     #[inline(always)]
-    fn gates<R: Real>(&self, p: &[R], s: &[R], x: &[R], z: &mut [R], r: &mut [R], c: &mut [R], rh: &mut [R]) {
-        let (w, u, b) = (&p[Self::W..Self::U], &p[Self::U..Self::B], &p[Self::B..Self::BH]);
+    fn gates<R: Real>(
+        &self,
+        p: &[R],
+        s: &[R],
+        x: &[R],
+        z: &mut [R],
+        r: &mut [R],
+        c: &mut [R],
+        rh: &mut [R],
+    ) {
+        let (w, u, b) = (
+            &p[Self::W..Self::U],
+            &p[Self::U..Self::B],
+            &p[Self::B..Self::BH],
+        );
         let h = &s[..N];
         z.copy_from_slice(&b[..N]);
         r.copy_from_slice(&b[N..2 * N]);
@@ -98,7 +114,8 @@ impl<const N: usize, const I: usize> GruCell<N, I> {
             Wrt::Input => (&p[Self::U..Self::B], I),
         };
         let diag = wrt == Wrt::State;
-        let (mut z, mut r, mut c, mut rh) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
+        let (mut z, mut r, mut c, mut rh) =
+            ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
         self.gates(p, s, x, &mut z, &mut r, &mut c, &mut rh);
         let h = &s[..N];
         // h'_a = z_a h_a + (1 − z_a) c_a, so ∂h'_a = kz_a ∂a_z,a + kc_a ∂a_c,a (+ z_a δ).
@@ -121,7 +138,11 @@ impl<const N: usize, const I: usize> GruCell<N, I> {
                     for k in 0..rows {
                         let row = &m[k * Self::LD..];
                         let mut v = kz[a] * row[a] + kr[a] * row[N + a];
-                        v += if diag { kc[a] * r[a] * w[k * Self::LD + 2 * N + a] } else { kc[a] * row[2 * N + a] };
+                        v += if diag {
+                            kc[a] * r[a] * w[k * Self::LD + 2 * N + a]
+                        } else {
+                            kc[a] * row[2 * N + a]
+                        };
                         jac[a * rows + k] = v;
                     }
                 }
@@ -145,7 +166,11 @@ impl<const N: usize, const I: usize> GruCell<N, I> {
                         axpy(&mut t, coef, &w[j * Self::LD + 2 * N..j * Self::LD + 3 * N]);
                     }
                     for a in 0..N {
-                        let direct = if diag { r[k] * row[2 * N + a] } else { row[2 * N + a] };
+                        let direct = if diag {
+                            r[k] * row[2 * N + a]
+                        } else {
+                            row[2 * N + a]
+                        };
                         jac[a * rows + k] = kz[a] * row[a] + kc[a] * (direct + t[a]);
                     }
                 }
@@ -174,14 +199,32 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
 
     fn blocks(&self) -> [Option<ParamBlock>; MAX_BLOCKS] {
         [
-            Some(ParamBlock { name: "W", rows: N, cols: 3 * N, kind: BlockKind::Recurrent }),
-            Some(ParamBlock { name: "U", rows: I, cols: 3 * N, kind: BlockKind::Input }),
-            Some(ParamBlock { name: "b", rows: 1, cols: 3 * N, kind: BlockKind::Bias }),
+            Some(ParamBlock {
+                name: "W",
+                rows: N,
+                cols: 3 * N,
+                kind: BlockKind::Recurrent,
+            }),
+            Some(ParamBlock {
+                name: "U",
+                rows: I,
+                cols: 3 * N,
+                kind: BlockKind::Input,
+            }),
+            Some(ParamBlock {
+                name: "b",
+                rows: 1,
+                cols: 3 * N,
+                kind: BlockKind::Bias,
+            }),
             match self.convention {
                 GruConvention::ResetBeforeProduct => None,
-                GruConvention::ResetAfterProduct => {
-                    Some(ParamBlock { name: "bh", rows: 1, cols: N, kind: BlockKind::Bias })
-                }
+                GruConvention::ResetAfterProduct => Some(ParamBlock {
+                    name: "bh",
+                    rows: 1,
+                    cols: N,
+                    kind: BlockKind::Bias,
+                }),
             },
         ]
     }
@@ -231,7 +274,12 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
         dp: &mut [R],
         dx: Option<&mut [R]>,
     ) {
-        let (z, r, c, hw) = (&cache[..N], &cache[N..2 * N], &cache[2 * N..3 * N], &cache[3 * N..4 * N]);
+        let (z, r, c, hw) = (
+            &cache[..N],
+            &cache[N..2 * N],
+            &cache[2 * N..3 * N],
+            &cache[3 * N..4 * N],
+        );
         let h = &s[..N];
         let w = &p[Self::W..Self::U];
         let mut daz = [R::ZERO; N];
@@ -306,4 +354,3 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
         self.jacobian(p, s, x, Wrt::Input, jac);
     }
 }
-

@@ -36,7 +36,11 @@ impl<const N: usize, const I: usize> LstmCell<N, I> {
 
     #[inline(always)]
     fn gates<R: Real>(&self, p: &[R], s: &[R], x: &[R], gt: Gates<'_, R>) {
-        let (w, u, b) = (&p[Self::W..Self::U], &p[Self::U..Self::B], &p[Self::B..Self::PARAMS]);
+        let (w, u, b) = (
+            &p[Self::W..Self::U],
+            &p[Self::U..Self::B],
+            &p[Self::B..Self::PARAMS],
+        );
         let h = &s[..N];
         let Gates { i, f, g, o } = gt;
         for (k, v) in [&mut *i, &mut *f, &mut *g, &mut *o].into_iter().enumerate() {
@@ -53,7 +57,16 @@ impl<const N: usize, const I: usize> LstmCell<N, I> {
 
     /// `c' = f ⊙ c + i ⊙ g`, `t = φ(c')`, `h' = o ⊙ t`; writes `[h'; c']` and `t`.
     #[inline(always)]
-    fn combine<R: Real>(&self, s: &[R], i: &[R], f: &[R], g: &[R], o: &[R], t: &mut [R], s_next: &mut [R]) {
+    fn combine<R: Real>(
+        &self,
+        s: &[R],
+        i: &[R],
+        f: &[R],
+        g: &[R],
+        o: &[R],
+        t: &mut [R],
+        s_next: &mut [R],
+    ) {
         let c = &s[N..2 * N];
         let (hn, cn) = s_next[..2 * N].split_at_mut(N);
         for j in 0..N {
@@ -71,10 +84,26 @@ impl<const N: usize, const I: usize> LstmCell<N, I> {
             Wrt::Input => (&p[Self::U..Self::B], I, I),
         };
         let (mut i, mut f, mut g, mut o) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
-        self.gates(p, s, x, Gates { i: &mut i, f: &mut f, g: &mut g, o: &mut o });
+        self.gates(
+            p,
+            s,
+            x,
+            Gates {
+                i: &mut i,
+                f: &mut f,
+                g: &mut g,
+                o: &mut o,
+            },
+        );
         let c = &s[N..2 * N];
         // ∂c'_a = ki_a ∂a_i + kf_a ∂a_f + kg_a ∂a_g;  ∂h'_a = ko_a ∂a_o + oφ'_a ∂c'_a.
-        let (mut ki, mut kf, mut kg, mut ko, mut od) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
+        let (mut ki, mut kf, mut kg, mut ko, mut od) = (
+            [R::ZERO; N],
+            [R::ZERO; N],
+            [R::ZERO; N],
+            [R::ZERO; N],
+            [R::ZERO; N],
+        );
         for a in 0..N {
             let cn = f[a] * c[a] + i[a] * g[a];
             let t = self.activation.apply(cn);
@@ -121,9 +150,24 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
 
     fn blocks(&self) -> [Option<ParamBlock>; MAX_BLOCKS] {
         [
-            Some(ParamBlock { name: "W", rows: N, cols: 4 * N, kind: BlockKind::Recurrent }),
-            Some(ParamBlock { name: "U", rows: I, cols: 4 * N, kind: BlockKind::Input }),
-            Some(ParamBlock { name: "b", rows: 1, cols: 4 * N, kind: BlockKind::Bias }),
+            Some(ParamBlock {
+                name: "W",
+                rows: N,
+                cols: 4 * N,
+                kind: BlockKind::Recurrent,
+            }),
+            Some(ParamBlock {
+                name: "U",
+                rows: I,
+                cols: 4 * N,
+                kind: BlockKind::Input,
+            }),
+            Some(ParamBlock {
+                name: "b",
+                rows: 1,
+                cols: 4 * N,
+                kind: BlockKind::Bias,
+            }),
             None,
         ]
     }
@@ -140,7 +184,17 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
     #[inline]
     fn step(&self, p: &[R], s: &[R], x: &[R], s_next: &mut [R]) {
         let (mut i, mut f, mut g, mut o) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
-        self.gates(p, s, x, Gates { i: &mut i, f: &mut f, g: &mut g, o: &mut o });
+        self.gates(
+            p,
+            s,
+            x,
+            Gates {
+                i: &mut i,
+                f: &mut f,
+                g: &mut g,
+                o: &mut o,
+            },
+        );
         let mut t = [R::ZERO; N];
         self.combine(s, &i, &f, &g, &o, &mut t, s_next);
     }
@@ -173,7 +227,8 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
         let (h, c) = (&s[..N], &s[N..2 * N]);
         let (dh_next, dc_next) = (&ds_next[..N], &ds_next[N..2 * N]);
         let (dh, dc) = ds[..2 * N].split_at_mut(N);
-        let (mut dai, mut daf, mut dag, mut dao) = ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
+        let (mut dai, mut daf, mut dag, mut dao) =
+            ([R::ZERO; N], [R::ZERO; N], [R::ZERO; N], [R::ZERO; N]);
         let act = self.activation;
         for j in 0..N {
             let dcn = dc_next[j] + dh_next[j] * o[j] * act.derivative_from_output(t[j]);

@@ -28,7 +28,11 @@ impl<const N: usize, const I: usize> UgrnnCell<N, I> {
     /// Gate values `g = σ(a_g)` and candidate `c = φ(a_c)`.
     #[inline(always)]
     fn gates<R: Real>(&self, p: &[R], s: &[R], x: &[R], g: &mut [R], c: &mut [R]) {
-        let (w, u, b) = (&p[Self::W..Self::U], &p[Self::U..Self::B], &p[Self::B..Self::PARAMS]);
+        let (w, u, b) = (
+            &p[Self::W..Self::U],
+            &p[Self::U..Self::B],
+            &p[Self::B..Self::PARAMS],
+        );
         let h = &s[..N];
         g.copy_from_slice(&b[..N]);
         c.copy_from_slice(&b[N..]);
@@ -51,7 +55,15 @@ impl<const N: usize, const I: usize> UgrnnCell<N, I> {
 
     /// Per-unit coefficients of the Jacobians: `∂h'_a/∂a_g,a` and `∂h'_a/∂a_c,a`, plus `g`.
     #[inline(always)]
-    fn jacobian_coefficients<R: Real>(&self, p: &[R], s: &[R], x: &[R], g: &mut [R; N], kg: &mut [R; N], kc: &mut [R; N]) {
+    fn jacobian_coefficients<R: Real>(
+        &self,
+        p: &[R],
+        s: &[R],
+        x: &[R],
+        g: &mut [R; N],
+        kg: &mut [R; N],
+        kc: &mut [R; N],
+    ) {
         let mut c = [R::ZERO; N];
         self.gates(p, s, x, g, &mut c);
         for a in 0..N {
@@ -76,9 +88,24 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
 
     fn blocks(&self) -> [Option<ParamBlock>; MAX_BLOCKS] {
         [
-            Some(ParamBlock { name: "W", rows: N, cols: 2 * N, kind: BlockKind::Recurrent }),
-            Some(ParamBlock { name: "U", rows: I, cols: 2 * N, kind: BlockKind::Input }),
-            Some(ParamBlock { name: "b", rows: 1, cols: 2 * N, kind: BlockKind::Bias }),
+            Some(ParamBlock {
+                name: "W",
+                rows: N,
+                cols: 2 * N,
+                kind: BlockKind::Recurrent,
+            }),
+            Some(ParamBlock {
+                name: "U",
+                rows: I,
+                cols: 2 * N,
+                kind: BlockKind::Input,
+            }),
+            Some(ParamBlock {
+                name: "b",
+                rows: 1,
+                cols: 2 * N,
+                kind: BlockKind::Bias,
+            }),
             None,
         ]
     }
