@@ -114,6 +114,8 @@ pub trait Model: Send + Sync {
     ) -> Result<Linearization<f64>, CoreError>;
     /// The cell's share of the parameter vector (the readout follows it).
     fn cell_param_count(&self) -> usize;
+    /// Scratch length for [`Model::find_fixed_point`].
+    fn fixed_point_scratch_len(&self) -> usize;
 }
 
 struct Concrete<C, const O: usize> {
@@ -205,6 +207,9 @@ where
     }
     fn cell_param_count(&self) -> usize {
         Cell::<f64>::param_count(&self.net.cell)
+    }
+    fn fixed_point_scratch_len(&self) -> usize {
+        fixed_point::fixed_point_scratch_len::<f64, C>(&self.net.cell)
     }
 }
 

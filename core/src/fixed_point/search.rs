@@ -102,9 +102,12 @@ impl<R: Real> FixedPointReport<R> {
     }
 }
 
-/// Scratch length of [`find_fixed_point`] for a `state`-dimensional cell.
-pub const fn fixed_point_scratch_len(state: usize) -> usize {
-    2 * state * state + 8 * state + lu_scratch_len(state)
+/// Scratch length of [`find_fixed_point`] for `cell`: two `S × S` matrices, a few state
+/// vectors, the cell's forward cache and a parameter-sized buffer (the Adam phase gets
+/// `Jᵀ r` from the cell's vector-Jacobian product, `O(N·kN)` instead of a full Jacobian).
+pub fn fixed_point_scratch_len<R: Real, C: Cell<R>>(cell: &C) -> usize {
+    let state = C::STATE;
+    2 * state * state + 8 * state + lu_scratch_len(state) + C::CACHE + cell.param_count()
 }
 
 /// `r = F(h) − h`, returns `‖r‖`.
@@ -143,7 +146,7 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
     check_len(p.len(), cell.param_count())?;
     check_len(x.len(), C::INPUT)?;
     check_len(h.len(), s)?;
-    check_len(scratch.len(), fixed_point_scratch_len(s))?;
+    check_len(scratch.len(), fixed_point_scratch_len(cell))?;
     check_len(pivots.len(), s)?;
     if h.iter().chain(x).chain(p).any(|v| !v.is_finite()) {
         return Err(Error::NonFinite);
@@ -157,7 +160,9 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
     let (mom2, rest) = rest.split_at_mut(s);
     let (trial, rest) = rest.split_at_mut(s);
     let (delta, rest) = rest.split_at_mut(s);
-    let (best, lu_scratch) = rest.split_at_mut(s);
+    let (best, rest) = rest.split_at_mut(s);
+    let (cache, rest) = rest.split_at_mut(C::CACHE);
+    let (dp, lu_scratch) = rest.split_at_mut(cell.param_count());
 
     let mut report = FixedPointReport {
         residual: R::ZERO,
@@ -178,7 +183,11 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
         let q_tol = R::from_f64(ad.q_tolerance);
         report.adam_stop = Stop::MaxIterations;
         for it in 0..ad.max_iterations {
-            let res = residual(cell, p, x, h, f, r);
+            cell.forward(p, h, x, f, cache);
+            for k in 0..s {
+                r[k] = f[k] - h[k];
+            }
+            let res = norm2(r);
             let q = R::HALF * res * res;
             if !q.is_finite() {
                 report.adam_stop = Stop::Diverged;
@@ -188,15 +197,10 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
                 report.adam_stop = Stop::Converged;
                 break;
             }
-            jacobian_minus_identity(cell, p, x, h, a);
-            // g = (J − I)ᵀ r
-            g.iter_mut().for_each(|v| *v = R::ZERO);
-            for i in 0..s {
-                let ri = r[i];
-                let row = &a[i * s..(i + 1) * s];
-                for (gj, &aij) in g.iter_mut().zip(row) {
-                    *gj += aij * ri;
-                }
+            // g = (J − I)ᵀ r = Jᵀ r − r, Jᵀ r by the cell's vector-Jacobian product.
+            cell.backward(p, h, x, f, cache, r, g, dp, None);
+            for k in 0..s {
+                g[k] -= r[k];
             }
             let t = (it + 1) as f64;
             let lr = ad.learning_rate * libm::pow(ad.decay, it as f64 / ad.decay_every.max(1) as f64);
