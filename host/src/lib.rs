@@ -1,10 +1,13 @@
 //! `rnndyn`: populations of recurrent networks — training, storage, fixed points,
 //! representational geometry and reports — around the no_std core `rnndyn-core`.
 
+pub mod analysis;
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod model;
+pub mod npy;
 pub mod population;
 pub mod store;
 pub mod task;

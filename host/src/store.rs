@@ -13,10 +13,10 @@
 
 use crate::config::NetworkSpec;
 use crate::model::{Arch, ModelSpec};
+use crate::npy::{self, NpyError};
 use rnndyn_core::cell::GruConvention;
 use rnndyn_core::Activation;
 use serde::{Deserialize, Serialize};
-use npyz::WriterBuilder;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -38,24 +38,20 @@ pub enum StoreError {
     Corrupt { path: PathBuf, reason: String },
     #[error("{path}: array `{name}`: {reason}")]
     Array { path: PathBuf, name: String, reason: String },
+    #[error(transparent)]
+    Npy(#[from] NpyError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io { path: path.to_path_buf(), source }
 }
 
-/// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
+/// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = temp_path(path);
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(bytes).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-    }
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    npy::write_atomic(path, |w| w.write_all(bytes)).map_err(StoreError::from)
 }
 
-/// A unique temporary sibling of `path`.
+/// A unique temporary sibling of `path` (for directories written then renamed).
 pub fn temp_path(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -211,7 +207,7 @@ impl Store {
         let tmp = temp_path(&final_dir);
         std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
         write_npz(&tmp.join("params.npz"), params)?;
-        write_npy_f32(&tmp.join("curve.npy"), &[curve.len() as u64], curve)?;
+        npy::write_array(tmp.join("curve.npy"), &[curve.len()], curve)?;
         let json = serde_json::to_string_pretty(record).unwrap_or_default();
         std::fs::write(tmp.join("network.json"), json).map_err(io_err(&tmp))?;
         if final_dir.exists() {
@@ -309,78 +305,46 @@ impl<'a> From<&'a NetworkRecord> for CatalogRow<'a> {
     }
 }
 
-/// Writes a float32 `.npy` atomically.
-pub fn write_npy_f32(path: &Path, shape: &[u64], data: &[f32]) -> Result<(), StoreError> {
-    let mut buf = Vec::new();
-    {
-        let mut w = npyz::WriteOptions::new()
-            .default_dtype()
-            .shape(shape)
-            .writer(&mut buf)
-            .begin_nd()
-            .map_err(io_err(path))?;
-        w.extend(data.iter().copied()).map_err(io_err(path))?;
-        w.finish().map_err(io_err(path))?;
-    }
-    write_atomic(path, &buf)
-}
-
 /// Writes named float32 arrays into an `.npz` atomically.
 pub fn write_npz(path: &Path, arrays: &NamedArrays) -> Result<(), StoreError> {
-    let tmp = temp_path(path);
-    {
-        let mut npz = npyz::npz::NpzWriter::create(&tmp).map_err(io_err(&tmp))?;
-        for (name, shape, data) in &arrays.arrays {
-            let mut w = npz
-                .array(name, Default::default())
-                .map_err(io_err(&tmp))?
-                .default_dtype()
-                .shape(shape)
-                .begin_nd()
-                .map_err(io_err(&tmp))?;
-            w.extend(data.iter().copied()).map_err(io_err(&tmp))?;
-            w.finish().map_err(io_err(&tmp))?;
-        }
+    let mut npz = npy::NpzWriter::new(path);
+    for (name, shape, data) in &arrays.arrays {
+        let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        npz.add(name, &shape, data)?;
     }
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    Ok(npz.finish()?)
 }
 
 /// Reads the named blocks of an `.npz` (float32 or float64) and concatenates them as f64,
-/// checking every shape.
+/// checking every shape and that every value is finite.
 pub fn read_npz_blocks(path: &Path, blocks: &[(String, Vec<u64>)]) -> Result<Vec<f64>, StoreError> {
-    let mut npz = npyz::npz::NpzArchive::open(path)
-        .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), reason: format!("not a readable .npz: {e}") })?;
     let mut out = Vec::new();
     for (name, shape) in blocks {
-        let arr = npz
-            .by_name(name)
-            .map_err(|e| StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason: e.to_string() })?
-            .ok_or_else(|| StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason: "missing".into() })?;
-        let got = arr.shape().to_vec();
-        let want_len: u64 = shape.iter().product();
-        if got.iter().product::<u64>() != want_len || !(got == *shape || (got.len() == 1 && shape.len() == 2 && shape[0] == 1)) {
-            return Err(StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason: format!("shape {got:?}, expected {shape:?}") });
+        let m = npy::read_npz_array(path, name)?;
+        let (rows, cols) = (m.rows() as u64, m.cols() as u64);
+        let ok = match shape.as_slice() {
+            [n] => rows * cols == *n && (cols == 1 || rows == 1),
+            [r, c] => rows == *r && cols == *c,
+            _ => false,
+        };
+        if !ok {
+            return Err(StoreError::Array {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                reason: format!("shape ({rows}, {cols}), expected {shape:?}"),
+            });
         }
-        let values: Vec<f64> = read_as_f64(arr).map_err(|reason| StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason })?;
+        let values = m.as_slice();
         if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
-            return Err(StoreError::Array { path: path.to_path_buf(), name: name.clone(), reason: format!("non-finite value {} at flat index {bad}", values[bad]) });
+            return Err(StoreError::Array {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                reason: format!("non-finite value {} at flat index {bad}", values[bad]),
+            });
         }
-        out.extend(values);
+        out.extend_from_slice(values);
     }
     Ok(out)
-}
-
-fn read_as_f64<R: std::io::Read>(arr: npyz::NpyFile<R>) -> Result<Vec<f64>, String> {
-    let dtype = arr.dtype();
-    match &dtype {
-        npyz::DType::Plain(ts) if ts.type_char() == npyz::TypeChar::Float && ts.size_field() == 4 => {
-            arr.into_vec::<f32>().map(|v| v.into_iter().map(f64::from).collect()).map_err(|e| e.to_string())
-        }
-        npyz::DType::Plain(ts) if ts.type_char() == npyz::TypeChar::Float && ts.size_field() == 8 => {
-            arr.into_vec::<f64>().map_err(|e| e.to_string())
-        }
-        other => Err(format!("unsupported dtype {}", other.descr())),
-    }
 }
 
 /// Parameter blocks of a model as (name, shape) with 1-row blocks stored 1-D.

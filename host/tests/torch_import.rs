@@ -19,27 +19,20 @@ const B: usize = 2;
 const T: usize = 8;
 
 struct Ref {
-    archive: npyz::npz::NpzArchive<std::io::BufReader<std::fs::File>>,
+    path: PathBuf,
 }
 
 impl Ref {
     fn open() -> Self {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/torch_ref.npz");
-        let archive = npyz::npz::NpzArchive::open(&path).unwrap_or_else(|e| {
-            panic!("{}: {e} (run tests/data/make_torch_ref.py)", path.display())
-        });
-        Ref { archive }
+        assert!(path.is_file(), "{} missing (run tests/data/make_torch_ref.py)", path.display());
+        Ref { path }
     }
 
     fn array(&mut self, name: &str) -> Array {
-        let npy = self
-            .archive
-            .by_name(name)
-            .unwrap()
-            .unwrap_or_else(|| panic!("no array {name}"));
-        assert_eq!(npy.order(), npyz::Order::C, "{name}");
-        let shape = npy.shape().iter().map(|&n| n as usize).collect();
-        Array::new(shape, npy.into_vec::<f64>().unwrap()).unwrap()
+        let (shape, data) = rnndyn::npy::read_npz_shaped(&self.path, name)
+            .unwrap_or_else(|e| panic!("{e}"));
+        Array::new(shape, data).unwrap()
     }
 
     /// The PyTorch state dict of `cell` (keys without the `cell/` prefix).

@@ -19,15 +19,24 @@ pub struct Array {
     pub data: Vec<f64>,
 }
 
-/// Loads every array of an `.npz` file (all must be float64).
+/// Loads every array of an `.npz` file (all must be float64). An `.npz` is a zip of
+/// `.npy` members: `zip` (deflate only, no C codecs) opens it, `npyz` reads each member.
 pub fn load_npz(file: &str) -> HashMap<String, Array> {
+    use std::io::Read;
     let path = data_path(file);
-    let mut npz = npyz::npz::NpzArchive::open(&path)
+    let f = std::fs::File::open(&path)
         .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    let names: Vec<String> = npz.array_names().map(str::to_owned).collect();
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(f))
+        .unwrap_or_else(|e| panic!("{}: not a zip archive: {e}", path.display()));
     let mut out = HashMap::new();
-    for name in names {
-        let arr = npz.by_name(&name).unwrap().unwrap();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let Some(name) = entry.name().strip_suffix(".npy").map(str::to_owned) else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        let arr = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
         let shape = arr.shape().iter().map(|&d| d as usize).collect();
         let data = arr
             .into_vec::<f64>()

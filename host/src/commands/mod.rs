@@ -1,0 +1,4 @@
+//! Subcommand implementations.
+
+pub mod compare;
+pub mod embed;
