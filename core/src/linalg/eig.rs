@@ -28,6 +28,7 @@
 
 use super::hessenberg::{accumulate_qt, reduce, zero_below_subdiagonal};
 use super::{check_finite, check_scratch, check_square, max_abs, pow2};
+use crate::kernel::axpy;
 use crate::{Error, Real};
 
 /// One eigenvalue `re + i·im`.
@@ -234,7 +235,10 @@ fn run<R: Real>(
     let amax = max_abs(a);
     if amax == R::ZERO {
         values.fill(Eigenvalue::default());
-        for v in [right.as_deref_mut(), left.as_deref_mut()].into_iter().flatten() {
+        for v in [right.as_deref_mut(), left.as_deref_mut()]
+            .into_iter()
+            .flatten()
+        {
             set_identity(n, v);
         }
         return Ok(());
@@ -303,10 +307,7 @@ fn run<R: Real>(
                             coef = -coef;
                         }
                         if coef != R::ZERO {
-                            let zrow = &zt[(n - 1 - i) * n..(n - i) * n];
-                            for (o, &z) in out.iter_mut().zip(zrow) {
-                                *o += coef * z;
-                            }
+                            axpy(out, coef, &zt[(n - 1 - i) * n..(n - i) * n]);
                         }
                     }
                 }
@@ -331,9 +332,7 @@ fn run<R: Real>(
             for k in 0..j {
                 let c = a[k * n + j];
                 if c != R::ZERO {
-                    for (o, &z) in rowj.iter_mut().zip(&head[k * n..(k + 1) * n]) {
-                        *o += c * z;
-                    }
+                    axpy(rowj, c, &head[k * n..(k + 1) * n]);
                 }
             }
         }
@@ -388,7 +387,7 @@ fn scale_pow2<R: Real>(a: &mut [R], k: i32) {
 fn clean_schur<R: Real>(n: usize, t: &mut [R], e: &[R]) {
     zero_below_subdiagonal(n, t);
     for j in 0..n.saturating_sub(1) {
-        if !(e[j] > R::ZERO) {
+        if e[j] <= R::ZERO || e[j].is_nan() {
             t[(j + 1) * n + j] = R::ZERO;
         }
     }
@@ -430,8 +429,7 @@ fn balance<R: Real>(n: usize, a: &mut [R], scale: &mut [R]) {
             let mut g = r / radix;
             let mut f = R::ONE;
             let mut guard = 0;
-            while c < g && f.max(c).max(ca) < sfmax2 && r.min(g).min(ra) > sfmin2 && guard < 4096
-            {
+            while c < g && f.max(c).max(ca) < sfmax2 && r.min(g).min(ra) > sfmin2 && guard < 4096 {
                 f *= radix;
                 c *= radix;
                 ca *= radix;
@@ -441,8 +439,7 @@ fn balance<R: Real>(n: usize, a: &mut [R], scale: &mut [R]) {
                 guard += 1;
             }
             g = c / radix;
-            while g >= r && r.max(ra) < sfmax2 && f.min(c).min(g).min(ca) > sfmin2 && guard < 8192
-            {
+            while g >= r && r.max(ra) < sfmax2 && f.min(c).min(g).min(ca) > sfmin2 && guard < 8192 {
                 f /= radix;
                 c /= radix;
                 g /= radix;
@@ -658,7 +655,8 @@ fn hqr<R: Real>(
                     break;
                 }
                 if hh!(m, m - 1).abs() * (q.abs() + r.abs())
-                    < eps * (p.abs() * (hh!(m - 1, m - 1).abs() + z.abs() + hh!(m + 1, m + 1).abs()))
+                    < eps
+                        * (p.abs() * (hh!(m - 1, m - 1).abs() + z.abs() + hh!(m + 1, m + 1).abs()))
                 {
                     break;
                 }
@@ -821,7 +819,11 @@ fn backsub<R: Real, F: Fn(usize) -> (R, R)>(nn: usize, t: &mut [R], val: F, norm
                 } else {
                     l = i;
                     if ei == R::ZERO {
-                        hh!(i, n) = if w != R::ZERO { -r / w } else { -r / (eps * norm) };
+                        hh!(i, n) = if w != R::ZERO {
+                            -r / w
+                        } else {
+                            -r / (eps * norm)
+                        };
                     } else {
                         // Solve the real 2×2 system.
                         let x = hh!(i, i + 1);
@@ -895,8 +897,7 @@ fn backsub<R: Real, F: Fn(usize) -> (R, R)>(nn: usize, t: &mut [R], val: F, norm
                             hh!(i + 1, n - 1) = (-ra - w * hh!(i, n - 1) + q * hh!(i, n)) / x;
                             hh!(i + 1, n) = (-sa - w * hh!(i, n) - q * hh!(i, n - 1)) / x;
                         } else {
-                            let (cr, ci) =
-                                cdiv(-r - y * hh!(i, n - 1), -s - y * hh!(i, n), z, q);
+                            let (cr, ci) = cdiv(-r - y * hh!(i, n - 1), -s - y * hh!(i, n), z, q);
                             hh!(i + 1, n - 1) = cr;
                             hh!(i + 1, n) = ci;
                         }
@@ -961,7 +962,11 @@ fn normalize_rows<R: Real>(n: usize, v: &mut [R], e: &[R]) {
                         best = x;
                     }
                 }
-                let inv = if best < R::ZERO { -R::ONE / nrm } else { R::ONE / nrm };
+                let inv = if best < R::ZERO {
+                    -R::ONE / nrm
+                } else {
+                    R::ONE / nrm
+                };
                 for x in row.iter_mut() {
                     *x *= inv;
                 }
@@ -981,7 +986,11 @@ fn sort_by_modulus<R: Real>(
 ) {
     let mut s = 0;
     while s < n {
-        let len = if values[s].im > R::ZERO && s + 1 < n { 2 } else { 1 };
+        let len = if values[s].im > R::ZERO && s + 1 < n {
+            2
+        } else {
+            1
+        };
         let m = values[s].modulus();
         // Insertion point: first earlier unit with strictly smaller modulus.
         let mut p = s;
@@ -991,11 +1000,18 @@ fn sort_by_modulus<R: Real>(
                 p = q;
                 break;
             }
-            q += if values[q].im > R::ZERO && q + 1 < n { 2 } else { 1 };
+            q += if values[q].im > R::ZERO && q + 1 < n {
+                2
+            } else {
+                1
+            };
         }
         if p < s {
             values[p..s + len].rotate_right(len);
-            for v in [right.as_deref_mut(), left.as_deref_mut()].into_iter().flatten() {
+            for v in [right.as_deref_mut(), left.as_deref_mut()]
+                .into_iter()
+                .flatten()
+            {
                 v[p * n..(s + len) * n].rotate_right(len * n);
             }
         }
