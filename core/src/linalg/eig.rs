@@ -124,8 +124,8 @@ pub const fn eigen_scratch_len(n: usize, left: ComputeLeft) -> usize {
     }
 }
 
-/// Eigenvalues of the row-major `n × n` matrix `a` (destroyed: it ends up holding the
-/// quasi-triangular Schur form of the balanced, scaled matrix).
+/// Eigenvalues of the row-major `n × n` matrix `a` (destroyed: its contents afterwards are
+/// unspecified).
 ///
 /// `values` has length `n`; `scratch` at least [`eigenvalues_scratch_len`]`(n)`.
 /// Errors: [`Error::BufferSize`], [`Error::NonFinite`] (NaN/∞ in `a`),
@@ -506,6 +506,9 @@ fn hqr<R: Real>(
         return Err(Error::Overflow);
     }
 
+    // With Schur vectors the full rows/columns are updated (Schur form of the whole matrix);
+    // for eigenvalues only, just the active block (LAPACK `lahqr` with `wantt = false`).
+    let full = zt.is_some();
     let mut n = nn as isize - 1;
     let mut iter = 0usize;
     let mut sweeps = 0usize;
@@ -540,7 +543,14 @@ fn hqr<R: Real>(
             hh!(n - 1, n - 1) += exshift;
             x = hh!(n, n);
             let (nu, n1) = (n as usize, n as usize - 1);
-            if q >= R::ZERO {
+            if q >= R::ZERO && !full {
+                // Real pair, eigenvalues only: no need to triangularise the block.
+                z = if p >= R::ZERO { p + z } else { p - z };
+                d[n1] = x + z;
+                d[nu] = if z != R::ZERO { x - w / z } else { x + z };
+                e[n1] = R::ZERO;
+                e[nu] = R::ZERO;
+            } else if q >= R::ZERO {
                 // Real pair: rotate to upper triangular.
                 z = if p >= R::ZERO { p + z } else { p - z };
                 d[n1] = x + z;
@@ -703,14 +713,16 @@ fn hqr<R: Real>(
                     q /= p;
                     r /= p;
                     let ku = k as usize;
+                    let jend = if full { nn } else { n as usize + 1 };
+                    let i0 = if full { 0 } else { l as usize };
                     // Row modification (rows k, k+1, k+2; columns k..).
                     {
                         let (top, rest) = h.split_at_mut((ku + 1) * nn);
-                        let r0 = &mut top[ku * nn + ku..];
+                        let r0 = &mut top[ku * nn + ku..ku * nn + jend];
                         let (r1, r2) = rest.split_at_mut(nn);
-                        let r1 = &mut r1[ku..];
+                        let r1 = &mut r1[ku..jend];
                         if notlast {
-                            let r2 = &mut r2[ku..nn];
+                            let r2 = &mut r2[ku..jend];
                             for ((a0, a1), a2) in r0.iter_mut().zip(r1.iter_mut()).zip(r2) {
                                 let pp = *a0 + q * *a1 + r * *a2;
                                 *a2 -= pp * z;
@@ -727,7 +739,7 @@ fn hqr<R: Real>(
                     }
                     // Column modification (columns k, k+1, k+2; rows 0..=min(n, k+3)).
                     let iend = (n as usize).min(ku + 3);
-                    for row in h.chunks_exact_mut(nn).take(iend + 1) {
+                    for row in h.chunks_exact_mut(nn).take(iend + 1).skip(i0) {
                         if notlast {
                             let c = &mut row[ku..ku + 3];
                             let pp = x * c[0] + y * c[1] + z * c[2];
