@@ -210,9 +210,7 @@ pub fn init_cell<R: Real, C: Cell<R>>(cell: &C, p: &mut [R], rng: &mut Rng, init
     let mut off = 0;
     for block in cell.blocks().iter().flatten() {
         let dst = &mut p[off..off + block.len()];
-        init_block(block, dst, rng, init, C::HIDDEN, |j| {
-            cell.initial_bias(j, init)
-        });
+        init_block(block, dst, rng, init, C::HIDDEN, |j| cell.initial_bias(j, init));
         off += block.len();
     }
 }
@@ -230,8 +228,7 @@ pub(crate) fn init_block<R: Real>(
         BlockKind::Recurrent => match init.recurrent {
             RecurrentInit::Normal { gain } => {
                 let sd = gain / libm::sqrt(block.rows as f64);
-                dst.iter_mut()
-                    .for_each(|w| *w = R::from_f64(sd * rng.normal()));
+                dst.iter_mut().for_each(|w| *w = R::from_f64(sd * rng.normal()));
             }
             RecurrentInit::Orthogonal { gain } => {
                 dst.iter_mut().for_each(|w| *w = R::from_f64(rng.normal()));
@@ -240,13 +237,11 @@ pub(crate) fn init_block<R: Real>(
         },
         BlockKind::Input => {
             let sd = init.input_scale / libm::sqrt(block.rows.max(1) as f64);
-            dst.iter_mut()
-                .for_each(|w| *w = R::from_f64(sd * rng.normal()));
+            dst.iter_mut().for_each(|w| *w = R::from_f64(sd * rng.normal()));
         }
         BlockKind::Readout => {
             let sd = init.readout_scale / libm::sqrt(block.rows.max(1) as f64);
-            dst.iter_mut()
-                .for_each(|w| *w = R::from_f64(sd * rng.normal()));
+            dst.iter_mut().for_each(|w| *w = R::from_f64(sd * rng.normal()));
         }
         BlockKind::Bias => {
             for (j, b) in dst.iter_mut().enumerate() {
@@ -259,13 +254,7 @@ pub(crate) fn init_block<R: Real>(
 
 /// Modified Gram–Schmidt on the rows of each `n × n` column block of a row-major
 /// `rows × cols` matrix (`rows == n`), then scaled by `gain`. In place, no scratch.
-fn orthogonalise_square_blocks<R: Real>(
-    w: &mut [R],
-    rows: usize,
-    cols: usize,
-    n: usize,
-    gain: f64,
-) {
+fn orthogonalise_square_blocks<R: Real>(w: &mut [R], rows: usize, cols: usize, n: usize, gain: f64) {
     if n == 0 || rows != n {
         return;
     }
@@ -287,11 +276,7 @@ fn orthogonalise_square_blocks<R: Real>(
                 nrm += w[i * cols + g * n + j].square();
             }
             let nrm = nrm.sqrt();
-            let scale = if nrm > R::ZERO {
-                R::from_f64(gain) / nrm
-            } else {
-                R::ZERO
-            };
+            let scale = if nrm > R::ZERO { R::from_f64(gain) / nrm } else { R::ZERO };
             for j in 0..n {
                 w[i * cols + g * n + j] *= scale;
             }

@@ -45,24 +45,9 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for VanillaCell<N, I> {
 
     fn blocks(&self) -> [Option<ParamBlock>; MAX_BLOCKS] {
         [
-            Some(ParamBlock {
-                name: "W",
-                rows: N,
-                cols: N,
-                kind: BlockKind::Recurrent,
-            }),
-            Some(ParamBlock {
-                name: "U",
-                rows: I,
-                cols: N,
-                kind: BlockKind::Input,
-            }),
-            Some(ParamBlock {
-                name: "b",
-                rows: 1,
-                cols: N,
-                kind: BlockKind::Bias,
-            }),
+            Some(ParamBlock { name: "W", rows: N, cols: N, kind: BlockKind::Recurrent }),
+            Some(ParamBlock { name: "U", rows: I, cols: N, kind: BlockKind::Input }),
+            Some(ParamBlock { name: "b", rows: 1, cols: N, kind: BlockKind::Bias }),
             None,
         ]
     }

@@ -54,18 +54,8 @@ impl<C, const O: usize> Network<C, O> {
             out[k] = Some(*b);
             k += 1;
         }
-        out[k] = Some(ParamBlock {
-            name: "Wo",
-            rows: C::HIDDEN,
-            cols: O,
-            kind: BlockKind::Readout,
-        });
-        out[k + 1] = Some(ParamBlock {
-            name: "bo",
-            rows: 1,
-            cols: O,
-            kind: BlockKind::ReadoutBias,
-        });
+        out[k] = Some(ParamBlock { name: "Wo", rows: C::HIDDEN, cols: O, kind: BlockKind::Readout });
+        out[k + 1] = Some(ParamBlock { name: "bo", rows: 1, cols: O, kind: BlockKind::ReadoutBias });
         out
     }
 
@@ -87,11 +77,7 @@ impl<C, const O: usize> Network<C, O> {
         init_cell(&self.cell, &mut p[..nc], rng, init);
         let blocks = self.blocks();
         let mut off = nc;
-        for b in blocks
-            .iter()
-            .flatten()
-            .filter(|b| matches!(b.kind, BlockKind::Readout | BlockKind::ReadoutBias))
-        {
+        for b in blocks.iter().flatten().filter(|b| matches!(b.kind, BlockKind::Readout | BlockKind::ReadoutBias)) {
             init_block(b, &mut p[off..off + b.len()], rng, init, C::HIDDEN, |_| 0.0);
             off += b.len();
         }
@@ -110,14 +96,7 @@ impl<C, const O: usize> Network<C, O> {
         gemv_acc(&mut y[..O], &p[wo..bo], O, 0, self.cell.hidden(s));
     }
 
-    fn check_batch<R: Real>(
-        &self,
-        p: &[R],
-        xs: &[R],
-        ys: &[R],
-        batch: usize,
-        steps: usize,
-    ) -> Result<(), Error>
+    fn check_batch<R: Real>(&self, p: &[R], xs: &[R], ys: &[R], batch: usize, steps: usize) -> Result<(), Error>
     where
         C: Cell<R>,
     {
@@ -129,14 +108,7 @@ impl<C, const O: usize> Network<C, O> {
 
     /// Runs one sequence from state `s0`: writes every state (`steps × STATE`) and output
     /// (`steps × O`).
-    pub fn run<R: Real>(
-        &self,
-        p: &[R],
-        s0: &[R],
-        xs: &[R],
-        states: &mut [R],
-        outputs: &mut [R],
-    ) -> Result<(), Error>
+    pub fn run<R: Real>(&self, p: &[R], s0: &[R], xs: &[R], states: &mut [R], outputs: &mut [R]) -> Result<(), Error>
     where
         C: Cell<R>,
     {
@@ -161,15 +133,7 @@ impl<C, const O: usize> Network<C, O> {
     }
 
     /// Mean squared error over `batch × steps × O` (zero initial state).
-    pub fn loss<R: Real>(
-        &self,
-        p: &[R],
-        xs: &[R],
-        ys: &[R],
-        batch: usize,
-        steps: usize,
-        scratch: &mut [R],
-    ) -> Result<R, Error>
+    pub fn loss<R: Real>(&self, p: &[R], xs: &[R], ys: &[R], batch: usize, steps: usize, scratch: &mut [R]) -> Result<R, Error>
     where
         C: Cell<R>,
     {
@@ -230,13 +194,7 @@ impl<C, const O: usize> Network<C, O> {
             states[..s].iter_mut().for_each(|v| *v = R::ZERO);
             for t in 0..steps {
                 let (prev, next) = states.split_at_mut((t + 1) * s);
-                self.cell.forward(
-                    p,
-                    &prev[t * s..],
-                    &xs_b[t * i..(t + 1) * i],
-                    &mut next[..s],
-                    &mut cache[t * c..(t + 1) * c],
-                );
+                self.cell.forward(p, &prev[t * s..], &xs_b[t * i..(t + 1) * i], &mut next[..s], &mut cache[t * c..(t + 1) * c]);
             }
             ds.iter_mut().for_each(|v| *v = R::ZERO);
             for t in (0..steps).rev() {
@@ -283,10 +241,7 @@ impl<C, const O: usize> Network<C, O> {
         let mut off = 0;
         let mut pen = R::ZERO;
         for b in self.blocks().iter().flatten() {
-            if matches!(
-                b.kind,
-                BlockKind::Recurrent | BlockKind::Input | BlockKind::Readout
-            ) {
+            if matches!(b.kind, BlockKind::Recurrent | BlockKind::Input | BlockKind::Readout) {
                 for k in off..off + b.len() {
                     pen += p[k] * p[k];
                     grad[k] += l2 * p[k];

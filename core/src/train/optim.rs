@@ -15,12 +15,7 @@ pub struct AdamParams {
 
 impl Default for AdamParams {
     fn default() -> Self {
-        AdamParams {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-        }
+        AdamParams { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
     }
 }
 
@@ -54,13 +49,7 @@ impl<'a, R: Real> Adam<'a, R> {
 
     /// One bias-corrected update `p ← p − lr · m̂ / (√v̂ + eps)` with learning rate `lr`
     /// (pass `params.lr` or a scheduled value).
-    pub fn update(
-        &mut self,
-        p: &mut [R],
-        g: &[R],
-        params: &AdamParams,
-        lr: f64,
-    ) -> Result<(), Error> {
+    pub fn update(&mut self, p: &mut [R], g: &[R], params: &AdamParams, lr: f64) -> Result<(), Error> {
         check_len(p.len(), self.m.len())?;
         check_len(g.len(), self.m.len())?;
         self.t += 1;
@@ -74,12 +63,7 @@ impl<'a, R: Real> Adam<'a, R> {
         let step = R::from_f64(lr / c1);
         let inv_c2 = R::from_f64(1.0 / c2);
         let eps = R::from_f64(params.eps);
-        for (((pi, &gi), mi), vi) in p
-            .iter_mut()
-            .zip(g)
-            .zip(self.m.iter_mut())
-            .zip(self.v.iter_mut())
-        {
+        for (((pi, &gi), mi), vi) in p.iter_mut().zip(g).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
             *mi = b1 * *mi + (one - b1) * gi;
             *vi = b2 * *vi + (one - b2) * gi * gi;
             *pi -= step * *mi / ((*vi * inv_c2).sqrt() + eps);
@@ -110,10 +94,7 @@ mod tests {
         let g = [0.5, -4.0, 1e-3];
         let (mut m, mut v) = ([0.0; 3], [0.0; 3]);
         let mut adam = Adam::new(&mut m, &mut v).unwrap();
-        let prm = AdamParams {
-            lr: 0.01,
-            ..Default::default()
-        };
+        let prm = AdamParams { lr: 0.01, ..Default::default() };
         adam.update(&mut p, &g, &prm, prm.lr).unwrap();
         assert!((p[0] - 0.99).abs() < 1e-7);
         assert!((p[1] + 1.99).abs() < 1e-7);
@@ -125,18 +106,12 @@ mod tests {
         let mut p = [5.0f64, -3.0];
         let (mut m, mut v) = ([0.0; 2], [0.0; 2]);
         let mut adam = Adam::new(&mut m, &mut v).unwrap();
-        let prm = AdamParams {
-            lr: 0.05,
-            ..Default::default()
-        };
+        let prm = AdamParams { lr: 0.05, ..Default::default() };
         for _ in 0..3000 {
             let g = [2.0 * (p[0] - 1.0), 2.0 * (p[1] + 1.0)];
             adam.update(&mut p, &g, &prm, prm.lr).unwrap();
         }
-        assert!(
-            (p[0] - 1.0).abs() < 1e-3 && (p[1] + 1.0).abs() < 1e-3,
-            "{p:?}"
-        );
+        assert!((p[0] - 1.0).abs() < 1e-3 && (p[1] + 1.0).abs() < 1e-3, "{p:?}");
     }
 
     #[test]
