@@ -28,6 +28,7 @@
 
 use super::hessenberg::{accumulate_qt, reduce, zero_below_subdiagonal};
 use super::{check_finite, check_scratch, check_square, max_abs, pow2};
+use crate::kernel::axpy;
 use crate::{Error, Real};
 
 /// One eigenvalue `re + i·im`.
@@ -123,8 +124,8 @@ pub const fn eigen_scratch_len(n: usize, left: ComputeLeft) -> usize {
     }
 }
 
-/// Eigenvalues of the row-major `n × n` matrix `a` (destroyed: it ends up holding the
-/// quasi-triangular Schur form of the balanced, scaled matrix).
+/// Eigenvalues of the row-major `n × n` matrix `a` (destroyed: its contents afterwards are
+/// unspecified).
 ///
 /// `values` has length `n`; `scratch` at least [`eigenvalues_scratch_len`]`(n)`.
 /// Errors: [`Error::BufferSize`], [`Error::NonFinite`] (NaN/∞ in `a`),
@@ -234,7 +235,10 @@ fn run<R: Real>(
     let amax = max_abs(a);
     if amax == R::ZERO {
         values.fill(Eigenvalue::default());
-        for v in [right.as_deref_mut(), left.as_deref_mut()].into_iter().flatten() {
+        for v in [right.as_deref_mut(), left.as_deref_mut()]
+            .into_iter()
+            .flatten()
+        {
             set_identity(n, v);
         }
         return Ok(());
@@ -303,10 +307,7 @@ fn run<R: Real>(
                             coef = -coef;
                         }
                         if coef != R::ZERO {
-                            let zrow = &zt[(n - 1 - i) * n..(n - i) * n];
-                            for (o, &z) in out.iter_mut().zip(zrow) {
-                                *o += coef * z;
-                            }
+                            axpy(out, coef, &zt[(n - 1 - i) * n..(n - i) * n]);
                         }
                     }
                 }
@@ -331,9 +332,7 @@ fn run<R: Real>(
             for k in 0..j {
                 let c = a[k * n + j];
                 if c != R::ZERO {
-                    for (o, &z) in rowj.iter_mut().zip(&head[k * n..(k + 1) * n]) {
-                        *o += c * z;
-                    }
+                    axpy(rowj, c, &head[k * n..(k + 1) * n]);
                 }
             }
         }
@@ -388,7 +387,7 @@ fn scale_pow2<R: Real>(a: &mut [R], k: i32) {
 fn clean_schur<R: Real>(n: usize, t: &mut [R], e: &[R]) {
     zero_below_subdiagonal(n, t);
     for j in 0..n.saturating_sub(1) {
-        if !(e[j] > R::ZERO) {
+        if e[j] <= R::ZERO || e[j].is_nan() {
             t[(j + 1) * n + j] = R::ZERO;
         }
     }
@@ -430,8 +429,7 @@ fn balance<R: Real>(n: usize, a: &mut [R], scale: &mut [R]) {
             let mut g = r / radix;
             let mut f = R::ONE;
             let mut guard = 0;
-            while c < g && f.max(c).max(ca) < sfmax2 && r.min(g).min(ra) > sfmin2 && guard < 4096
-            {
+            while c < g && f.max(c).max(ca) < sfmax2 && r.min(g).min(ra) > sfmin2 && guard < 4096 {
                 f *= radix;
                 c *= radix;
                 ca *= radix;
@@ -441,8 +439,7 @@ fn balance<R: Real>(n: usize, a: &mut [R], scale: &mut [R]) {
                 guard += 1;
             }
             g = c / radix;
-            while g >= r && r.max(ra) < sfmax2 && f.min(c).min(g).min(ca) > sfmin2 && guard < 8192
-            {
+            while g >= r && r.max(ra) < sfmax2 && f.min(c).min(g).min(ca) > sfmin2 && guard < 8192 {
                 f /= radix;
                 c /= radix;
                 g /= radix;
@@ -509,6 +506,9 @@ fn hqr<R: Real>(
         return Err(Error::Overflow);
     }
 
+    // With Schur vectors the full rows/columns are updated (Schur form of the whole matrix);
+    // for eigenvalues only, just the active block (LAPACK `lahqr` with `wantt = false`).
+    let full = zt.is_some();
     let mut n = nn as isize - 1;
     let mut iter = 0usize;
     let mut sweeps = 0usize;
@@ -543,7 +543,14 @@ fn hqr<R: Real>(
             hh!(n - 1, n - 1) += exshift;
             x = hh!(n, n);
             let (nu, n1) = (n as usize, n as usize - 1);
-            if q >= R::ZERO {
+            if q >= R::ZERO && !full {
+                // Real pair, eigenvalues only: no need to triangularise the block.
+                z = if p >= R::ZERO { p + z } else { p - z };
+                d[n1] = x + z;
+                d[nu] = if z != R::ZERO { x - w / z } else { x + z };
+                e[n1] = R::ZERO;
+                e[nu] = R::ZERO;
+            } else if q >= R::ZERO {
                 // Real pair: rotate to upper triangular.
                 z = if p >= R::ZERO { p + z } else { p - z };
                 d[n1] = x + z;
@@ -658,7 +665,8 @@ fn hqr<R: Real>(
                     break;
                 }
                 if hh!(m, m - 1).abs() * (q.abs() + r.abs())
-                    < eps * (p.abs() * (hh!(m - 1, m - 1).abs() + z.abs() + hh!(m + 1, m + 1).abs()))
+                    < eps
+                        * (p.abs() * (hh!(m - 1, m - 1).abs() + z.abs() + hh!(m + 1, m + 1).abs()))
                 {
                     break;
                 }
@@ -705,14 +713,16 @@ fn hqr<R: Real>(
                     q /= p;
                     r /= p;
                     let ku = k as usize;
+                    let jend = if full { nn } else { n as usize + 1 };
+                    let i0 = if full { 0 } else { l as usize };
                     // Row modification (rows k, k+1, k+2; columns k..).
                     {
                         let (top, rest) = h.split_at_mut((ku + 1) * nn);
-                        let r0 = &mut top[ku * nn + ku..];
+                        let r0 = &mut top[ku * nn + ku..ku * nn + jend];
                         let (r1, r2) = rest.split_at_mut(nn);
-                        let r1 = &mut r1[ku..];
+                        let r1 = &mut r1[ku..jend];
                         if notlast {
-                            let r2 = &mut r2[ku..nn];
+                            let r2 = &mut r2[ku..jend];
                             for ((a0, a1), a2) in r0.iter_mut().zip(r1.iter_mut()).zip(r2) {
                                 let pp = *a0 + q * *a1 + r * *a2;
                                 *a2 -= pp * z;
@@ -729,7 +739,7 @@ fn hqr<R: Real>(
                     }
                     // Column modification (columns k, k+1, k+2; rows 0..=min(n, k+3)).
                     let iend = (n as usize).min(ku + 3);
-                    for row in h.chunks_exact_mut(nn).take(iend + 1) {
+                    for row in h.chunks_exact_mut(nn).take(iend + 1).skip(i0) {
                         if notlast {
                             let c = &mut row[ku..ku + 3];
                             let pp = x * c[0] + y * c[1] + z * c[2];
@@ -821,7 +831,11 @@ fn backsub<R: Real, F: Fn(usize) -> (R, R)>(nn: usize, t: &mut [R], val: F, norm
                 } else {
                     l = i;
                     if ei == R::ZERO {
-                        hh!(i, n) = if w != R::ZERO { -r / w } else { -r / (eps * norm) };
+                        hh!(i, n) = if w != R::ZERO {
+                            -r / w
+                        } else {
+                            -r / (eps * norm)
+                        };
                     } else {
                         // Solve the real 2×2 system.
                         let x = hh!(i, i + 1);
@@ -895,8 +909,7 @@ fn backsub<R: Real, F: Fn(usize) -> (R, R)>(nn: usize, t: &mut [R], val: F, norm
                             hh!(i + 1, n - 1) = (-ra - w * hh!(i, n - 1) + q * hh!(i, n)) / x;
                             hh!(i + 1, n) = (-sa - w * hh!(i, n) - q * hh!(i, n - 1)) / x;
                         } else {
-                            let (cr, ci) =
-                                cdiv(-r - y * hh!(i, n - 1), -s - y * hh!(i, n), z, q);
+                            let (cr, ci) = cdiv(-r - y * hh!(i, n - 1), -s - y * hh!(i, n), z, q);
                             hh!(i + 1, n - 1) = cr;
                             hh!(i + 1, n) = ci;
                         }
@@ -961,7 +974,11 @@ fn normalize_rows<R: Real>(n: usize, v: &mut [R], e: &[R]) {
                         best = x;
                     }
                 }
-                let inv = if best < R::ZERO { -R::ONE / nrm } else { R::ONE / nrm };
+                let inv = if best < R::ZERO {
+                    -R::ONE / nrm
+                } else {
+                    R::ONE / nrm
+                };
                 for x in row.iter_mut() {
                     *x *= inv;
                 }
@@ -981,7 +998,11 @@ fn sort_by_modulus<R: Real>(
 ) {
     let mut s = 0;
     while s < n {
-        let len = if values[s].im > R::ZERO && s + 1 < n { 2 } else { 1 };
+        let len = if values[s].im > R::ZERO && s + 1 < n {
+            2
+        } else {
+            1
+        };
         let m = values[s].modulus();
         // Insertion point: first earlier unit with strictly smaller modulus.
         let mut p = s;
@@ -991,11 +1012,18 @@ fn sort_by_modulus<R: Real>(
                 p = q;
                 break;
             }
-            q += if values[q].im > R::ZERO && q + 1 < n { 2 } else { 1 };
+            q += if values[q].im > R::ZERO && q + 1 < n {
+                2
+            } else {
+                1
+            };
         }
         if p < s {
             values[p..s + len].rotate_right(len);
-            for v in [right.as_deref_mut(), left.as_deref_mut()].into_iter().flatten() {
+            for v in [right.as_deref_mut(), left.as_deref_mut()]
+                .into_iter()
+                .flatten()
+            {
                 v[p * n..(s + len) * n].rotate_right(len * n);
             }
         }

@@ -68,7 +68,10 @@ impl<R: Real> fmt::Display for LuError<R> {
         match self {
             LuError::Core(e) => fmt::Display::fmt(e, f),
             LuError::Singular { rcond } => {
-                write!(f, "matrix is singular (reciprocal condition estimate {rcond})")
+                write!(
+                    f,
+                    "matrix is singular (reciprocal condition estimate {rcond})"
+                )
             }
         }
     }
@@ -116,7 +119,7 @@ pub fn lu_factor<'a, R: Real>(
     };
     let (x, s) = scratch[..2 * n].split_at_mut(n);
     lu.rcond = lu.estimate_rcond(x, s);
-    if !(lu.rcond > params.rcond_threshold) && n > 0 {
+    if lu.rcond <= params.rcond_threshold && n > 0 {
         return Err(LuError::Singular { rcond: lu.rcond });
     }
     Ok(lu)

@@ -24,8 +24,8 @@ pub mod hessenberg;
 pub mod lu;
 
 pub use eig::{
-    eigen, eigen_array, eigen_scratch_len, eigenvalues, eigenvalues_array,
-    eigenvalues_scratch_len, Balance, ComputeLeft, EigParams, Eigenvalue, Sort,
+    eigen, eigen_array, eigen_scratch_len, eigenvalues, eigenvalues_array, eigenvalues_scratch_len,
+    Balance, ComputeLeft, EigParams, Eigenvalue, Sort,
 };
 pub use hessenberg::{hessenberg, hessenberg_scratch_len};
 pub use lu::{determinant, lu_factor, lu_scratch_len, solve, solve_array, Lu, LuError, LuParams};
