@@ -222,27 +222,15 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<NpyHeader, NpyError> {
 enum Float {
     F32,
     F64,
+    /// Little-endian int64 (read as f64: integer arrays this crate writes).
+    I64,
 }
 
 fn parse_matrix(bytes: &[u8], path: &Path) -> Result<Matrix, NpyError> {
-    let h = parse_header(bytes, path)?;
-    let (little, float) = match h.descr.as_str() {
-        "<f8" => (true, Float::F64),
-        ">f8" => (false, Float::F64),
-        "<f4" => (true, Float::F32),
-        ">f4" => (false, Float::F32),
-        "=f8" | "|f8" => (cfg!(target_endian = "little"), Float::F64),
-        "=f4" | "|f4" => (cfg!(target_endian = "little"), Float::F32),
-        other => {
-            return Err(NpyError::UnsupportedDtype {
-                path: path.to_path_buf(),
-                dtype: other.to_string(),
-            })
-        }
-    };
-    let (rows, cols) = match h.shape.as_slice() {
-        [n] => (*n, 1),
-        [r, c] => (*r, *c),
+    let (shape, values, fortran) = parse_values(bytes, path)?;
+    let (rows, cols) = match shape.as_slice() {
+        [n] => (*n as usize, 1),
+        [r, c] => (*r as usize, *c as usize),
         s => {
             return Err(NpyError::WrongNdim {
                 path: path.to_path_buf(),
@@ -251,15 +239,51 @@ fn parse_matrix(bytes: &[u8], path: &Path) -> Result<Matrix, NpyError> {
             })
         }
     };
+    let too_large = || NpyError::TooLarge {
+        path: path.to_path_buf(),
+        shape: shape.clone(),
+    };
+    let mut m = Matrix::new(rows, cols, values).map_err(|_| too_large())?;
+    if fortran && rows > 1 && cols > 1 {
+        // Column-major storage: the data are the transpose's row-major data.
+        let t = Matrix::new(cols, rows, m.into_vec()).map_err(|_| too_large())?;
+        m = t.transpose();
+    }
+    Ok(m)
+}
+
+/// Header shape, values in storage order (as f64) and the Fortran-order flag of a float
+/// `.npy` of any number of dimensions.
+fn parse_values(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>, bool), NpyError> {
+    let h = parse_header(bytes, path)?;
+    let (little, float) = match h.descr.as_str() {
+        "<f8" => (true, Float::F64),
+        ">f8" => (false, Float::F64),
+        "<f4" => (true, Float::F32),
+        ">f4" => (false, Float::F32),
+        "=f8" | "|f8" => (cfg!(target_endian = "little"), Float::F64),
+        "=f4" | "|f4" => (cfg!(target_endian = "little"), Float::F32),
+        "<i8" => (true, Float::I64),
+        other => {
+            return Err(NpyError::UnsupportedDtype {
+                path: path.to_path_buf(),
+                dtype: other.to_string(),
+            })
+        }
+    };
     let item = match float {
         Float::F32 => 4u64,
-        Float::F64 => 8,
+        Float::F64 | Float::I64 => 8,
     };
     let too_large = || NpyError::TooLarge {
         path: path.to_path_buf(),
         shape: h.shape.clone(),
     };
-    let count = rows.checked_mul(cols).ok_or_else(too_large)?;
+    let count = h
+        .shape
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d))
+        .ok_or_else(too_large)?;
     let nbytes = count.checked_mul(item).ok_or_else(too_large)?;
     let data = &bytes[h.data_offset..];
     if (data.len() as u64) < nbytes {
@@ -270,16 +294,16 @@ fn parse_matrix(bytes: &[u8], path: &Path) -> Result<Matrix, NpyError> {
             found: data.len() as u64,
         });
     }
-    let (rows, cols, count) = (rows as usize, cols as usize, count as usize);
+    let count = count as usize;
     let mut values = Vec::with_capacity(count);
     match float {
-        Float::F64 => {
+        Float::F64 | Float::I64 => {
             for c in data[..count * 8].chunks_exact(8) {
                 let a: [u8; 8] = c.try_into().expect("chunk of 8");
-                values.push(if little {
-                    f64::from_le_bytes(a)
-                } else {
-                    f64::from_be_bytes(a)
+                values.push(match (float, little) {
+                    (Float::I64, _) => i64::from_le_bytes(a) as f64,
+                    (_, true) => f64::from_le_bytes(a),
+                    (_, false) => f64::from_be_bytes(a),
                 });
             }
         }
@@ -294,13 +318,7 @@ fn parse_matrix(bytes: &[u8], path: &Path) -> Result<Matrix, NpyError> {
             }
         }
     }
-    let mut m = Matrix::new(rows, cols, values).map_err(|_| too_large())?;
-    if h.fortran_order && rows > 1 && cols > 1 {
-        // Column-major storage: the data are the transpose's row-major data.
-        let t = Matrix::new(cols, rows, m.into_vec()).map_err(|_| too_large())?;
-        m = t.transpose();
-    }
-    Ok(m)
+    Ok((h.shape, values, h.fortran_order))
 }
 
 /// A tiny parser for the Python literal subset found in `.npy` headers: a dict of string
@@ -687,16 +705,21 @@ pub fn read_npz_array(path: impl AsRef<Path>, name: &str) -> Result<Matrix, NpyE
     parse_matrix(&bytes, &member_path)
 }
 
-/// Reads the 1-D or 2-D float array `name` from an `.npz` archive with its exact shape
-/// (`[n]` or `[rows, cols]`) and row-major values.
+/// Reads the float (or int64, as f64) array `name` of any shape from an `.npz` archive,
+/// with its shape and row-major values.
 pub fn read_npz_shaped(
     path: impl AsRef<Path>,
     name: &str,
 ) -> Result<(Vec<usize>, Vec<f64>), NpyError> {
     let (bytes, member_path) = read_npz_member(path.as_ref(), name)?;
-    let header = parse_header(&bytes, &member_path)?;
-    let m = parse_matrix(&bytes, &member_path)?;
-    Ok((header.shape.iter().map(|&d| d as usize).collect(), m.into_vec()))
+    let (shape, values, fortran) = parse_values(&bytes, &member_path)?;
+    if fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
+        return Err(NpyError::BadHeader {
+            path: member_path,
+            reason: "Fortran-order arrays of more than one non-trivial dimension are not supported here".into(),
+        });
+    }
+    Ok((shape.iter().map(|&d| d as usize).collect(), values))
 }
 
 /// The raw `.npy` bytes of member `name` of an `.npz` archive and a path naming it.

@@ -3,6 +3,7 @@
 //! topological distance between networks.
 
 pub mod fixed_points;
+pub mod network;
 pub mod topology;
 
 pub use fixed_points::{CandidateStatus, FixedPointAnalysis, FixedPointSettings};
