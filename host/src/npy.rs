@@ -119,7 +119,8 @@ pub fn read_matrix_bytes(bytes: &[u8]) -> Result<Matrix, NpyError> {
 /// Parses the header of an `.npy` file held in memory.
 pub fn parse_header(bytes: &[u8], path: &Path) -> Result<NpyHeader, NpyError> {
     if bytes.len() < 8 || &bytes[..6] != MAGIC {
-        if bytes.len() < 8 && MAGIC.starts_with(bytes) && !bytes.is_empty() {
+        let prefix = &bytes[..bytes.len().min(6)];
+        if bytes.len() < 8 && !bytes.is_empty() && MAGIC.starts_with(prefix) {
             return Err(NpyError::Truncated {
                 path: path.to_path_buf(),
                 what: "preamble",
