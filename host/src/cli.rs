@@ -15,6 +15,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the default study.
     Run,
+    /// Compare two activity matrices (SVCCA, CKA, Procrustes).
+    Compare(crate::commands::compare::CompareArgs),
+    /// Embed a distance matrix by MDS (classical or SMACOF).
+    Embed(crate::commands::embed::EmbedArgs),
 }
 
 #[cfg(test)]

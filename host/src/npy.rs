@@ -175,9 +175,8 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<NpyHeader, NpyError> {
         });
     }
     let raw = &bytes[pre..end];
-    let text = if utf8 {
-        std::str::from_utf8(raw).ok()
-    } else if raw.is_ascii() {
+    // Versions 1 and 2 are latin-1 (in practice ASCII), version 3 is UTF-8.
+    let text = if utf8 || raw.is_ascii() {
         std::str::from_utf8(raw).ok()
     } else {
         None

@@ -574,3 +574,67 @@ fn reads_numpy_written_arrays() {
     let bytes = npy::to_npy_bytes(&[a.rows(), a.cols()], a.as_slice()).unwrap();
     assert_eq!(npy::read_matrix_bytes(&bytes).unwrap(), a);
 }
+
+// ------------------------------------------------------------------------------------
+// Commands (library entry points of `rnndyn compare` / `rnndyn embed`)
+// ------------------------------------------------------------------------------------
+
+#[test]
+fn compare_and_embed_commands() {
+    use clap::Parser;
+    use rnndyn::cli::{Cli, Command};
+    let dir = std::env::temp_dir().join(format!("rnndyn-geom-cmd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.npy"), dir.join("b.npy"));
+    npy::write_matrix(&a, &load("A")).unwrap();
+    // float32 input is accepted too.
+    let bf: Vec<f32> = load("B").as_slice().iter().map(|&v| v as f32).collect();
+    npy::write_array(&b, &[48, 5], &bf).unwrap();
+    let cli = Cli::parse_from([
+        "rnndyn",
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--metric",
+        "cka",
+        "--json",
+    ]);
+    let Command::Compare(args) = cli.command else {
+        panic!("not compare")
+    };
+    let r = rnndyn::commands::compare::compare(&args).unwrap();
+    assert!(
+        (r.similarity - scalar("cka_linear_ab")).abs() < 1e-6,
+        "{r:?}"
+    );
+    let d = dir.join("d.npy");
+    npy::write_matrix(&d, &load("mds_euc_D")).unwrap();
+    let out = dir.join("coords.npy");
+    let cli = Cli::parse_from([
+        "rnndyn",
+        "embed",
+        d.to_str().unwrap(),
+        "--method",
+        "classical",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let Command::Embed(args) = cli.command else {
+        panic!("not embed")
+    };
+    let r = rnndyn::commands::embed::embed(&args).unwrap();
+    assert_close(
+        "mds_stress",
+        "embed",
+        r.embedding.raw_stress,
+        load("mds_euc_stress").as_slice()[0],
+    );
+    let coords = npy::read_matrix(&out).unwrap();
+    assert_all_close(
+        "mds_coords",
+        "embed coords",
+        coords.as_slice(),
+        load("mds_euc_coords").as_slice(),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
