@@ -119,7 +119,8 @@ pub fn read_matrix_bytes(bytes: &[u8]) -> Result<Matrix, NpyError> {
 /// Parses the header of an `.npy` file held in memory.
 pub fn parse_header(bytes: &[u8], path: &Path) -> Result<NpyHeader, NpyError> {
     if bytes.len() < 8 || &bytes[..6] != MAGIC {
-        if bytes.len() < 8 && MAGIC.starts_with(bytes) && !bytes.is_empty() {
+        let prefix = &bytes[..bytes.len().min(6)];
+        if bytes.len() < 8 && !bytes.is_empty() && MAGIC.starts_with(prefix) {
             return Err(NpyError::Truncated {
                 path: path.to_path_buf(),
                 what: "preamble",
@@ -174,9 +175,8 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<NpyHeader, NpyError> {
         });
     }
     let raw = &bytes[pre..end];
-    let text = if utf8 {
-        std::str::from_utf8(raw).ok()
-    } else if raw.is_ascii() {
+    // Versions 1 and 2 are latin-1 (in practice ASCII), version 3 is UTF-8.
+    let text = if utf8 || raw.is_ascii() {
         std::str::from_utf8(raw).ok()
     } else {
         None

@@ -3,8 +3,9 @@
 //! - Linear: `CKA = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F)` on column-centred `X`, `Y`, computed in
 //!   feature space (units × units products), which is cheap when units ≪ datapoints.
 //! - RBF: Gram `K_ij = exp(−‖x_i − x_j‖² / (2σ²))` with `σ = fraction × median distance`,
-//!   the median taken over all `n²` entries of the distance matrix, diagonal included, as
-//!   in Kornblith's reference code (`threshold × sqrt(median(sq_distances))`); then
+//!   precisely `σ² = fraction² × median of the n² squared distances`, diagonal zeros
+//!   included, as in Kornblith's reference code (`threshold² × median(sq_distances)`;
+//!   NumPy's median averages the two middle values of an even count); then
 //!   `⟨HKH, HLH⟩ / (‖HKH‖ ‖HLH‖)`.
 //! - Debiased linear: the unbiased HSIC estimator (Song et al. 2012) in Kornblith's
 //!   feature-space form (`feature_space_linear_cka(debiased=True)`); needs `n ≥ 4`.

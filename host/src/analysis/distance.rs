@@ -16,6 +16,9 @@ use super::{check_activity, frob2, AnalysisError, Matrix};
 use faer::Mat;
 use rayon::prelude::*;
 
+/// `((i, j), value)` for the pairs a task computed.
+type PairValues = Vec<((usize, usize), f64)>;
+
 /// Networks per task in the batched products.
 const CHUNK: usize = 8;
 
@@ -82,7 +85,7 @@ pub fn pairwise_distances(mats: &[Matrix], metric: &Metric) -> Result<Matrix, An
     let pairs: Vec<(usize, usize)> = (0..p)
         .flat_map(|i| (i + 1..p).map(move |j| (i, j)))
         .collect();
-    let values: Vec<((usize, usize), f64)> = match metric {
+    let values: PairValues = match metric {
         Metric::Svcca(opts) => {
             opts.validate()?;
             let preps = in_order(
@@ -155,10 +158,7 @@ pub fn pairwise_distances(mats: &[Matrix], metric: &Metric) -> Result<Matrix, An
 
 /// Runs `f(i, j, S_iᵀ S_j)` for all `i < j` using chunked products over a stacked copy
 /// of the blocks.
-fn batched<F>(
-    blocks: &[faer::MatRef<'_, f64>],
-    f: F,
-) -> Result<Vec<((usize, usize), f64)>, AnalysisError>
+fn batched<F>(blocks: &[faer::MatRef<'_, f64>], f: F) -> Result<PairValues, AnalysisError>
 where
     F: Fn(usize, usize, Mat<f64>) -> Result<f64, AnalysisError> + Sync,
 {
@@ -177,7 +177,7 @@ where
     let tasks: Vec<(usize, usize)> = (0..p)
         .flat_map(|i| (i + 1..p).step_by(CHUNK).map(move |j0| (i, j0)))
         .collect();
-    let results: Vec<Result<Vec<((usize, usize), f64)>, AnalysisError>> = tasks
+    let results: Vec<Result<PairValues, AnalysisError>> = tasks
         .par_iter()
         .map(|&(i, j0)| {
             let j1 = (j0 + CHUNK).min(p);

@@ -25,10 +25,13 @@ pub struct Embedding {
     /// Kruskal's stress-1, `√(raw / Σ_{i<j} d_ij²)`.
     pub stress1: f64,
     /// Classical MDS: the top `dims` eigenvalues of `B` (may be negative).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub eigenvalues: Option<Vec<f64>>,
     /// SMACOF: iterations of the winning start.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iterations: Option<usize>,
     /// SMACOF: winning start (0 = classical, 1.. = random).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub best_start: Option<usize>,
 }
 

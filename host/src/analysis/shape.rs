@@ -60,7 +60,7 @@ impl ShapePrep {
             z = &z * &w;
         }
         let norm = frob2(z.as_ref()).sqrt();
-        if !(norm > 0.0) {
+        if norm.is_nan() || norm <= 0.0 {
             return Err(AnalysisError::ZeroVariance {
                 what: "activity".into(),
             });

@@ -1,1 +1,173 @@
+//! `rnndyn compare A.npy B.npy --metric …`: similarity of two activity matrices
+//! (datapoints × units, same rows).
+//!
+//! Prints the similarity and the distance (and SVCCA's canonical correlations), as JSON
+//! with `--json`:
+//! `{"metric", "a", "b", "similarity", "distance", "correlations"?, "k_a"?, "k_b"?}`.
+//! For `procrustes`, `distance` is the angle in radians and `similarity` its cosine.
 
+use crate::analysis::{self, svcca::SvccaOptions, svcca::Truncation, AnalysisError, Matrix};
+use crate::npy::{self, NpyError};
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Similarity measure for `compare`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompareMetric {
+    /// SVCCA: mean canonical correlation of the top SVD directions.
+    Svcca,
+    /// Linear CKA.
+    Cka,
+    /// RBF-kernel CKA.
+    CkaRbf,
+    /// Debiased linear CKA.
+    CkaDebiased,
+    /// Angular Procrustes shape distance (partial whitening with --alpha).
+    Procrustes,
+}
+
+/// Compare two networks' activity matrices.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// First activity matrix (.npy, datapoints × units).
+    pub a: PathBuf,
+    /// Second activity matrix (.npy, same datapoints).
+    pub b: PathBuf,
+    /// Similarity measure.
+    #[arg(long, value_enum, default_value_t = CompareMetric::Svcca)]
+    pub metric: CompareMetric,
+    /// SVCCA: keep the top directions explaining this fraction of the variance.
+    #[arg(long, default_value_t = 0.99)]
+    pub variance: f64,
+    /// SVCCA: keep a fixed number of directions instead (overrides --variance).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// SVCCA: ridge added to the covariances in CCA.
+    #[arg(long, default_value_t = 0.0)]
+    pub epsilon: f64,
+    /// RBF CKA: bandwidth as a fraction of the median pairwise distance.
+    #[arg(long, default_value_t = 0.5)]
+    pub rbf_fraction: f64,
+    /// Procrustes: partial whitening, 1 = none (Procrustes), 0 = full (CCA-like).
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Errors of `compare` / `embed`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    #[error(transparent)]
+    Npy(#[from] NpyError),
+    #[error("{context}: {source}")]
+    Analysis {
+        context: String,
+        #[source]
+        source: AnalysisError,
+    },
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// The result of `compare`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CompareReport {
+    pub metric: &'static str,
+    pub a: String,
+    pub b: String,
+    pub similarity: f64,
+    pub distance: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlations: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k_a: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k_b: Option<usize>,
+}
+
+/// Loads both files and computes the report.
+pub fn compare(args: &CompareArgs) -> Result<CompareReport, CommandError> {
+    let a = npy::read_matrix(&args.a)?;
+    let b = npy::read_matrix(&args.b)?;
+    compare_matrices(args, &a, &b)
+}
+
+/// Computes the report for matrices already in memory.
+pub fn compare_matrices(
+    args: &CompareArgs,
+    a: &Matrix,
+    b: &Matrix,
+) -> Result<CompareReport, CommandError> {
+    let ctx = |source| CommandError::Analysis {
+        context: format!("comparing {} with {}", args.a.display(), args.b.display()),
+        source,
+    };
+    let mut report = CompareReport {
+        metric: match args.metric {
+            CompareMetric::Svcca => "svcca",
+            CompareMetric::Cka => "cka",
+            CompareMetric::CkaRbf => "cka-rbf",
+            CompareMetric::CkaDebiased => "cka-debiased",
+            CompareMetric::Procrustes => "procrustes",
+        },
+        a: args.a.display().to_string(),
+        b: args.b.display().to_string(),
+        similarity: f64::NAN,
+        distance: f64::NAN,
+        correlations: None,
+        k_a: None,
+        k_b: None,
+    };
+    let sim = match args.metric {
+        CompareMetric::Svcca => {
+            let opts = SvccaOptions {
+                truncation: match args.k {
+                    Some(k) => Truncation::Components(k),
+                    None => Truncation::VarianceFraction(args.variance),
+                },
+                epsilon: args.epsilon,
+            };
+            let r = analysis::svcca(a, b, &opts).map_err(ctx)?;
+            report.k_a = Some(r.k_a);
+            report.k_b = Some(r.k_b);
+            report.correlations = Some(r.correlations);
+            r.mean
+        }
+        CompareMetric::Cka => analysis::linear_cka(a, b).map_err(ctx)?,
+        CompareMetric::CkaRbf => analysis::rbf_cka(a, b, args.rbf_fraction).map_err(ctx)?,
+        CompareMetric::CkaDebiased => analysis::debiased_linear_cka(a, b).map_err(ctx)?,
+        CompareMetric::Procrustes => {
+            let d = analysis::shape_distance(a, b, args.alpha).map_err(ctx)?;
+            report.similarity = d.cos();
+            report.distance = d;
+            return Ok(report);
+        }
+    };
+    report.similarity = sim;
+    report.distance = 1.0 - sim;
+    Ok(report)
+}
+
+/// Runs `compare`, printing to stdout.
+pub fn run(args: &CompareArgs) -> Result<(), CommandError> {
+    let report = compare(args)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let s = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+        writeln!(out, "{s}")?;
+    } else {
+        writeln!(out, "metric:     {}", report.metric)?;
+        writeln!(out, "similarity: {:.10}", report.similarity)?;
+        writeln!(out, "distance:   {:.10}", report.distance)?;
+        if let (Some(c), Some(ka), Some(kb)) = (&report.correlations, report.k_a, report.k_b) {
+            writeln!(out, "kept:       k_a = {ka}, k_b = {kb}")?;
+            let list: Vec<String> = c.iter().map(|v| format!("{v:.6}")).collect();
+            writeln!(out, "canonical correlations: {}", list.join(" "))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! The report of an analysed store: quantitative findings (`analysis/findings.json`), the
+//! population table and fixed-point summary, as `report.md` and an offline `report.html`.
+
+use crate::analysis::{Matrix, SmacofOptions};
+use crate::npy;
+use crate::stages::{self, categories, silhouette, silhouette_p_value, Findings};
+use crate::store::{NetworkRecord, Store};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+type ReportError = Box<dyn std::error::Error + Send + Sync>;
+
+fn read_matrix_if(path: &Path) -> Option<Matrix> {
+    npy::read_matrix(path).ok()
+}
+
+/// Computes the findings from what the store holds.
+pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, ReportError> {
+    let dir = store.root().join("analysis");
+    let order: Vec<String> = std::fs::read_to_string(dir.join("networks.txt")).unwrap_or_default().lines().map(str::to_string).collect();
+    let by_id: BTreeMap<&str, &NetworkRecord> = records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let ordered: Vec<&NetworkRecord> = order.iter().filter_map(|id| by_id.get(id.as_str()).copied()).collect();
+    let arch = categories(&ordered.iter().map(|r| r.arch.clone()).collect::<Vec<_>>());
+    let act = categories(&ordered.iter().map(|r| r.activation.clone()).collect::<Vec<_>>());
+    let n = ordered.len();
+    let load = |name: &str| read_matrix_if(&dir.join(name)).filter(|m| m.rows() == n && n > 0);
+    let (svcca, cka, topo) = (load("svcca_distances.npy"), load("cka_distances.npy"), load("topology_distances.npy"));
+    let sil = |m: &Option<Matrix>, l: &[usize]| m.as_ref().map(|m| silhouette(m, l)).unwrap_or(f64::NAN);
+    let pv = |m: &Option<Matrix>, l: &[usize]| m.as_ref().map(|m| silhouette_p_value(m, l, 199, 7)).unwrap_or(f64::NAN);
+    let stress = |name: &str, m: &Option<Matrix>| -> Result<f64, ReportError> {
+        match m {
+            Some(m) if m.rows() >= 3 => Ok(stages::embed_stage(store, name, m)?.1),
+            _ => Ok(f64::NAN),
+        }
+    };
+    let _ = SmacofOptions::default();
+    let is_flipflop = records.first().map(|r| r.task == "flipflop").unwrap_or(false);
+    let passed: Vec<&NetworkRecord> = records.iter().filter(|r| r.passed).collect();
+    let mut canonical = 0;
+    let mut with_dyn = 0;
+    for r in &passed {
+        if let Ok(t) = crate::dynamics::network::load_topology(&store.network_dir(&r.id)) {
+            with_dyn += 1;
+            if is_flipflop && crate::dynamics::topology::check_flipflop_canonical(&t, 3).is_ok() {
+                canonical += 1;
+            }
+        }
+    }
+    Ok(Findings {
+        networks: records.len(),
+        passed: passed.len(),
+        silhouette_svcca_by_arch: sil(&svcca, &arch),
+        silhouette_svcca_by_activation: sil(&svcca, &act),
+        silhouette_cka_by_arch: sil(&cka, &arch),
+        silhouette_topology_by_arch: sil(&topo, &arch),
+        silhouette_topology_by_activation: sil(&topo, &act),
+        p_value_svcca_by_arch: pv(&svcca, &arch),
+        p_value_topology_by_arch: pv(&topo, &arch),
+        canonical_topology: is_flipflop.then_some(canonical),
+        passed_with_dynamics: with_dyn,
+        mds_stress1_svcca: stress("svcca", &svcca)?,
+        mds_stress1_topology: stress("topology", &topo)?,
+    })
+}
+
+fn fmt_f(x: f64) -> String {
+    if x.is_nan() {
+        "–".into()
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// Writes `report.md`, `report.html` and `analysis/findings.json`; returns the HTML path.
+pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
+    let records = store.rebuild_catalog()?;
+    let f = findings(store, &records)?;
+    let dir = store.analysis_dir()?;
+    crate::store::write_atomic(&dir.join("findings.json"), serde_json::to_string_pretty(&f)?.as_bytes())?;
+    let figures = crate::figures::render_all(store, &records).unwrap_or_else(|e| {
+        eprintln!("rnndyn: warning: figures: {e}");
+        Vec::new()
+    });
+
+    let mut md = String::new();
+    let _ = writeln!(md, "# rnndyn report\n");
+    let _ = writeln!(md, "Store: `{}`  \nNetworks: {} ({} passed the task criterion)\n", store.root().display(), f.networks, f.passed);
+    let _ = writeln!(md, "## Findings\n");
+    let _ = writeln!(md, "| measure | SVCCA | topology |\n|---|---|---|");
+    let _ = writeln!(md, "| silhouette by architecture | {} | {} |", fmt_f(f.silhouette_svcca_by_arch), fmt_f(f.silhouette_topology_by_arch));
+    let _ = writeln!(md, "| silhouette by activation | {} | {} |", fmt_f(f.silhouette_svcca_by_activation), fmt_f(f.silhouette_topology_by_activation));
+    let _ = writeln!(md, "| permutation p-value (architecture) | {} | {} |", fmt_f(f.p_value_svcca_by_arch), fmt_f(f.p_value_topology_by_arch));
+    let _ = writeln!(md, "| MDS stress-1 | {} | {} |", fmt_f(f.mds_stress1_svcca), fmt_f(f.mds_stress1_topology));
+    let _ = writeln!(md, "\nLinear CKA silhouette by architecture: {}.", fmt_f(f.silhouette_cka_by_arch));
+    if let Some(c) = f.canonical_topology {
+        let _ = writeln!(md, "\nCanonical flip-flop topology (8 stable corners, flip logic for all 6 pulses): **{c} of {} passing networks** ({} analysed).", f.passed, f.passed_with_dynamics);
+    }
+    let _ = writeln!(
+        md,
+        "\nSilhouette near 1: networks of one architecture sit together and apart from the others; near 0: no clustering. \
+         The paper's finding is that geometry (SVCCA) separates architectures while topology does not."
+    );
+    if !figures.is_empty() {
+        let _ = writeln!(md, "\n## Figures\n");
+        for (title, file) in &figures {
+            let _ = writeln!(md, "### {title}\n\n![{title}]({file})\n");
+        }
+    }
+    let _ = writeln!(md, "## Fixed points by architecture\n");
+    let _ = writeln!(md, "| architecture | activation | networks | mean fixed points | mean stable | mean index 1 | mean index ≥ 2 |\n|---|---|---|---|---|---|---|");
+    let mut groups: BTreeMap<(String, String), Vec<Vec<usize>>> = BTreeMap::new();
+    for r in &records {
+        if let Some(s) = stages::dynamics_summary(store, &r.id) {
+            groups.entry((r.arch.clone(), r.activation.clone())).or_default().push(s.count_by_stability_index);
+        }
+    }
+    for ((a, act), counts) in &groups {
+        let m = counts.len() as f64;
+        let get = |c: &Vec<usize>, i: usize| c.get(i).copied().unwrap_or(0) as f64;
+        let total: f64 = counts.iter().map(|c| c.iter().sum::<usize>() as f64).sum::<f64>() / m;
+        let s0: f64 = counts.iter().map(|c| get(c, 0)).sum::<f64>() / m;
+        let s1: f64 = counts.iter().map(|c| get(c, 1)).sum::<f64>() / m;
+        let s2: f64 = counts.iter().map(|c| c.iter().skip(2).sum::<usize>() as f64).sum::<f64>() / m;
+        let _ = writeln!(md, "| {a} | {act} | {} | {total:.1} | {s0:.1} | {s1:.1} | {s2:.1} |", counts.len());
+    }
+    let _ = writeln!(md, "\n## Population\n");
+    let _ = writeln!(md, "| id | arch | act | N | L2 | lr | seed | final loss | eval MSE | accuracy | passed | fixed points |\n|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in &records {
+        let fp = stages::dynamics_summary(store, &r.id).map(|s| format!("{:?}", s.count_by_stability_index)).unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {:.2e} | {:.3} | {} | {} |",
+            r.id,
+            r.arch,
+            r.activation,
+            r.hidden,
+            r.l2,
+            r.learning_rate,
+            r.seed,
+            r.final_loss,
+            r.eval_mse,
+            r.eval_accuracy,
+            if r.diverged { "diverged" } else if r.passed { "yes" } else { "no" },
+            fp
+        );
+    }
+    let _ = writeln!(md, "\n## Files\n\nEvery matrix is a `.npy` in `analysis/` (row order: `analysis/networks.txt`); per network see `networks/<id>/`. The catalog is `catalog.csv`.");
+    crate::store::write_atomic(&store.root().join("report.md"), md.as_bytes())?;
+    let html = markdown_to_html(&md);
+    let path = store.root().join("report.html");
+    crate::store::write_atomic(&path, html.as_bytes())?;
+    Ok(path)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn inline(s: &str) -> String {
+    // `code`, **bold**, images ![t](f).
+    let mut out = String::new();
+    let mut rest = escape(s);
+    while let Some(i) = rest.find("![") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let (Some(a), Some(b)) = (tail.find("]("), tail.find(')')) {
+            let alt = &tail[2..a];
+            let src = &tail[a + 2..b];
+            let _ = write!(out, "<img alt=\"{alt}\" src=\"{src}\" style=\"max-width:100%\">");
+            rest = tail[b + 1..].to_string();
+        } else {
+            out.push_str(tail);
+            rest.clear();
+        }
+    }
+    out.push_str(&rest);
+    let mut html = String::new();
+    let mut code = false;
+    for part in out.split('`') {
+        if code {
+            let _ = write!(html, "<code>{part}</code>");
+        } else {
+            html.push_str(part);
+        }
+        code = !code;
+    }
+    let mut res = String::new();
+    let mut bold = false;
+    for part in html.split("**") {
+        if bold {
+            let _ = write!(res, "<b>{part}</b>");
+        } else {
+            res.push_str(part);
+        }
+        bold = !bold;
+    }
+    res
+}
+
+/// A small Markdown → HTML conversion for the report's own subset (headings, tables,
+/// paragraphs, images, code, bold); self-contained, no scripts, opens offline.
+pub fn markdown_to_html(md: &str) -> String {
+    let mut h = String::from(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>rnndyn report</title>\n<style>\
+         body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
+         table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}\
+         th{background:#f0f0f0}td:first-child{text-align:left}code{background:#f4f4f4;padding:0 3px}img{border:1px solid #eee}\
+         </style></head><body>\n",
+    );
+    let mut in_table = false;
+    let mut header_row = false;
+    for line in md.lines() {
+        let t = line.trim();
+        if t.starts_with('|') {
+            if !in_table {
+                h.push_str("<table>\n");
+                in_table = true;
+                header_row = true;
+            }
+            if t.starts_with("|---") {
+                continue;
+            }
+            let cells: Vec<&str> = t.trim_matches('|').split('|').collect();
+            let tag = if header_row { "th" } else { "td" };
+            h.push_str("<tr>");
+            for c in cells {
+                let _ = write!(h, "<{tag}>{}</{tag}>", inline(c.trim()));
+            }
+            h.push_str("</tr>\n");
+            header_row = false;
+            continue;
+        }
+        if in_table {
+            h.push_str("</table>\n");
+            in_table = false;
+        }
+        if let Some(x) = t.strip_prefix("### ") {
+            let _ = writeln!(h, "<h3>{}</h3>", inline(x));
+        } else if let Some(x) = t.strip_prefix("## ") {
+            let _ = writeln!(h, "<h2>{}</h2>", inline(x));
+        } else if let Some(x) = t.strip_prefix("# ") {
+            let _ = writeln!(h, "<h1>{}</h1>", inline(x));
+        } else if !t.is_empty() {
+            let _ = writeln!(h, "<p>{}</p>", inline(t));
+        }
+    }
+    if in_table {
+        h.push_str("</table>\n");
+    }
+    h.push_str("</body></html>\n");
+    h
+}
