@@ -2,7 +2,9 @@
 //! forward + BPTT, Adam — the workload of the JAX peer's `train steps/s`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rnndyn_core::cell::{Cell, GruCell, GruConvention, InitParams, LstmCell, UgrnnCell, VanillaCell};
+use rnndyn_core::cell::{
+    Cell, GruCell, GruConvention, InitParams, LstmCell, UgrnnCell, VanillaCell,
+};
 use rnndyn_core::task::{FlipFlop, Task};
 use rnndyn_core::train::{Adam, AdamParams, Network};
 use rnndyn_core::{Activation, Rng};
@@ -29,7 +31,8 @@ impl<C: Cell<f32>> Trainer<C> {
         let net = Network::<C, 3>::new(cell);
         let n = net.param_count::<f32>();
         let mut params = vec![0.0; n];
-        net.init(&mut params, &mut Rng::new(1), &InitParams::default()).unwrap();
+        net.init(&mut params, &mut Rng::new(1), &InitParams::default())
+            .unwrap();
         Trainer {
             net,
             params,
@@ -46,14 +49,25 @@ impl<C: Cell<f32>> Trainer<C> {
     }
 
     fn step(&mut self) -> f32 {
-        self.task.fill(&mut self.rng, BATCH, STEPS, &mut self.xs, &mut self.ys).unwrap();
+        self.task
+            .fill(&mut self.rng, BATCH, STEPS, &mut self.xs, &mut self.ys)
+            .unwrap();
         let loss = self
             .net
-            .loss_and_grad(&self.params, &self.xs, &self.ys, BATCH, STEPS, &mut self.grad, &mut self.scratch)
+            .loss_and_grad(
+                &self.params,
+                &self.xs,
+                &self.ys,
+                BATCH,
+                STEPS,
+                &mut self.grad,
+                &mut self.scratch,
+            )
             .unwrap();
         let mut adam = Adam::resume(&mut self.m, &mut self.v, self.t).unwrap();
         let prm = AdamParams::default();
-        adam.update(&mut self.params, &self.grad, &prm, prm.lr).unwrap();
+        adam.update(&mut self.params, &self.grad, &prm, prm.lr)
+            .unwrap();
         self.t = adam.steps();
         loss
     }

@@ -1,15 +1,17 @@
 //! The application: turns parsed CLI flags into validated settings once, runs a command,
 //! and reports errors with context.
 
-use crate::cli::{Cli, Command, FileLayout, FixedPointsArgs, PopulationArgs, RunArgs, StoreArgs, TrainArgs};
+use crate::cli::{
+    Cli, Command, FileLayout, FixedPointsArgs, PopulationArgs, RunArgs, StoreArgs, TrainArgs,
+};
+use crate::config::{self, Experiment};
 use crate::dynamics::network::{self, DynamicsSettings};
 use crate::model::{self, Arch, ModelSpec};
-use crate::stages;
-use crate::config::{self, Experiment};
 use crate::population::{self, Shard, TrainOptions};
+use crate::stages;
 use crate::store::Store;
-use std::process::ExitCode;
 use rnndyn_core::GruConvention;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Any error a command reports (printed once by `main`, exit code 2).
@@ -55,7 +57,8 @@ pub fn experiment(args: &PopulationArgs) -> Result<(Experiment, String), AppErro
 
 /// Parses `K/N`.
 pub fn parse_shard(s: &str) -> Result<Shard, AppError> {
-    let err = || -> AppError { format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. 0/4").into() };
+    let err =
+        || -> AppError { format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. 0/4").into() };
     let (k, n) = s.split_once('/').ok_or_else(err)?;
     let index: usize = k.trim().parse().map_err(|_| err())?;
     let count: usize = n.trim().parse().map_err(|_| err())?;
@@ -70,7 +73,11 @@ fn train_options(args: &PopulationArgs) -> Result<TrainOptions, AppError> {
     if args.threads == Some(0) {
         return Err("--threads 0: need at least one thread".into());
     }
-    Ok(TrainOptions { threads: args.threads, shard, progress: !args.quiet })
+    Ok(TrainOptions {
+        threads: args.threads,
+        shard,
+        progress: !args.quiet,
+    })
 }
 
 fn install_ctrlc() {
@@ -125,7 +132,8 @@ fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
     let out = args.out.clone();
     with_threads(threads, move || {
         eprintln!("analysing the dynamics of {} networks", records.len());
-        let (done, skipped) = stages::fixed_points_stage(&exp, &store, &records, false, &CANCEL, &say)?;
+        let (done, skipped) =
+            stages::fixed_points_stage(&exp, &store, &records, false, &CANCEL, &say)?;
         if CANCEL.load(Ordering::Relaxed) {
             return Ok(ExitCode::from(130));
         }
@@ -143,14 +151,19 @@ fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
 }
 
 /// Runs `f` on a pool of `threads` workers (all cores if `None`).
-fn with_threads<T>(threads: Option<usize>, f: impl FnOnce() -> Result<T, AppError> + Send) -> Result<T, AppError>
+fn with_threads<T>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> Result<T, AppError> + Send,
+) -> Result<T, AppError>
 where
     T: Send,
 {
     if threads == Some(0) {
         return Err("--threads 0: need at least one thread".into());
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()?;
     pool.install(f)
 }
 
@@ -166,22 +179,36 @@ fn fixed_points(args: FixedPointsArgs) -> Result<ExitCode, AppError> {
             let store = Store::open(&target)?;
             let exp = stages::store_experiment(&store)?;
             let records = stages::analysable(&store.rebuild_catalog()?);
-            let (done, skipped) = stages::fixed_points_stage(&exp, &store, &records, args.force, &CANCEL, &say)?;
+            let (done, skipped) =
+                stages::fixed_points_stage(&exp, &store, &records, args.force, &CANCEL, &say)?;
             store.rebuild_catalog()?;
-            eprintln!("fixed points: {done} networks analysed, {skipped} already done, in {}", target.display());
+            eprintln!(
+                "fixed points: {done} networks analysed, {skipped} already done, in {}",
+                target.display()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         if target.join("network.json").is_file() {
-            let root = target
-                .parent()
-                .and_then(|p| p.parent())
-                .ok_or_else(|| format!("{}: a network directory must sit in STORE/networks/", target.display()))?;
+            let root = target.parent().and_then(|p| p.parent()).ok_or_else(|| {
+                format!(
+                    "{}: a network directory must sit in STORE/networks/",
+                    target.display()
+                )
+            })?;
             let store = Store::open(root)?;
             let exp = stages::store_experiment(&store)?;
-            let id = target.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let id = target
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let record = store.record(&id)?;
             let (model, p) = stages::load_network(&store, &record)?;
-            let d = network::analyze(&exp, model.as_ref(), &p, &DynamicsSettings::from_experiment(&exp))?;
+            let d = network::analyze(
+                &exp,
+                model.as_ref(),
+                &p,
+                &DynamicsSettings::from_experiment(&exp),
+            )?;
             d.save(&target, &id)?;
             store.rebuild_catalog()?;
             return emit(&d, args.json, &target);
@@ -189,14 +216,23 @@ fn fixed_points(args: FixedPointsArgs) -> Result<ExitCode, AppError> {
         if target.is_file() {
             return fixed_points_file(&args);
         }
-        Err(format!("{}: not a population store, a network directory or a network file", target.display()).into())
+        Err(format!(
+            "{}: not a population store, a network directory or a network file",
+            target.display()
+        )
+        .into())
     })
 }
 
-fn emit(d: &network::NetworkDynamics, json: bool, dir: &std::path::Path) -> Result<ExitCode, AppError> {
+fn emit(
+    d: &network::NetworkDynamics,
+    json: bool,
+    dir: &std::path::Path,
+) -> Result<ExitCode, AppError> {
     if json {
         let mut v = d.fixed_points.to_json();
-        v["topology"] = serde_json::json!({ "labels": d.topology.labels, "stability": d.topology.stability });
+        v["topology"] =
+            serde_json::json!({ "labels": d.topology.labels, "stability": d.topology.stability });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         eprintln!(
@@ -231,28 +267,76 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         let mut sd = crate::torch::StateDict::new();
         for n in &names {
             let (shape, data) = crate::npy::read_npz_shaped(path, n)?;
-            sd.insert(n.clone(), crate::torch::Array::new(shape, data).map_err(|e| format!("{}: {n}: {e}", path.display()))?);
+            sd.insert(
+                n.clone(),
+                crate::torch::Array::new(shape, data)
+                    .map_err(|e| format!("{}: {n}: {e}", path.display()))?,
+            );
         }
         let hh = names
             .iter()
             .find(|n| n.ends_with("weight_hh_l0"))
-            .ok_or_else(|| format!("{}: no weight_hh_l0 array (not a PyTorch RNN/GRU/LSTM)", path.display()))?;
+            .ok_or_else(|| {
+                format!(
+                    "{}: no weight_hh_l0 array (not a PyTorch RNN/GRU/LSTM)",
+                    path.display()
+                )
+            })?;
         let rnn_prefix = hh.trim_end_matches("weight_hh_l0").to_string();
         let shape = &sd[hh].shape;
-        let (rows, cols) = (shape.first().copied().unwrap_or(0), shape.get(1).copied().unwrap_or(0));
+        let (rows, cols) = (
+            shape.first().copied().unwrap_or(0),
+            shape.get(1).copied().unwrap_or(0),
+        );
         let (cell, arch, conv) = match (cols > 0 && rows % cols == 0).then(|| rows / cols) {
-            Some(1) => (crate::torch::TorchCell::Rnn, Arch::Vanilla, GruConvention::ResetBeforeProduct),
-            Some(3) => (crate::torch::TorchCell::Gru, Arch::Gru, GruConvention::ResetAfterProduct),
-            Some(4) => (crate::torch::TorchCell::Lstm, Arch::Lstm, GruConvention::ResetBeforeProduct),
-            _ => return Err(format!("{}: {hh} has shape {shape:?}; expected (k·H, H) with k = 1, 3 or 4", path.display()).into()),
+            Some(1) => (
+                crate::torch::TorchCell::Rnn,
+                Arch::Vanilla,
+                GruConvention::ResetBeforeProduct,
+            ),
+            Some(3) => (
+                crate::torch::TorchCell::Gru,
+                Arch::Gru,
+                GruConvention::ResetAfterProduct,
+            ),
+            Some(4) => (
+                crate::torch::TorchCell::Lstm,
+                Arch::Lstm,
+                GruConvention::ResetBeforeProduct,
+            ),
+            _ => {
+                return Err(format!(
+                    "{}: {hh} has shape {shape:?}; expected (k·H, H) with k = 1, 3 or 4",
+                    path.display()
+                )
+                .into())
+            }
         };
-        let keys = crate::torch::Keys { rnn: rnn_prefix, readout: args.readout_prefix.clone() };
-        let imported = crate::torch::import_with(cell, &sd, &keys).map_err(|e| format!("{}: {e}", path.display()))?;
+        let keys = crate::torch::Keys {
+            rnn: rnn_prefix,
+            readout: args.readout_prefix.clone(),
+        };
+        let imported = crate::torch::import_with(cell, &sd, &keys)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let d = imported.dims;
-        (ModelSpec { arch, activation, gru_convention: conv, hidden: d.hidden, inputs: d.inputs, outputs: d.outputs }, imported.params)
+        (
+            ModelSpec {
+                arch,
+                activation,
+                gru_convention: conv,
+                hidden: d.hidden,
+                inputs: d.inputs,
+                outputs: d.outputs,
+            },
+            imported.params,
+        )
     } else {
-        let arch_name = args.arch.as_deref().ok_or("an rnndyn-layout .npz needs --arch (vanilla, ugrnn, gru or lstm)")?;
-        let arch = Arch::parse(arch_name).ok_or_else(|| format!("--arch {arch_name:?}: expected vanilla, ugrnn, gru or lstm"))?;
+        let arch_name = args
+            .arch
+            .as_deref()
+            .ok_or("an rnndyn-layout .npz needs --arch (vanilla, ugrnn, gru or lstm)")?;
+        let arch = Arch::parse(arch_name)
+            .ok_or_else(|| format!("--arch {arch_name:?}: expected vanilla, ugrnn, gru or lstm"))?;
         let conv = crate::store::parse_gru_convention(&args.gru_convention)?;
         let (wshape, _) = crate::npy::read_npz_shaped(path, "W")?;
         let (ushape, _) = crate::npy::read_npz_shaped(path, "U")?;
@@ -283,16 +367,38 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         .into());
     }
     if let Some(bad) = params.iter().position(|v| !v.is_finite()) {
-        return Err(format!("{}: parameter {bad} is {} (NaN/Inf weights)", path.display(), params[bad]).into());
+        return Err(format!(
+            "{}: parameter {bad} is {} (NaN/Inf weights)",
+            path.display(),
+            params[bad]
+        )
+        .into());
     }
     let m = model::build(&spec)?;
     if params.len() != m.param_count() {
-        return Err(format!("{}: {} parameters, the model needs {}", path.display(), params.len(), m.param_count()).into());
+        return Err(format!(
+            "{}: {} parameters, the model needs {}",
+            path.display(),
+            params.len(),
+            m.param_count()
+        )
+        .into());
     }
-    let d = network::analyze(&exp, m.as_ref(), &params, &DynamicsSettings::from_experiment(&exp))?;
-    let out = args.out.clone().unwrap_or_else(|| path.with_extension("dynamics"));
+    let d = network::analyze(
+        &exp,
+        m.as_ref(),
+        &params,
+        &DynamicsSettings::from_experiment(&exp),
+    )?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| path.with_extension("dynamics"));
     std::fs::create_dir_all(&out)?;
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     d.save(&out, &name)?;
     emit(&d, args.json, &out)
 }
@@ -304,10 +410,22 @@ fn topology(args: &StoreArgs) -> Result<ExitCode, AppError> {
         .filter(|r| store.network_dir(&r.id).join("dynamics.json").is_file())
         .collect();
     if records.is_empty() {
-        return Err(format!("{}: no analysed networks (run `rnndyn fixed-points {}` first)", args.store.display(), args.store.display()).into());
+        return Err(format!(
+            "{}: no analysed networks (run `rnndyn fixed-points {}` first)",
+            args.store.display(),
+            args.store.display()
+        )
+        .into());
     }
     let d = stages::topology_stage(&store, &records)?;
-    eprintln!("topological distances of {} networks: {}", d.rows(), store.root().join("analysis/topology_distances.npy").display());
+    eprintln!(
+        "topological distances of {} networks: {}",
+        d.rows(),
+        store
+            .root()
+            .join("analysis/topology_distances.npy")
+            .display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -319,7 +437,11 @@ fn geometry(args: &StoreArgs) -> Result<ExitCode, AppError> {
         return Err(format!("{}: need at least 2 trained networks", args.store.display()).into());
     }
     let (d, _) = stages::geometry_stage(&exp, &store, &records)?;
-    eprintln!("SVCCA and CKA distances of {} networks in {}", d.rows(), store.root().join("analysis").display());
+    eprintln!(
+        "SVCCA and CKA distances of {} networks in {}",
+        d.rows(),
+        store.root().join("analysis").display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -112,7 +112,11 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub population: PopulationArgs,
     /// Population store directory (created if missing; resumed if partly done).
-    #[arg(long, value_name = "DIR", required_unless_present = "print_default_config")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "print_default_config"
+    )]
     pub out: Option<PathBuf>,
     /// Print the built-in default experiment as TOML and exit.
     #[arg(long)]

@@ -11,11 +11,19 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}: cannot read: {source}")]
-    Read { file: String, source: std::io::Error },
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: `{key}` = {value}: {reason}")]
-    Invalid { file: String, key: String, value: String, reason: String },
+    Invalid {
+        file: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
 }
 
 /// The experiment file as written by the user. Unknown keys are errors.
@@ -83,7 +91,10 @@ pub struct RawFlipFlop {
 
 impl Default for RawFlipFlop {
     fn default() -> Self {
-        RawFlipFlop { pulse_probability: 0.05, pulse_at_t0: true }
+        RawFlipFlop {
+            pulse_probability: 0.05,
+            pulse_at_t0: true,
+        }
     }
 }
 
@@ -100,7 +111,12 @@ pub struct RawSine {
 
 impl Default for RawSine {
     fn default() -> Self {
-        RawSine { frequencies: 51, min_omega: 0.1, max_omega: 0.6, train_every: 1 }
+        RawSine {
+            frequencies: 51,
+            min_omega: 0.1,
+            max_omega: 0.6,
+            train_every: 1,
+        }
     }
 }
 
@@ -123,7 +139,11 @@ impl Default for RawIntegration {
             rnndyn_core::task::BiasSet::Levels { magnitudes, len } => magnitudes[..len].to_vec(),
             rnndyn_core::task::BiasSet::Uniform { max } => vec![max],
         };
-        RawIntegration { noise_std: p.noise_std, bias_levels: levels, scale: p.scale }
+        RawIntegration {
+            noise_std: p.noise_std,
+            bias_levels: levels,
+            scale: p.scale,
+        }
     }
 }
 
@@ -145,7 +165,12 @@ pub struct RawPopulation {
 impl Default for RawPopulation {
     fn default() -> Self {
         RawPopulation {
-            architectures: vec!["vanilla".into(), "ugrnn".into(), "gru".into(), "lstm".into()],
+            architectures: vec![
+                "vanilla".into(),
+                "ugrnn".into(),
+                "gru".into(),
+                "lstm".into(),
+            ],
             activations: vec!["tanh".into(), "relu".into()],
             hidden_sizes: vec![16],
             l2: vec![0.0],
@@ -228,7 +253,10 @@ impl Default for RawAnalysis {
 pub enum Schedule {
     Constant,
     /// `lr · decay^(step / decay_steps)`.
-    Exponential { decay: f64, decay_steps: u64 },
+    Exponential {
+        decay: f64,
+        decay_steps: u64,
+    },
 }
 
 impl Schedule {
@@ -380,14 +408,19 @@ pub fn default_toml() -> String {
 /// Reads and validates an experiment file.
 pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: file.clone(),
+        source,
+    })?;
     parse(&text, &file)
 }
 
 /// Parses and validates experiment text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Experiment, ConfigError> {
-    let raw: RawExperiment =
-        toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string().trim_end().to_string() })?;
+    let raw: RawExperiment = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        file: file.into(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
     validate(raw, file)
 }
 
@@ -403,16 +436,27 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
         "flipflop" => {
             let f = &raw.task.flipflop;
             if !(f.pulse_probability > 0.0 && f.pulse_probability <= 1.0) {
-                return Err(bad("task.flipflop.pulse_probability", f.pulse_probability.to_string(), "must be in (0, 1]"));
+                return Err(bad(
+                    "task.flipflop.pulse_probability",
+                    f.pulse_probability.to_string(),
+                    "must be in (0, 1]",
+                ));
             }
             TaskKind::FlipFlop(f.clone())
         }
         "sine" => {
             let s = &raw.task.sine;
             if s.frequencies < 1 {
-                return Err(bad("task.sine.frequencies", s.frequencies.to_string(), "must be at least 1"));
+                return Err(bad(
+                    "task.sine.frequencies",
+                    s.frequencies.to_string(),
+                    "must be at least 1",
+                ));
             }
-            if !(s.min_omega > 0.0 && s.max_omega >= s.min_omega && s.max_omega < std::f64::consts::PI) {
+            if !(s.min_omega > 0.0
+                && s.max_omega >= s.min_omega
+                && s.max_omega < std::f64::consts::PI)
+            {
                 return Err(bad(
                     "task.sine.max_omega",
                     format!("{} (min_omega {})", s.max_omega, s.min_omega),
@@ -420,50 +464,93 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
                 ));
             }
             if s.train_every < 1 {
-                return Err(bad("task.sine.train_every", s.train_every.to_string(), "must be at least 1"));
+                return Err(bad(
+                    "task.sine.train_every",
+                    s.train_every.to_string(),
+                    "must be at least 1",
+                ));
             }
             TaskKind::Sine(s.clone())
         }
         "integration" => {
             let g = &raw.task.integration;
             if !(g.noise_std.is_finite() && g.noise_std >= 0.0) {
-                return Err(bad("task.integration.noise_std", g.noise_std.to_string(), "must be a finite number >= 0"));
+                return Err(bad(
+                    "task.integration.noise_std",
+                    g.noise_std.to_string(),
+                    "must be a finite number >= 0",
+                ));
             }
             if !(g.scale.is_finite() && g.scale > 0.0) {
-                return Err(bad("task.integration.scale", g.scale.to_string(), "must be a positive number"));
+                return Err(bad(
+                    "task.integration.scale",
+                    g.scale.to_string(),
+                    "must be a positive number",
+                ));
             }
-            if g.bias_levels.is_empty() || g.bias_levels.len() > rnndyn_core::task::MAX_BIAS_LEVELS {
+            if g.bias_levels.is_empty() || g.bias_levels.len() > rnndyn_core::task::MAX_BIAS_LEVELS
+            {
                 return Err(bad(
                     "task.integration.bias_levels",
                     format!("{:?}", g.bias_levels),
-                    &format!("need 1 to {} magnitudes", rnndyn_core::task::MAX_BIAS_LEVELS),
+                    &format!(
+                        "need 1 to {} magnitudes",
+                        rnndyn_core::task::MAX_BIAS_LEVELS
+                    ),
                 ));
             }
             for (i, &b) in g.bias_levels.iter().enumerate() {
                 if !(b.is_finite() && b >= 0.0) {
-                    return Err(bad(&format!("task.integration.bias_levels[{i}]"), b.to_string(), "must be a finite number >= 0"));
+                    return Err(bad(
+                        &format!("task.integration.bias_levels[{i}]"),
+                        b.to_string(),
+                        "must be a finite number >= 0",
+                    ));
                 }
             }
             TaskKind::Integration(g.clone())
         }
         other => {
-            return Err(bad("task.kind", format!("{other:?}"), "unknown task (expected flipflop, sine or integration)"));
+            return Err(bad(
+                "task.kind",
+                format!("{other:?}"),
+                "unknown task (expected flipflop, sine or integration)",
+            ));
         }
     };
     if raw.task.trial_steps < 1 {
-        return Err(bad("task.trial_steps", raw.task.trial_steps.to_string(), "must be at least 1"));
+        return Err(bad(
+            "task.trial_steps",
+            raw.task.trial_steps.to_string(),
+            "must be at least 1",
+        ));
     }
-    let max_eval_mse = raw.task.max_eval_mse.unwrap_or_else(|| kind.default_max_eval_mse());
+    let max_eval_mse = raw
+        .task
+        .max_eval_mse
+        .unwrap_or_else(|| kind.default_max_eval_mse());
     if !(max_eval_mse.is_finite() && max_eval_mse > 0.0) {
-        return Err(bad("task.max_eval_mse", max_eval_mse.to_string(), "must be a positive number"));
+        return Err(bad(
+            "task.max_eval_mse",
+            max_eval_mse.to_string(),
+            "must be a positive number",
+        ));
     }
-    let task = TaskSettings { kind, trial_steps: raw.task.trial_steps, max_eval_mse };
+    let task = TaskSettings {
+        kind,
+        trial_steps: raw.task.trial_steps,
+        max_eval_mse,
+    };
 
     let p = &raw.population;
     let mut archs = Vec::new();
     for (i, a) in p.architectures.iter().enumerate() {
         let arch = Arch::parse(a).ok_or_else(|| {
-            bad(&format!("population.architectures[{i}]"), format!("{a:?}"), "unknown architecture (expected vanilla, ugrnn, gru or lstm)")
+            bad(
+                &format!("population.architectures[{i}]"),
+                format!("{a:?}"),
+                "unknown architecture (expected vanilla, ugrnn, gru or lstm)",
+            )
         })?;
         archs.push(arch);
     }
@@ -472,40 +559,65 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
         let act = match a.as_str() {
             "tanh" => Activation::Tanh,
             "relu" => Activation::Relu,
-            _ => return Err(bad(&format!("population.activations[{i}]"), format!("{a:?}"), "unknown activation (expected tanh or relu)")),
+            _ => {
+                return Err(bad(
+                    &format!("population.activations[{i}]"),
+                    format!("{a:?}"),
+                    "unknown activation (expected tanh or relu)",
+                ))
+            }
         };
         acts.push(act);
     }
     let mut sizes = Vec::new();
     for (i, &n) in p.hidden_sizes.iter().enumerate() {
         if n <= 0 {
-            return Err(bad(&format!("population.hidden_sizes[{i}]"), n.to_string(), "hidden size must be positive"));
+            return Err(bad(
+                &format!("population.hidden_sizes[{i}]"),
+                n.to_string(),
+                "hidden size must be positive",
+            ));
         }
         let n = n as usize;
         if !crate::model::SUPPORTED_SIZES.contains(&n) {
             return Err(bad(
                 &format!("population.hidden_sizes[{i}]"),
                 n.to_string(),
-                &format!("unsupported hidden size (supported: {:?})", crate::model::SUPPORTED_SIZES),
+                &format!(
+                    "unsupported hidden size (supported: {:?})",
+                    crate::model::SUPPORTED_SIZES
+                ),
             ));
         }
         sizes.push(n);
     }
     for (i, &l2) in p.l2.iter().enumerate() {
         if !(l2.is_finite() && l2 >= 0.0) {
-            return Err(bad(&format!("population.l2[{i}]"), l2.to_string(), "must be a finite number >= 0"));
+            return Err(bad(
+                &format!("population.l2[{i}]"),
+                l2.to_string(),
+                "must be a finite number >= 0",
+            ));
         }
     }
     for (i, &lr) in p.learning_rates.iter().enumerate() {
         if !(lr.is_finite() && lr > 0.0) {
-            return Err(bad(&format!("population.learning_rates[{i}]"), lr.to_string(), "must be a positive number"));
+            return Err(bad(
+                &format!("population.learning_rates[{i}]"),
+                lr.to_string(),
+                "must be a positive number",
+            ));
         }
     }
     let gru_convention = match p.gru_convention.as_str() {
         "reset-before" => GruConvention::ResetBeforeProduct,
         "reset-after" => GruConvention::ResetAfterProduct,
         other => {
-            return Err(bad("population.gru_convention", format!("{other:?}"), "expected reset-before or reset-after"));
+            return Err(bad(
+                "population.gru_convention",
+                format!("{other:?}"),
+                "expected reset-before or reset-after",
+            ));
         }
     };
     let lists: [(&str, usize); 6] = [
@@ -518,7 +630,15 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
     ];
     for (key, len) in lists {
         if len == 0 {
-            return Err(bad(key, if key == "population.seeds" { "0".into() } else { "[]".into() }, "the sweep is empty"));
+            return Err(bad(
+                key,
+                if key == "population.seeds" {
+                    "0".into()
+                } else {
+                    "[]".into()
+                },
+                "the sweep is empty",
+            ));
         }
     }
     let mut networks = Vec::new();
@@ -528,7 +648,15 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
                 for &l2 in &p.l2 {
                     for &learning_rate in &p.learning_rates {
                         for seed in 0..p.seeds {
-                            networks.push(NetworkSpec { arch, activation, gru_convention, hidden, l2, learning_rate, seed });
+                            networks.push(NetworkSpec {
+                                arch,
+                                activation,
+                                gru_convention,
+                                hidden,
+                                l2,
+                                learning_rate,
+                                seed,
+                            });
                         }
                     }
                 }
@@ -538,7 +666,11 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
     let mut ids: Vec<String> = networks.iter().map(|n| n.id()).collect();
     ids.sort();
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(bad("population", w[0].clone(), "the sweep lists the same network twice"));
+        return Err(bad(
+            "population",
+            w[0].clone(),
+            "the sweep lists the same network twice",
+        ));
     }
 
     let t = &raw.training;
@@ -549,40 +681,91 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
         return Err(bad("training.batch", "0".into(), "must be at least 1"));
     }
     if t.eval_trials == 0 {
-        return Err(bad("training.eval_trials", "0".into(), "must be at least 1"));
+        return Err(bad(
+            "training.eval_trials",
+            "0".into(),
+            "must be at least 1",
+        ));
     }
     if !(t.clip_norm.is_finite() && t.clip_norm >= 0.0) {
-        return Err(bad("training.clip_norm", t.clip_norm.to_string(), "must be >= 0 (0 disables clipping)"));
+        return Err(bad(
+            "training.clip_norm",
+            t.clip_norm.to_string(),
+            "must be >= 0 (0 disables clipping)",
+        ));
     }
     let schedule = match t.schedule.as_str() {
         "constant" => Schedule::Constant,
         "exponential" => {
             if !(t.decay > 0.0 && t.decay <= 1.0) {
-                return Err(bad("training.decay", t.decay.to_string(), "must be in (0, 1]"));
+                return Err(bad(
+                    "training.decay",
+                    t.decay.to_string(),
+                    "must be in (0, 1]",
+                ));
             }
             if t.decay_steps == 0 {
-                return Err(bad("training.decay_steps", "0".into(), "must be at least 1"));
+                return Err(bad(
+                    "training.decay_steps",
+                    "0".into(),
+                    "must be at least 1",
+                ));
             }
-            Schedule::Exponential { decay: t.decay, decay_steps: t.decay_steps }
+            Schedule::Exponential {
+                decay: t.decay,
+                decay_steps: t.decay_steps,
+            }
         }
-        other => return Err(bad("training.schedule", format!("{other:?}"), "expected constant or exponential")),
+        other => {
+            return Err(bad(
+                "training.schedule",
+                format!("{other:?}"),
+                "expected constant or exponential",
+            ))
+        }
     };
     if !(t.recurrent_gain.is_finite() && t.recurrent_gain > 0.0) {
-        return Err(bad("training.recurrent_gain", t.recurrent_gain.to_string(), "must be positive"));
+        return Err(bad(
+            "training.recurrent_gain",
+            t.recurrent_gain.to_string(),
+            "must be positive",
+        ));
     }
     let recurrent = match t.recurrent_init.as_str() {
-        "normal" => rnndyn_core::cell::RecurrentInit::Normal { gain: t.recurrent_gain },
-        "orthogonal" => rnndyn_core::cell::RecurrentInit::Orthogonal { gain: t.recurrent_gain },
-        other => return Err(bad("training.recurrent_init", format!("{other:?}"), "expected normal or orthogonal")),
+        "normal" => rnndyn_core::cell::RecurrentInit::Normal {
+            gain: t.recurrent_gain,
+        },
+        "orthogonal" => rnndyn_core::cell::RecurrentInit::Orthogonal {
+            gain: t.recurrent_gain,
+        },
+        other => {
+            return Err(bad(
+                "training.recurrent_init",
+                format!("{other:?}"),
+                "expected normal or orthogonal",
+            ))
+        }
     };
     if !t.gate_bias.is_finite() {
-        return Err(bad("training.gate_bias", t.gate_bias.to_string(), "must be finite"));
+        return Err(bad(
+            "training.gate_bias",
+            t.gate_bias.to_string(),
+            "must be finite",
+        ));
     }
-    let init = rnndyn_core::cell::InitParams { recurrent, gate_bias: t.gate_bias, ..Default::default() };
+    let init = rnndyn_core::cell::InitParams {
+        recurrent,
+        gate_bias: t.gate_bias,
+        ..Default::default()
+    };
     let training = TrainingSettings {
         steps: t.steps,
         batch: t.batch,
-        clip_norm: if t.clip_norm > 0.0 { Some(t.clip_norm) } else { None },
+        clip_norm: if t.clip_norm > 0.0 {
+            Some(t.clip_norm)
+        } else {
+            None
+        },
         schedule,
         eval_trials: t.eval_trials,
         init,
@@ -590,19 +773,39 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
 
     let a = &raw.analysis;
     if a.fixed_point_starts == 0 {
-        return Err(bad("analysis.fixed_point_starts", "0".into(), "must be at least 1"));
+        return Err(bad(
+            "analysis.fixed_point_starts",
+            "0".into(),
+            "must be at least 1",
+        ));
     }
     if !(a.start_noise.is_finite() && a.start_noise >= 0.0) {
-        return Err(bad("analysis.start_noise", a.start_noise.to_string(), "must be >= 0"));
+        return Err(bad(
+            "analysis.start_noise",
+            a.start_noise.to_string(),
+            "must be >= 0",
+        ));
     }
     if !(a.residual_tolerance.is_finite() && a.residual_tolerance > 0.0) {
-        return Err(bad("analysis.residual_tolerance", a.residual_tolerance.to_string(), "must be positive"));
+        return Err(bad(
+            "analysis.residual_tolerance",
+            a.residual_tolerance.to_string(),
+            "must be positive",
+        ));
     }
     if a.probe_trials == 0 {
-        return Err(bad("analysis.probe_trials", "0".into(), "must be at least 1"));
+        return Err(bad(
+            "analysis.probe_trials",
+            "0".into(),
+            "must be at least 1",
+        ));
     }
     if !(a.svcca_variance > 0.0 && a.svcca_variance <= 1.0) {
-        return Err(bad("analysis.svcca_variance", a.svcca_variance.to_string(), "must be in (0, 1]"));
+        return Err(bad(
+            "analysis.svcca_variance",
+            a.svcca_variance.to_string(),
+            "must be in (0, 1]",
+        ));
     }
 
     Ok(Experiment {
@@ -618,5 +821,6 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
 
 /// Where a configuration came from (for messages).
 pub fn describe_source(path: Option<&PathBuf>) -> String {
-    path.map(|p| p.display().to_string()).unwrap_or_else(|| "<built-in default>".into())
+    path.map(|p| p.display().to_string())
+        .unwrap_or_else(|| "<built-in default>".into())
 }

@@ -4,8 +4,12 @@
 //! The list of supported hidden sizes controls build time and binary size: every
 //! (architecture, size, task shape) triple is one monomorphised copy of the core kernels.
 
-use rnndyn_core::cell::{Cell, GruCell, GruConvention, InitParams, LstmCell, ParamBlock, UgrnnCell, VanillaCell};
-use rnndyn_core::fixed_point::{self, FixedPointParams, FixedPointReport, Linearization, LinearizeParams};
+use rnndyn_core::cell::{
+    Cell, GruCell, GruConvention, InitParams, LstmCell, ParamBlock, UgrnnCell, VanillaCell,
+};
+use rnndyn_core::fixed_point::{
+    self, FixedPointParams, FixedPointReport, Linearization, LinearizeParams,
+};
 use rnndyn_core::linalg::Eigenvalue;
 use rnndyn_core::train::Network;
 use rnndyn_core::{Activation, Error as CoreError, Rng};
@@ -74,13 +78,36 @@ pub trait Model: Send + Sync {
     fn init(&self, rng: &mut Rng, init: &InitParams) -> Vec<f32>;
     fn bptt_scratch_len(&self, steps: usize) -> usize;
     /// MSE and its gradient (BPTT) for a batch; see `Network::loss_and_grad`.
-    fn loss_and_grad(&self, p: &[f32], xs: &[f32], ys: &[f32], batch: usize, steps: usize, grad: &mut [f32], scratch: &mut [f32]) -> Result<f32, CoreError>;
+    fn loss_and_grad(
+        &self,
+        p: &[f32],
+        xs: &[f32],
+        ys: &[f32],
+        batch: usize,
+        steps: usize,
+        grad: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<f32, CoreError>;
     /// Adds the L2 penalty gradient, returns the penalty.
     fn add_l2(&self, p: &[f32], grad: &mut [f32], l2: f32) -> Result<f32, CoreError>;
     /// MSE of a batch in f64 (evaluation).
-    fn loss_f64(&self, p: &[f64], xs: &[f64], ys: &[f64], batch: usize, steps: usize) -> Result<f64, CoreError>;
+    fn loss_f64(
+        &self,
+        p: &[f64],
+        xs: &[f64],
+        ys: &[f64],
+        batch: usize,
+        steps: usize,
+    ) -> Result<f64, CoreError>;
     /// Runs one trial (`xs` is `T × I`) from `s0`, writing states (`T × S`) and outputs (`T × O`).
-    fn run(&self, p: &[f64], s0: &[f64], xs: &[f64], states: &mut [f64], outputs: &mut [f64]) -> Result<(), CoreError>;
+    fn run(
+        &self,
+        p: &[f64],
+        s0: &[f64],
+        xs: &[f64],
+        states: &mut [f64],
+        outputs: &mut [f64],
+    ) -> Result<(), CoreError>;
     /// One step of the map.
     fn step(&self, p: &[f64], s: &[f64], x: &[f64], out: &mut [f64]);
     /// State Jacobian (row-major S × S).
@@ -148,17 +175,41 @@ where
     fn bptt_scratch_len(&self, steps: usize) -> usize {
         Network::<C, O>::bptt_scratch_len::<f32>(steps)
     }
-    fn loss_and_grad(&self, p: &[f32], xs: &[f32], ys: &[f32], batch: usize, steps: usize, grad: &mut [f32], scratch: &mut [f32]) -> Result<f32, CoreError> {
-        self.net.loss_and_grad(p, xs, ys, batch, steps, grad, scratch)
+    fn loss_and_grad(
+        &self,
+        p: &[f32],
+        xs: &[f32],
+        ys: &[f32],
+        batch: usize,
+        steps: usize,
+        grad: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<f32, CoreError> {
+        self.net
+            .loss_and_grad(p, xs, ys, batch, steps, grad, scratch)
     }
     fn add_l2(&self, p: &[f32], grad: &mut [f32], l2: f32) -> Result<f32, CoreError> {
         self.net.add_l2(p, grad, l2)
     }
-    fn loss_f64(&self, p: &[f64], xs: &[f64], ys: &[f64], batch: usize, steps: usize) -> Result<f64, CoreError> {
+    fn loss_f64(
+        &self,
+        p: &[f64],
+        xs: &[f64],
+        ys: &[f64],
+        batch: usize,
+        steps: usize,
+    ) -> Result<f64, CoreError> {
         let mut scratch = vec![0.0; Network::<C, O>::loss_scratch_len::<f64>()];
         self.net.loss(p, xs, ys, batch, steps, &mut scratch)
     }
-    fn run(&self, p: &[f64], s0: &[f64], xs: &[f64], states: &mut [f64], outputs: &mut [f64]) -> Result<(), CoreError> {
+    fn run(
+        &self,
+        p: &[f64],
+        s0: &[f64],
+        xs: &[f64],
+        states: &mut [f64],
+        outputs: &mut [f64],
+    ) -> Result<(), CoreError> {
         self.net.run(p, s0, xs, states, outputs)
     }
     fn step(&self, p: &[f64], s: &[f64], x: &[f64], out: &mut [f64]) {
@@ -184,7 +235,10 @@ where
     ) -> Result<FixedPointReport<f64>, CoreError> {
         let nc = self.cell_param_count();
         if p.len() < nc {
-            return Err(CoreError::BufferSize { expected: nc, got: p.len() });
+            return Err(CoreError::BufferSize {
+                expected: nc,
+                got: p.len(),
+            });
         }
         fixed_point::find_fixed_point(&self.net.cell, &p[..nc], x, h, params, scratch, pivots)
     }
@@ -201,9 +255,22 @@ where
     ) -> Result<Linearization<f64>, CoreError> {
         let nc = self.cell_param_count();
         if p.len() < nc {
-            return Err(CoreError::BufferSize { expected: nc, got: p.len() });
+            return Err(CoreError::BufferSize {
+                expected: nc,
+                got: p.len(),
+            });
         }
-        fixed_point::linearize(&self.net.cell, &p[..nc], x, h, params, jacobian, values, vectors, scratch)
+        fixed_point::linearize(
+            &self.net.cell,
+            &p[..nc],
+            x,
+            h,
+            params,
+            jacobian,
+            values,
+            vectors,
+            scratch,
+        )
     }
     fn cell_param_count(&self) -> usize {
         Cell::<f64>::param_count(&self.net.cell)
@@ -217,7 +284,10 @@ fn boxed<C, const O: usize>(cell: C, spec: &ModelSpec) -> Box<dyn Model>
 where
     C: Cell<f32> + Cell<f64> + 'static,
 {
-    Box::new(Concrete::<C, O> { net: Network::new(cell), spec: *spec })
+    Box::new(Concrete::<C, O> {
+        net: Network::new(cell),
+        spec: *spec,
+    })
 }
 
 macro_rules! with_arch {

@@ -716,7 +716,9 @@ pub fn read_npz_shaped(
     if fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
         return Err(NpyError::BadHeader {
             path: member_path,
-            reason: "Fortran-order arrays of more than one non-trivial dimension are not supported here".into(),
+            reason:
+                "Fortran-order arrays of more than one non-trivial dimension are not supported here"
+                    .into(),
         });
     }
     Ok((shape.iter().map(|&d| d as usize).collect(), values))

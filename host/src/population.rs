@@ -85,14 +85,24 @@ pub fn model_for(exp: &Experiment, spec: &NetworkSpec) -> Result<Box<dyn Model>,
         inputs: exp.task.kind.inputs(),
         outputs: exp.task.kind.outputs(),
     };
-    model::build(&ms).map_err(|e| TrainError::Network { id: spec.id(), message: e.to_string() })
+    model::build(&ms).map_err(|e| TrainError::Network {
+        id: spec.id(),
+        message: e.to_string(),
+    })
 }
 
 /// Trains one network. Returns `None` if `cancel` was raised before it finished.
-pub fn train_network(exp: &Experiment, spec: &NetworkSpec, cancel: &AtomicBool) -> Result<Option<Trained>, TrainError> {
+pub fn train_network(
+    exp: &Experiment,
+    spec: &NetworkSpec,
+    cancel: &AtomicBool,
+) -> Result<Option<Trained>, TrainError> {
     let start = Instant::now();
     let id = spec.id();
-    let net_err = |message: String| TrainError::Network { id: id.clone(), message };
+    let net_err = |message: String| TrainError::Network {
+        id: id.clone(),
+        message,
+    };
     let model = model_for(exp, spec)?;
     let task = TaskGen::new(&exp.task).map_err(|e| net_err(e.to_string()))?;
     let key = spec.stream_key();
@@ -108,7 +118,10 @@ pub fn train_network(exp: &Experiment, spec: &NetworkSpec, cancel: &AtomicBool) 
     let mut scratch = vec![0.0f32; model.bptt_scratch_len(steps_t)];
     let (mut m, mut v) = (vec![0.0f32; params.len()], vec![0.0f32; params.len()]);
     let mut adam = Adam::new(&mut m, &mut v).map_err(|e| net_err(e.to_string()))?;
-    let adam_params = AdamParams { lr: spec.learning_rate, ..Default::default() };
+    let adam_params = AdamParams {
+        lr: spec.learning_rate,
+        ..Default::default()
+    };
     let l2 = spec.l2 as f32;
     let clip = exp.training.clip_norm.map(|c| c as f32);
 
@@ -118,9 +131,14 @@ pub fn train_network(exp: &Experiment, spec: &NetworkSpec, cancel: &AtomicBool) 
         if cancel.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        task.fill(&mut data_rng, batch, steps_t, &mut xs, &mut ys).map_err(|e| net_err(e.to_string()))?;
-        let loss = model.loss_and_grad(&params, &xs, &ys, batch, steps_t, &mut grad, &mut scratch).map_err(|e| net_err(e.to_string()))?;
-        model.add_l2(&params, &mut grad, l2).map_err(|e| net_err(e.to_string()))?;
+        task.fill(&mut data_rng, batch, steps_t, &mut xs, &mut ys)
+            .map_err(|e| net_err(e.to_string()))?;
+        let loss = model
+            .loss_and_grad(&params, &xs, &ys, batch, steps_t, &mut grad, &mut scratch)
+            .map_err(|e| net_err(e.to_string()))?;
+        model
+            .add_l2(&params, &mut grad, l2)
+            .map_err(|e| net_err(e.to_string()))?;
         curve.push(loss);
         let norm = match clip {
             Some(c) => clip_grad_norm(&mut grad, c),
@@ -130,8 +148,12 @@ pub fn train_network(exp: &Experiment, spec: &NetworkSpec, cancel: &AtomicBool) 
             diverged_at = Some(step);
             break;
         }
-        let lr = exp.training.schedule.learning_rate(spec.learning_rate, step);
-        adam.update(&mut params, &grad, &adam_params, lr).map_err(|e| net_err(e.to_string()))?;
+        let lr = exp
+            .training
+            .schedule
+            .learning_rate(spec.learning_rate, step);
+        adam.update(&mut params, &grad, &adam_params, lr)
+            .map_err(|e| net_err(e.to_string()))?;
         if params.iter().any(|p| !p.is_finite()) {
             diverged_at = Some(step);
             break;
@@ -141,7 +163,11 @@ pub fn train_network(exp: &Experiment, spec: &NetworkSpec, cancel: &AtomicBool) 
     let mut record = store::record_for(spec, exp.task.kind.name(), ni, no);
     record.train_steps = curve.len() as u64;
     let tail = &curve[curve.len().saturating_sub(100)..];
-    record.final_loss = if tail.is_empty() { f64::NAN } else { tail.iter().map(|&x| x as f64).sum::<f64>() / tail.len() as f64 };
+    record.final_loss = if tail.is_empty() {
+        f64::NAN
+    } else {
+        tail.iter().map(|&x| x as f64).sum::<f64>() / tail.len() as f64
+    };
     if let Some(step) = diverged_at {
         record.diverged = true;
         record.diverged_at_step = Some(step);
@@ -154,7 +180,11 @@ pub fn train_network(exp: &Experiment, spec: &NetworkSpec, cancel: &AtomicBool) 
         record.passed = eval.mse < exp.task.max_eval_mse;
     }
     record.train_seconds = start.elapsed().as_secs_f64();
-    Ok(Some(Trained { record, params, curve }))
+    Ok(Some(Trained {
+        record,
+        params,
+        curve,
+    }))
 }
 
 /// Evaluation metrics on the shared evaluation set.
@@ -170,12 +200,18 @@ pub fn evaluation_set(exp: &Experiment, task: &TaskGen) -> Result<(Vec<f64>, Vec
     let mut xs = vec![0.0f64; n * t * task.inputs()];
     let mut ys = vec![0.0f64; n * t * task.outputs()];
     let mut rng = Rng::stream(exp.seed, EVAL_STREAM);
-    task.fill(&mut rng, n, t, &mut xs, &mut ys).map_err(|e| e.to_string())?;
+    task.fill(&mut rng, n, t, &mut xs, &mut ys)
+        .map_err(|e| e.to_string())?;
     Ok((xs, ys))
 }
 
 /// MSE and accuracy of a network on the evaluation set (f64).
-pub fn evaluate(exp: &Experiment, model: &dyn Model, task: &TaskGen, p: &[f64]) -> Result<Evaluation, String> {
+pub fn evaluate(
+    exp: &Experiment,
+    model: &dyn Model,
+    task: &TaskGen,
+    p: &[f64],
+) -> Result<Evaluation, String> {
     let (xs, ys) = evaluation_set(exp, task)?;
     let (n, t) = (exp.training.eval_trials, exp.task.trial_steps);
     let (ni, no, s) = (task.inputs(), task.outputs(), model.state_dim());
@@ -185,7 +221,13 @@ pub fn evaluate(exp: &Experiment, model: &dyn Model, task: &TaskGen, p: &[f64]) 
     let (mut sq, mut correct) = (0.0, 0usize);
     for trial in 0..n {
         model
-            .run(p, &s0, &xs[trial * t * ni..(trial + 1) * t * ni], &mut states, &mut outputs)
+            .run(
+                p,
+                &s0,
+                &xs[trial * t * ni..(trial + 1) * t * ni],
+                &mut states,
+                &mut outputs,
+            )
             .map_err(|e| e.to_string())?;
         let target = &ys[trial * t * no..(trial + 1) * t * no];
         for (y, y_hat) in target.iter().zip(&outputs) {
@@ -196,11 +238,19 @@ pub fn evaluate(exp: &Experiment, model: &dyn Model, task: &TaskGen, p: &[f64]) 
         }
     }
     let count = (n * t * no) as f64;
-    Ok(Evaluation { mse: sq / count, accuracy: correct as f64 / count })
+    Ok(Evaluation {
+        mse: sq / count,
+        accuracy: correct as f64 / count,
+    })
 }
 
 /// Trains every network of the experiment that the store does not have yet.
-pub fn train_population(exp: &Experiment, store: &Store, opts: &TrainOptions, cancel: &AtomicBool) -> Result<PopulationSummary, TrainError> {
+pub fn train_population(
+    exp: &Experiment,
+    store: &Store,
+    opts: &TrainOptions,
+    cancel: &AtomicBool,
+) -> Result<PopulationSummary, TrainError> {
     let selected: Vec<&NetworkSpec> = exp
         .networks
         .iter()
@@ -208,14 +258,28 @@ pub fn train_population(exp: &Experiment, store: &Store, opts: &TrainOptions, ca
         .filter(|(i, _)| opts.shard.is_none_or(|s| s.contains(*i)))
         .map(|(_, n)| n)
         .collect();
-    let todo: Vec<&NetworkSpec> = selected.iter().copied().filter(|n| !store.has_network(&n.id())).collect();
-    let mut summary = PopulationSummary { total: selected.len(), already_done: selected.len() - todo.len(), ..Default::default() };
+    let todo: Vec<&NetworkSpec> = selected
+        .iter()
+        .copied()
+        .filter(|n| !store.has_network(&n.id()))
+        .collect();
+    let mut summary = PopulationSummary {
+        total: selected.len(),
+        already_done: selected.len() - todo.len(),
+        ..Default::default()
+    };
 
-    let pb = if opts.progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
+    let pb = if opts.progress {
+        ProgressBar::new(todo.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
     pb.set_style(
-        ProgressStyle::with_template("{spinner} training [{bar:30}] {pos}/{len} networks, {elapsed} elapsed, eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} training [{bar:30}] {pos}/{len} networks, {elapsed} elapsed, eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     let say = |line: String| {
         if pb.is_hidden() {
@@ -225,14 +289,22 @@ pub fn train_population(exp: &Experiment, store: &Store, opts: &TrainOptions, ca
         }
     };
     if summary.already_done > 0 {
-        say(format!("resuming: {} of {} networks already in {}", summary.already_done, summary.total, store.root().display()));
+        say(format!(
+            "resuming: {} of {} networks already in {}",
+            summary.already_done,
+            summary.total,
+            store.root().display()
+        ));
     }
 
     let threads = opts.threads.unwrap_or(0);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| TrainError::Threads { threads, message: e.to_string() })?;
+        .map_err(|e| TrainError::Threads {
+            threads,
+            message: e.to_string(),
+        })?;
     let results: Vec<Result<Option<NetworkRecord>, TrainError>> = pool.install(|| {
         todo.par_iter()
             .map(|spec| {
@@ -242,7 +314,11 @@ pub fn train_population(exp: &Experiment, store: &Store, opts: &TrainOptions, ca
                 };
                 let model = model_for(exp, spec)?;
                 let blocks = model.blocks();
-                store.save_network(&trained.record, &store::named_params(&blocks, &trained.params), &trained.curve)?;
+                store.save_network(
+                    &trained.record,
+                    &store::named_params(&blocks, &trained.params),
+                    &trained.curve,
+                )?;
                 let r = &trained.record;
                 let status = if r.diverged {
                     format!("DIVERGED at step {}", r.diverged_at_step.unwrap_or(0))

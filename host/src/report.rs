@@ -18,16 +18,38 @@ fn read_matrix_if(path: &Path) -> Option<Matrix> {
 /// Computes the findings from what the store holds.
 pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, ReportError> {
     let dir = store.root().join("analysis");
-    let order: Vec<String> = std::fs::read_to_string(dir.join("networks.txt")).unwrap_or_default().lines().map(str::to_string).collect();
-    let by_id: BTreeMap<&str, &NetworkRecord> = records.iter().map(|r| (r.id.as_str(), r)).collect();
-    let ordered: Vec<&NetworkRecord> = order.iter().filter_map(|id| by_id.get(id.as_str()).copied()).collect();
+    let order: Vec<String> = std::fs::read_to_string(dir.join("networks.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let by_id: BTreeMap<&str, &NetworkRecord> =
+        records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let ordered: Vec<&NetworkRecord> = order
+        .iter()
+        .filter_map(|id| by_id.get(id.as_str()).copied())
+        .collect();
     let arch = categories(&ordered.iter().map(|r| r.arch.clone()).collect::<Vec<_>>());
-    let act = categories(&ordered.iter().map(|r| r.activation.clone()).collect::<Vec<_>>());
+    let act = categories(
+        &ordered
+            .iter()
+            .map(|r| r.activation.clone())
+            .collect::<Vec<_>>(),
+    );
     let n = ordered.len();
     let load = |name: &str| read_matrix_if(&dir.join(name)).filter(|m| m.rows() == n && n > 0);
-    let (svcca, cka, topo) = (load("svcca_distances.npy"), load("cka_distances.npy"), load("topology_distances.npy"));
-    let sil = |m: &Option<Matrix>, l: &[usize]| m.as_ref().map(|m| silhouette(m, l)).unwrap_or(f64::NAN);
-    let pv = |m: &Option<Matrix>, l: &[usize]| m.as_ref().map(|m| silhouette_p_value(m, l, 199, 7)).unwrap_or(f64::NAN);
+    let (svcca, cka, topo) = (
+        load("svcca_distances.npy"),
+        load("cka_distances.npy"),
+        load("topology_distances.npy"),
+    );
+    let sil =
+        |m: &Option<Matrix>, l: &[usize]| m.as_ref().map(|m| silhouette(m, l)).unwrap_or(f64::NAN);
+    let pv = |m: &Option<Matrix>, l: &[usize]| {
+        m.as_ref()
+            .map(|m| silhouette_p_value(m, l, 199, 7))
+            .unwrap_or(f64::NAN)
+    };
     let stress = |name: &str, m: &Option<Matrix>| -> Result<f64, ReportError> {
         match m {
             Some(m) if m.rows() >= 3 => Ok(stages::embed_stage(store, name, m)?.1),
@@ -35,7 +57,10 @@ pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, Re
         }
     };
     let _ = SmacofOptions::default();
-    let is_flipflop = records.first().map(|r| r.task == "flipflop").unwrap_or(false);
+    let is_flipflop = records
+        .first()
+        .map(|r| r.task == "flipflop")
+        .unwrap_or(false);
     let passed: Vec<&NetworkRecord> = records.iter().filter(|r| r.passed).collect();
     let mut canonical = 0;
     let mut with_dyn = 0;
@@ -77,7 +102,10 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
     let records = store.rebuild_catalog()?;
     let f = findings(store, &records)?;
     let dir = store.analysis_dir()?;
-    crate::store::write_atomic(&dir.join("findings.json"), serde_json::to_string_pretty(&f)?.as_bytes())?;
+    crate::store::write_atomic(
+        &dir.join("findings.json"),
+        serde_json::to_string_pretty(&f)?.as_bytes(),
+    )?;
     let figures = crate::figures::render_all(store, &records).unwrap_or_else(|e| {
         eprintln!("rnndyn: warning: figures: {e}");
         Vec::new()
@@ -85,14 +113,44 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
 
     let mut md = String::new();
     let _ = writeln!(md, "# rnndyn report\n");
-    let _ = writeln!(md, "Store: `{}`  \nNetworks: {} ({} passed the task criterion)\n", store.root().display(), f.networks, f.passed);
+    let _ = writeln!(
+        md,
+        "Store: `{}`  \nNetworks: {} ({} passed the task criterion)\n",
+        store.root().display(),
+        f.networks,
+        f.passed
+    );
     let _ = writeln!(md, "## Findings\n");
     let _ = writeln!(md, "| measure | SVCCA | topology |\n|---|---|---|");
-    let _ = writeln!(md, "| silhouette by architecture | {} | {} |", fmt_f(f.silhouette_svcca_by_arch), fmt_f(f.silhouette_topology_by_arch));
-    let _ = writeln!(md, "| silhouette by activation | {} | {} |", fmt_f(f.silhouette_svcca_by_activation), fmt_f(f.silhouette_topology_by_activation));
-    let _ = writeln!(md, "| permutation p-value (architecture) | {} | {} |", fmt_f(f.p_value_svcca_by_arch), fmt_f(f.p_value_topology_by_arch));
-    let _ = writeln!(md, "| MDS stress-1 | {} | {} |", fmt_f(f.mds_stress1_svcca), fmt_f(f.mds_stress1_topology));
-    let _ = writeln!(md, "\nLinear CKA silhouette by architecture: {}.", fmt_f(f.silhouette_cka_by_arch));
+    let _ = writeln!(
+        md,
+        "| silhouette by architecture | {} | {} |",
+        fmt_f(f.silhouette_svcca_by_arch),
+        fmt_f(f.silhouette_topology_by_arch)
+    );
+    let _ = writeln!(
+        md,
+        "| silhouette by activation | {} | {} |",
+        fmt_f(f.silhouette_svcca_by_activation),
+        fmt_f(f.silhouette_topology_by_activation)
+    );
+    let _ = writeln!(
+        md,
+        "| permutation p-value (architecture) | {} | {} |",
+        fmt_f(f.p_value_svcca_by_arch),
+        fmt_f(f.p_value_topology_by_arch)
+    );
+    let _ = writeln!(
+        md,
+        "| MDS stress-1 | {} | {} |",
+        fmt_f(f.mds_stress1_svcca),
+        fmt_f(f.mds_stress1_topology)
+    );
+    let _ = writeln!(
+        md,
+        "\nLinear CKA silhouette by architecture: {}.",
+        fmt_f(f.silhouette_cka_by_arch)
+    );
     if let Some(c) = f.canonical_topology {
         let _ = writeln!(md, "\nCanonical flip-flop topology (8 stable corners, flip logic for all 6 pulses): **{c} of {} passing networks** ({} analysed).", f.passed, f.passed_with_dynamics);
     }
@@ -112,22 +170,39 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
     let mut groups: BTreeMap<(String, String), Vec<Vec<usize>>> = BTreeMap::new();
     for r in &records {
         if let Some(s) = stages::dynamics_summary(store, &r.id) {
-            groups.entry((r.arch.clone(), r.activation.clone())).or_default().push(s.count_by_stability_index);
+            groups
+                .entry((r.arch.clone(), r.activation.clone()))
+                .or_default()
+                .push(s.count_by_stability_index);
         }
     }
     for ((a, act), counts) in &groups {
         let m = counts.len() as f64;
         let get = |c: &Vec<usize>, i: usize| c.get(i).copied().unwrap_or(0) as f64;
-        let total: f64 = counts.iter().map(|c| c.iter().sum::<usize>() as f64).sum::<f64>() / m;
+        let total: f64 = counts
+            .iter()
+            .map(|c| c.iter().sum::<usize>() as f64)
+            .sum::<f64>()
+            / m;
         let s0: f64 = counts.iter().map(|c| get(c, 0)).sum::<f64>() / m;
         let s1: f64 = counts.iter().map(|c| get(c, 1)).sum::<f64>() / m;
-        let s2: f64 = counts.iter().map(|c| c.iter().skip(2).sum::<usize>() as f64).sum::<f64>() / m;
-        let _ = writeln!(md, "| {a} | {act} | {} | {total:.1} | {s0:.1} | {s1:.1} | {s2:.1} |", counts.len());
+        let s2: f64 = counts
+            .iter()
+            .map(|c| c.iter().skip(2).sum::<usize>() as f64)
+            .sum::<f64>()
+            / m;
+        let _ = writeln!(
+            md,
+            "| {a} | {act} | {} | {total:.1} | {s0:.1} | {s1:.1} | {s2:.1} |",
+            counts.len()
+        );
     }
     let _ = writeln!(md, "\n## Population\n");
     let _ = writeln!(md, "| id | arch | act | N | L2 | lr | seed | final loss | eval MSE | accuracy | passed | fixed points |\n|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &records {
-        let fp = stages::dynamics_summary(store, &r.id).map(|s| format!("{:?}", s.count_by_stability_index)).unwrap_or_default();
+        let fp = stages::dynamics_summary(store, &r.id)
+            .map(|s| format!("{:?}", s.count_by_stability_index))
+            .unwrap_or_default();
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {:.2e} | {:.3} | {} | {} |",
@@ -141,7 +216,13 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
             r.final_loss,
             r.eval_mse,
             r.eval_accuracy,
-            if r.diverged { "diverged" } else if r.passed { "yes" } else { "no" },
+            if r.diverged {
+                "diverged"
+            } else if r.passed {
+                "yes"
+            } else {
+                "no"
+            },
             fp
         );
     }
@@ -154,7 +235,9 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn inline(s: &str) -> String {
@@ -167,7 +250,10 @@ fn inline(s: &str) -> String {
         if let (Some(a), Some(b)) = (tail.find("]("), tail.find(')')) {
             let alt = &tail[2..a];
             let src = &tail[a + 2..b];
-            let _ = write!(out, "<img alt=\"{alt}\" src=\"{src}\" style=\"max-width:100%\">");
+            let _ = write!(
+                out,
+                "<img alt=\"{alt}\" src=\"{src}\" style=\"max-width:100%\">"
+            );
             rest = tail[b + 1..].to_string();
         } else {
             out.push_str(tail);

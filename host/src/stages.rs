@@ -3,9 +3,14 @@
 //! the quantitative findings. Each stage reads and writes the store, so it can run on
 //! its own (`rnndyn fixed-points`, `rnndyn topology`, ...) or as part of `rnndyn run`.
 
-use crate::analysis::{classical_mds, pairwise_distances, smacof, Matrix, Metric, SmacofOptions, SvccaOptions, Truncation};
+use crate::analysis::{
+    classical_mds, pairwise_distances, smacof, Matrix, Metric, SmacofOptions, SvccaOptions,
+    Truncation,
+};
 use crate::config::{self, Experiment};
-use crate::dynamics::network::{self, load_topology, DynamicsSettings, DynamicsSummary, PROBE_STREAM};
+use crate::dynamics::network::{
+    self, load_topology, DynamicsSettings, DynamicsSummary, PROBE_STREAM,
+};
 use crate::dynamics::topology_distance;
 use crate::model::{self, Model};
 use crate::npy;
@@ -21,8 +26,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub type StageError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Loads a stored network: its model and f64 parameters.
-pub fn load_network(store: &Store, record: &NetworkRecord) -> Result<(Box<dyn Model>, Vec<f64>), StageError> {
-    let spec = record.model_spec().map_err(|e| format!("{}: {e}", store.network_dir(&record.id).display()))?;
+pub fn load_network(
+    store: &Store,
+    record: &NetworkRecord,
+) -> Result<(Box<dyn Model>, Vec<f64>), StageError> {
+    let spec = record
+        .model_spec()
+        .map_err(|e| format!("{}: {e}", store.network_dir(&record.id).display()))?;
     let model = model::build(&spec)?;
     let shapes = store::block_shapes(&model.blocks());
     let p = store.params_f64(&record.id, &shapes)?;
@@ -41,7 +51,14 @@ pub fn analysable(records: &[NetworkRecord]) -> Vec<NetworkRecord> {
 
 /// Fixed points, linearisation and topology of every network (resumable: networks with a
 /// `dynamics.json` are skipped unless `force`). Returns (analysed now, skipped).
-pub fn fixed_points_stage(exp: &Experiment, store: &Store, records: &[NetworkRecord], force: bool, cancel: &AtomicBool, say: &(dyn Fn(String) + Sync)) -> Result<(usize, usize), StageError> {
+pub fn fixed_points_stage(
+    exp: &Experiment,
+    store: &Store,
+    records: &[NetworkRecord],
+    force: bool,
+    cancel: &AtomicBool,
+    say: &(dyn Fn(String) + Sync),
+) -> Result<(usize, usize), StageError> {
     let settings = DynamicsSettings::from_experiment(exp);
     let todo: Vec<&NetworkRecord> = records
         .iter()
@@ -55,9 +72,15 @@ pub fn fixed_points_stage(exp: &Experiment, store: &Store, records: &[NetworkRec
                 return Ok(false);
             }
             let (model, p) = load_network(store, r)?;
-            let d = network::analyze(exp, model.as_ref(), &p, &settings).map_err(|e| format!("{}: {e}", r.id))?;
+            let d = network::analyze(exp, model.as_ref(), &p, &settings)
+                .map_err(|e| format!("{}: {e}", r.id))?;
             d.save(&store.network_dir(&r.id), &r.id)?;
-            say(format!("{:<40} fixed points {:>3}  by stability index {:?}", r.id, d.fixed_points.fixed_points.len(), d.fixed_points.count_by_index()));
+            say(format!(
+                "{:<40} fixed points {:>3}  by stability index {:?}",
+                r.id,
+                d.fixed_points.fixed_points.len(),
+                d.fixed_points.count_by_index()
+            ));
             Ok(true)
         })
         .collect();
@@ -88,8 +111,13 @@ pub fn topology_stage(store: &Store, records: &[NetworkRecord]) -> Result<Matrix
         .map(|r| load_topology(&store.network_dir(&r.id)).map_err(|e| format!("{}: {e}", r.id)))
         .collect::<Result<_, _>>()?;
     let n = tops.len();
-    let pairs: Vec<(usize, usize)> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect();
-    let vals: Vec<f64> = pairs.par_iter().map(|&(i, j)| topology_distance(&tops[i], &tops[j], 0.5)).collect();
+    let pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+        .collect();
+    let vals: Vec<f64> = pairs
+        .par_iter()
+        .map(|&(i, j)| topology_distance(&tops[i], &tops[j], 0.5))
+        .collect();
     let mut d = vec![0.0; n * n];
     for (&(i, j), &v) in pairs.iter().zip(&vals) {
         d[i * n + j] = v;
@@ -117,18 +145,29 @@ pub fn activity(exp: &Experiment, model: &dyn Model, p: &[f64]) -> Result<Matrix
 
 /// SVCCA and linear CKA distance matrices → `analysis/{svcca,cka}_distances.npy`; each
 /// network's probe activity is saved as `networks/<id>/activity.npy` (float32).
-pub fn geometry_stage(exp: &Experiment, store: &Store, records: &[NetworkRecord]) -> Result<(Matrix, Matrix), StageError> {
+pub fn geometry_stage(
+    exp: &Experiment,
+    store: &Store,
+    records: &[NetworkRecord],
+) -> Result<(Matrix, Matrix), StageError> {
     let acts: Vec<Matrix> = records
         .par_iter()
         .map(|r| -> Result<Matrix, StageError> {
             let (model, p) = load_network(store, r)?;
             let a = activity(exp, model.as_ref(), &p)?;
             let f: Vec<f32> = a.as_slice().iter().map(|&v| v as f32).collect();
-            npy::write_array(store.network_dir(&r.id).join("activity.npy"), &[a.rows(), a.cols()], &f)?;
+            npy::write_array(
+                store.network_dir(&r.id).join("activity.npy"),
+                &[a.rows(), a.cols()],
+                &f,
+            )?;
             Ok(a)
         })
         .collect::<Result<_, _>>()?;
-    let svcca = Metric::Svcca(SvccaOptions { truncation: Truncation::VarianceFraction(exp.analysis.svcca_variance), epsilon: 1e-10 });
+    let svcca = Metric::Svcca(SvccaOptions {
+        truncation: Truncation::VarianceFraction(exp.analysis.svcca_variance),
+        epsilon: 1e-10,
+    });
     let d_svcca = pairwise_distances(&acts, &svcca)?;
     let d_cka = pairwise_distances(&acts, &Metric::LinearCka)?;
     let dir = store.analysis_dir()?;
@@ -148,7 +187,10 @@ pub fn embed_stage(store: &Store, name: &str, d: &Matrix) -> Result<(Matrix, f64
     } else {
         (Matrix::new(n, 2, vec![0.0; n * 2])?, 0.0)
     };
-    npy::write_matrix(store.analysis_dir()?.join(format!("mds_{name}.npy")), &coords.0)?;
+    npy::write_matrix(
+        store.analysis_dir()?.join(format!("mds_{name}.npy")),
+        &coords.0,
+    )?;
     Ok(coords)
 }
 
@@ -179,7 +221,10 @@ pub fn silhouette(d: &Matrix, labels: &[usize]) -> f64 {
             continue;
         }
         let a = sum[own] / cnt[own] as f64;
-        let b = (0..k).filter(|&c| c != own && cnt[c] > 0).map(|c| sum[c] / cnt[c] as f64).fold(f64::INFINITY, f64::min);
+        let b = (0..k)
+            .filter(|&c| c != own && cnt[c] > 0)
+            .map(|c| sum[c] / cnt[c] as f64)
+            .fold(f64::INFINITY, f64::min);
         if b.is_finite() {
             let m = a.max(b);
             total += if m > 0.0 { (b - a) / m } else { 0.0 };
@@ -232,5 +277,8 @@ pub fn categories(values: &[String]) -> Vec<usize> {
     let mut cats: Vec<&String> = values.iter().collect();
     cats.sort();
     cats.dedup();
-    values.iter().map(|v| cats.iter().position(|c| *c == v).unwrap_or(0)).collect()
+    values
+        .iter()
+        .map(|v| cats.iter().position(|c| *c == v).unwrap_or(0))
+        .collect()
 }

@@ -29,7 +29,10 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not an rnndyn store ({reason})")]
     NotAStore { path: PathBuf, reason: String },
     #[error("{path}: store format version {found} is not supported by this rnndyn (it reads version {FORMAT_VERSION})")]
@@ -37,13 +40,20 @@ pub enum StoreError {
     #[error("{path}: corrupt or truncated: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     #[error("{path}: array `{name}`: {reason}")]
-    Array { path: PathBuf, name: String, reason: String },
+    Array {
+        path: PathBuf,
+        name: String,
+        reason: String,
+    },
     #[error(transparent)]
     Npy(#[from] NpyError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename).
@@ -56,7 +66,10 @@ pub fn temp_path(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".tmp-{}-{}-{name}", std::process::id(), n))
 }
 
@@ -104,14 +117,22 @@ pub struct NetworkRecord {
 impl NetworkRecord {
     /// The model this record describes.
     pub fn model_spec(&self) -> Result<ModelSpec, String> {
-        let arch = Arch::parse(&self.arch).ok_or_else(|| format!("unknown arch {:?}", self.arch))?;
+        let arch =
+            Arch::parse(&self.arch).ok_or_else(|| format!("unknown arch {:?}", self.arch))?;
         let activation = match self.activation.as_str() {
             "tanh" => Activation::Tanh,
             "relu" => Activation::Relu,
             other => return Err(format!("unknown activation {other:?}")),
         };
         let gru_convention = parse_gru_convention(&self.gru_convention)?;
-        Ok(ModelSpec { arch, activation, gru_convention, hidden: self.hidden, inputs: self.inputs, outputs: self.outputs })
+        Ok(ModelSpec {
+            arch,
+            activation,
+            gru_convention,
+            hidden: self.hidden,
+            inputs: self.inputs,
+            outputs: self.outputs,
+        })
     }
 }
 
@@ -151,29 +172,52 @@ impl Store {
             let s = Store::open(root)?;
             return Ok(s);
         }
-        let m = Marker { format: FORMAT.into(), version: FORMAT_VERSION, created_by: format!("rnndyn {}", env!("CARGO_PKG_VERSION")) };
-        write_atomic(&marker, serde_json::to_string_pretty(&m).unwrap_or_default().as_bytes())?;
+        let m = Marker {
+            format: FORMAT.into(),
+            version: FORMAT_VERSION,
+            created_by: format!("rnndyn {}", env!("CARGO_PKG_VERSION")),
+        };
+        write_atomic(
+            &marker,
+            serde_json::to_string_pretty(&m)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
         let exp = root.join("experiment.toml");
         if !exp.exists() {
             write_atomic(&exp, experiment_toml.as_bytes())?;
         }
-        Ok(Store { root: root.to_path_buf() })
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
     }
 
     /// Opens an existing store, checking its format and version.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         let marker = root.join("store.json");
-        let text = std::fs::read_to_string(&marker)
-            .map_err(|e| StoreError::NotAStore { path: root.to_path_buf(), reason: format!("cannot read store.json: {e}") })?;
-        let m: Marker = serde_json::from_str(&text)
-            .map_err(|e| StoreError::Corrupt { path: marker.clone(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(&marker).map_err(|e| StoreError::NotAStore {
+            path: root.to_path_buf(),
+            reason: format!("cannot read store.json: {e}"),
+        })?;
+        let m: Marker = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            path: marker.clone(),
+            reason: e.to_string(),
+        })?;
         if m.format != FORMAT {
-            return Err(StoreError::NotAStore { path: marker, reason: format!("format is {:?}", m.format) });
+            return Err(StoreError::NotAStore {
+                path: marker,
+                reason: format!("format is {:?}", m.format),
+            });
         }
         if m.version != FORMAT_VERSION {
-            return Err(StoreError::Version { path: marker, found: m.version });
+            return Err(StoreError::Version {
+                path: marker,
+                found: m.version,
+            });
         }
-        Ok(Store { root: root.to_path_buf() })
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -202,7 +246,12 @@ impl Store {
     }
 
     /// Writes a finished network as one atomic directory rename.
-    pub fn save_network(&self, record: &NetworkRecord, params: &NamedArrays, curve: &[f32]) -> Result<(), StoreError> {
+    pub fn save_network(
+        &self,
+        record: &NetworkRecord,
+        params: &NamedArrays,
+        curve: &[f32],
+    ) -> Result<(), StoreError> {
         let final_dir = self.network_dir(&record.id);
         let tmp = temp_path(&final_dir);
         std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
@@ -221,7 +270,10 @@ impl Store {
     pub fn record(&self, id: &str) -> Result<NetworkRecord, StoreError> {
         let p = self.network_dir(id).join("network.json");
         let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt { path: p, reason: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            path: p,
+            reason: e.to_string(),
+        })
     }
 
     /// All complete networks, sorted by id.
@@ -242,7 +294,11 @@ impl Store {
     }
 
     /// Reads a network's parameters as f64 (in the block order of `blocks`).
-    pub fn params_f64(&self, id: &str, blocks: &[(String, Vec<u64>)]) -> Result<Vec<f64>, StoreError> {
+    pub fn params_f64(
+        &self,
+        id: &str,
+        blocks: &[(String, Vec<u64>)],
+    ) -> Result<Vec<f64>, StoreError> {
         let p = self.network_dir(id).join("params.npz");
         read_npz_blocks(&p, blocks)
     }
@@ -253,9 +309,16 @@ impl Store {
         let path = self.root.join("catalog.csv");
         let mut w = csv::Writer::from_writer(Vec::new());
         for r in &records {
-            w.serialize(CatalogRow::from(r)).map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+            w.serialize(CatalogRow::from(r))
+                .map_err(|e| StoreError::Corrupt {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
         }
-        let bytes = w.into_inner().map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+        let bytes = w.into_inner().map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         write_atomic(&path, &bytes)?;
         Ok(records)
     }
@@ -300,7 +363,10 @@ impl<'a> From<&'a NetworkRecord> for CatalogRow<'a> {
             eval_accuracy: r.eval_accuracy,
             passed: r.passed,
             diverged: r.diverged,
-            diverged_at_step: r.diverged_at_step.map(|s| s.to_string()).unwrap_or_default(),
+            diverged_at_step: r
+                .diverged_at_step
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -352,7 +418,11 @@ pub fn block_shapes(blocks: &[rnndyn_core::cell::ParamBlock]) -> Vec<(String, Ve
     blocks
         .iter()
         .map(|b| {
-            let shape = if b.rows == 1 { vec![b.cols as u64] } else { vec![b.rows as u64, b.cols as u64] };
+            let shape = if b.rows == 1 {
+                vec![b.cols as u64]
+            } else {
+                vec![b.rows as u64, b.cols as u64]
+            };
             (b.name.to_string(), shape)
         })
         .collect()

@@ -2,7 +2,8 @@
 
 use crate::config::{TaskKind, TaskSettings};
 use rnndyn_core::task::{
-    BiasSet, FlipFlop, FlipFlopParams, FrequencySet, Integration, IntegrationParams, PulseAtT0, Sine, SineParams, Task,
+    BiasSet, FlipFlop, FlipFlopParams, FrequencySet, Integration, IntegrationParams, PulseAtT0,
+    Sine, SineParams, Task,
 };
 use rnndyn_core::{Error, Real, Rng};
 
@@ -20,20 +21,33 @@ impl TaskGen {
         Ok(match &settings.kind {
             TaskKind::FlipFlop(f) => TaskGen::FlipFlop(FlipFlop::new(FlipFlopParams {
                 p: f.pulse_probability,
-                pulse_at_t0: if f.pulse_at_t0 { PulseAtT0::Yes } else { PulseAtT0::No },
+                pulse_at_t0: if f.pulse_at_t0 {
+                    PulseAtT0::Yes
+                } else {
+                    PulseAtT0::No
+                },
             })?),
             TaskKind::Sine(s) => TaskGen::Sine(Sine::new(SineParams {
                 frequencies: s.frequencies,
                 omega_min: s.min_omega,
                 omega_max: s.max_omega,
-                set: if s.train_every <= 1 { FrequencySet::All } else { FrequencySet::Every { step: s.train_every, offset: 0 } },
+                set: if s.train_every <= 1 {
+                    FrequencySet::All
+                } else {
+                    FrequencySet::Every {
+                        step: s.train_every,
+                        offset: 0,
+                    }
+                },
                 ..Default::default()
             })?),
-            TaskKind::Integration(g) => TaskGen::Integration(Integration::new(IntegrationParams {
-                bias: BiasSet::levels(&g.bias_levels)?,
-                noise_std: g.noise_std,
-                scale: g.scale,
-            })?),
+            TaskKind::Integration(g) => {
+                TaskGen::Integration(Integration::new(IntegrationParams {
+                    bias: BiasSet::levels(&g.bias_levels)?,
+                    noise_std: g.noise_std,
+                    scale: g.scale,
+                })?)
+            }
         })
     }
 
@@ -54,7 +68,14 @@ impl TaskGen {
     }
 
     /// Fills `batch` trials (trial-major `(B, T, ·)` layout).
-    pub fn fill<R: Real>(&self, rng: &mut Rng, batch: usize, steps: usize, xs: &mut [R], ys: &mut [R]) -> Result<(), Error> {
+    pub fn fill<R: Real>(
+        &self,
+        rng: &mut Rng,
+        batch: usize,
+        steps: usize,
+        xs: &mut [R],
+        ys: &mut [R],
+    ) -> Result<(), Error> {
         match self {
             TaskGen::FlipFlop(t) => t.fill(rng, batch, steps, xs, ys),
             TaskGen::Sine(t) => t.fill(rng, batch, steps, xs, ys),

@@ -25,13 +25,17 @@ struct Ref {
 impl Ref {
     fn open() -> Self {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/torch_ref.npz");
-        assert!(path.is_file(), "{} missing (run tests/data/make_torch_ref.py)", path.display());
+        assert!(
+            path.is_file(),
+            "{} missing (run tests/data/make_torch_ref.py)",
+            path.display()
+        );
         Ref { path }
     }
 
     fn array(&mut self, name: &str) -> Array {
-        let (shape, data) = rnndyn::npy::read_npz_shaped(&self.path, name)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (shape, data) =
+            rnndyn::npy::read_npz_shaped(&self.path, name).unwrap_or_else(|e| panic!("{e}"));
         Array::new(shape, data).unwrap()
     }
 

@@ -14,7 +14,9 @@ pub struct LinearizeParams {
 
 impl Default for LinearizeParams {
     fn default() -> Self {
-        LinearizeParams { slow_tolerance: 0.02 }
+        LinearizeParams {
+            slow_tolerance: 0.02,
+        }
     }
 }
 
@@ -65,7 +67,10 @@ pub fn linearize<R: Real, C: Cell<R>>(
     cell.jacobian_state(p, h, x, jacobian);
     let (work, eig_scratch) = scratch.split_at_mut(s * s);
     work.copy_from_slice(jacobian);
-    let eig_params = EigParams { sort: Sort::ByModulusDescending, ..Default::default() };
+    let eig_params = EigParams {
+        sort: Sort::ByModulusDescending,
+        ..Default::default()
+    };
     eigen(s, work, values, vectors, None, eig_scratch, &eig_params)?;
     Ok(summarize(values, params))
 }
@@ -73,7 +78,12 @@ pub fn linearize<R: Real, C: Cell<R>>(
 /// Stability index, slow modes, spectral radius and leading angle of a spectrum.
 pub fn summarize<R: Real>(values: &[Eigenvalue<R>], params: &LinearizeParams) -> Linearization<R> {
     let tol = R::from_f64(params.slow_tolerance);
-    let mut out = Linearization { stability_index: 0, slow_modes: 0, spectral_radius: R::ZERO, leading_angle: R::ZERO };
+    let mut out = Linearization {
+        stability_index: 0,
+        slow_modes: 0,
+        spectral_radius: R::ZERO,
+        leading_angle: R::ZERO,
+    };
     let mut leading_osc = -R::ONE;
     for v in values {
         let m = v.modulus();

@@ -18,4 +18,7 @@ mod linearize;
 mod search;
 
 pub use linearize::{linearize, linearize_scratch_len, summarize, Linearization, LinearizeParams};
-pub use search::{find_fixed_point, fixed_point_scratch_len, AdamPhase, FixedPointParams, FixedPointReport, NewtonPhase, Stop};
+pub use search::{
+    find_fixed_point, fixed_point_scratch_len, AdamPhase, FixedPointParams, FixedPointReport,
+    NewtonPhase, Stop,
+};

@@ -49,7 +49,12 @@ pub struct NewtonPhase {
 
 impl Default for NewtonPhase {
     fn default() -> Self {
-        NewtonPhase { max_iterations: 50, residual_tolerance: 1e-13, initial_damping: 1e-6, max_rejections: 12 }
+        NewtonPhase {
+            max_iterations: 50,
+            residual_tolerance: 1e-13,
+            initial_damping: 1e-6,
+            max_rejections: 12,
+        }
     }
 }
 
@@ -111,7 +116,14 @@ pub fn fixed_point_scratch_len<R: Real, C: Cell<R>>(cell: &C) -> usize {
 }
 
 /// `r = F(h) − h`, returns `‖r‖`.
-fn residual<R: Real, C: Cell<R>>(cell: &C, p: &[R], x: &[R], h: &[R], f: &mut [R], r: &mut [R]) -> R {
+fn residual<R: Real, C: Cell<R>>(
+    cell: &C,
+    p: &[R],
+    x: &[R],
+    h: &[R],
+    f: &mut [R],
+    r: &mut [R],
+) -> R {
     cell.step(p, h, x, f);
     for k in 0..r.len() {
         r[k] = f[k] - h[k];
@@ -203,7 +215,8 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
                 g[k] -= r[k];
             }
             let t = (it + 1) as f64;
-            let lr = ad.learning_rate * libm::pow(ad.decay, it as f64 / ad.decay_every.max(1) as f64);
+            let lr =
+                ad.learning_rate * libm::pow(ad.decay, it as f64 / ad.decay_every.max(1) as f64);
             let c1 = 1.0 - libm::pow(ad.beta1, t);
             let c2 = 1.0 - libm::pow(ad.beta2, t);
             let step = R::from_f64(lr / c1);
@@ -294,7 +307,15 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
                     }
                     delta[i] = -acc;
                 }
-                let solved = match lu_factor(s, m, pivots, lu_scratch, &LuParams { rcond_threshold: R::ZERO }) {
+                let solved = match lu_factor(
+                    s,
+                    m,
+                    pivots,
+                    lu_scratch,
+                    &LuParams {
+                        rcond_threshold: R::ZERO,
+                    },
+                ) {
                     Ok(lu) => lu.solve(delta).is_ok(),
                     Err(_) => false,
                 };
@@ -314,7 +335,11 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
                 lambda *= R::from_f64(10.0);
             }
             if !accepted {
-                report.newton_stop = if singular { Stop::Singular } else { Stop::Stalled };
+                report.newton_stop = if singular {
+                    Stop::Singular
+                } else {
+                    Stop::Stalled
+                };
                 if res <= tol {
                     report.newton_stop = Stop::Converged;
                 }

@@ -5,7 +5,9 @@
 use crate::model::Model;
 use crate::npy::{NpyError, NpzWriter};
 use rayon::prelude::*;
-use rnndyn_core::fixed_point::{AdamPhase, FixedPointParams, FixedPointReport, LinearizeParams, NewtonPhase, Stop};
+use rnndyn_core::fixed_point::{
+    AdamPhase, FixedPointParams, FixedPointReport, LinearizeParams, NewtonPhase, Stop,
+};
 use rnndyn_core::linalg::Eigenvalue;
 use rnndyn_core::Rng;
 use std::path::Path;
@@ -39,7 +41,11 @@ impl Default for FixedPointSettings {
             dedup_tolerance: 1e-6,
             outlier_scale: 10.0,
             search: FixedPointParams {
-                adam: AdamPhase { max_iterations: 300, q_tolerance: 1e-8, ..Default::default() },
+                adam: AdamPhase {
+                    max_iterations: 300,
+                    q_tolerance: 1e-8,
+                    ..Default::default()
+                },
                 newton: NewtonPhase::default(),
             },
             linearize: LinearizeParams::default(),
@@ -139,7 +145,12 @@ pub struct FixedPointAnalysis {
 impl FixedPointAnalysis {
     /// Number of fixed points with each stability index (index `k` = k unstable dims).
     pub fn count_by_index(&self) -> Vec<usize> {
-        let max = self.fixed_points.iter().map(|f| f.stability_index).max().unwrap_or(0);
+        let max = self
+            .fixed_points
+            .iter()
+            .map(|f| f.stability_index)
+            .max()
+            .unwrap_or(0);
         let mut c = vec![0; max + 1];
         for f in &self.fixed_points {
             c[f.stability_index] += 1;
@@ -167,31 +178,56 @@ pub(crate) fn norm(a: &[f64]) -> f64 {
 }
 
 pub(crate) fn dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Runs `trials` (each `T × I`, concatenated) from the zero state and returns every state
 /// visited, `(trials · T) × S` row-major.
-pub fn trajectory_states(model: &dyn Model, p: &[f64], xs: &[f64], trials: usize, steps: usize) -> Result<Vec<f64>, String> {
+pub fn trajectory_states(
+    model: &dyn Model,
+    p: &[f64],
+    xs: &[f64],
+    trials: usize,
+    steps: usize,
+) -> Result<Vec<f64>, String> {
     let (s, i, o) = (model.state_dim(), model.spec().inputs, model.spec().outputs);
     let mut states = vec![0.0; trials * steps * s];
     let mut outputs = vec![0.0; steps * o];
     let s0 = vec![0.0; s];
     for t in 0..trials {
         model
-            .run(p, &s0, &xs[t * steps * i..(t + 1) * steps * i], &mut states[t * steps * s..(t + 1) * steps * s], &mut outputs)
+            .run(
+                p,
+                &s0,
+                &xs[t * steps * i..(t + 1) * steps * i],
+                &mut states[t * steps * s..(t + 1) * steps * s],
+                &mut outputs,
+            )
             .map_err(|e| e.to_string())?;
     }
     Ok(states)
 }
 
 /// Samples `count` start states from `states` (rows of length `s`) plus N(0, noise²).
-pub fn sample_starts(states: &[f64], s: usize, count: usize, noise: f64, rng: &mut Rng) -> Vec<Vec<f64>> {
+pub fn sample_starts(
+    states: &[f64],
+    s: usize,
+    count: usize,
+    noise: f64,
+    rng: &mut Rng,
+) -> Vec<Vec<f64>> {
     let rows = states.len() / s.max(1);
     (0..count)
         .map(|_| {
             let r = rng.below(rows as u64) as usize;
-            states[r * s..(r + 1) * s].iter().map(|&v| v + noise * rng.normal()).collect()
+            states[r * s..(r + 1) * s]
+                .iter()
+                .map(|&v| v + noise * rng.normal())
+                .collect()
         })
         .collect()
 }
@@ -216,15 +252,25 @@ pub fn find_fixed_points(
                 let mut h = start.clone();
                 match model.find_fixed_point(p, x, &mut h, &settings.search, scratch, piv) {
                     Ok(report) => {
-                        let ok = report.residual <= settings.residual_tolerance && h.iter().all(|v| v.is_finite());
+                        let ok = report.residual <= settings.residual_tolerance
+                            && h.iter().all(|v| v.is_finite());
                         Candidate {
                             start: start.clone(),
                             end: h,
                             report: Some(report),
-                            status: if ok { CandidateStatus::Kept(usize::MAX) } else { CandidateStatus::NotConverged },
+                            status: if ok {
+                                CandidateStatus::Kept(usize::MAX)
+                            } else {
+                                CandidateStatus::NotConverged
+                            },
                         }
                     }
-                    Err(_) => Candidate { start: start.clone(), end: h, report: None, status: CandidateStatus::Failed },
+                    Err(_) => Candidate {
+                        start: start.clone(),
+                        end: h,
+                        report: None,
+                        status: CandidateStatus::Failed,
+                    },
                 }
             },
         )
@@ -239,17 +285,29 @@ pub fn find_fixed_points(
         }
     }
     let rms = if rows > 0 {
-        ((0..rows).map(|r| dist(&reference[r * s..(r + 1) * s], &centroid).powi(2)).sum::<f64>() / rows as f64).sqrt()
+        ((0..rows)
+            .map(|r| dist(&reference[r * s..(r + 1) * s], &centroid).powi(2))
+            .sum::<f64>()
+            / rows as f64)
+            .sqrt()
     } else {
         f64::INFINITY
     };
     let outlier_radius = settings.outlier_scale * rms.max(1e-12);
 
     // Deduplicate converged candidates, best residual first (ties by index: deterministic).
-    let mut order: Vec<usize> = (0..candidates.len()).filter(|&i| matches!(candidates[i].status, CandidateStatus::Kept(_))).collect();
+    let mut order: Vec<usize> = (0..candidates.len())
+        .filter(|&i| matches!(candidates[i].status, CandidateStatus::Kept(_)))
+        .collect();
     order.sort_by(|&a, &b| {
-        let ra = candidates[a].report.map(|r| r.residual).unwrap_or(f64::INFINITY);
-        let rb = candidates[b].report.map(|r| r.residual).unwrap_or(f64::INFINITY);
+        let ra = candidates[a]
+            .report
+            .map(|r| r.residual)
+            .unwrap_or(f64::INFINITY);
+        let rb = candidates[b]
+            .report
+            .map(|r| r.residual)
+            .unwrap_or(f64::INFINITY);
         ra.total_cmp(&rb).then(a.cmp(&b))
     });
     let mut unique: Vec<usize> = Vec::new();
@@ -260,7 +318,10 @@ pub fn find_fixed_points(
             continue;
         }
         let tol = settings.dedup_tolerance * norm(h).max(1.0);
-        match unique.iter().position(|&u| dist(&candidates[u].end, h) <= tol) {
+        match unique
+            .iter()
+            .position(|&u| dist(&candidates[u].end, h) <= tol)
+        {
             Some(k) => candidates[c].status = CandidateStatus::Duplicate(k),
             None => {
                 candidates[c].status = CandidateStatus::Kept(unique.len());
@@ -278,7 +339,16 @@ pub fn find_fixed_points(
             let mut values = vec![Eigenvalue::default(); s];
             let mut vectors = vec![0.0; s * s];
             let mut scratch = vec![0.0; rnndyn_core::fixed_point::linearize_scratch_len(s)];
-            let lin = model.linearize(p, x, h, &settings.linearize, &mut jac, &mut values, &mut vectors, &mut scratch);
+            let lin = model.linearize(
+                p,
+                x,
+                h,
+                &settings.linearize,
+                &mut jac,
+                &mut values,
+                &mut vectors,
+                &mut scratch,
+            );
             let mut output = vec![0.0; o];
             model.readout(p, h, &mut output);
             let residual = candidates[c].report.map(|r| r.residual).unwrap_or(f64::NAN);
@@ -304,7 +374,13 @@ pub fn find_fixed_points(
                     slow_modes: 0,
                     spectral_radius: f64::NAN,
                     leading_angle: f64::NAN,
-                    eigenvalues: vec![Eigenvalue { re: f64::NAN, im: f64::NAN }; s],
+                    eigenvalues: vec![
+                        Eigenvalue {
+                            re: f64::NAN,
+                            im: f64::NAN
+                        };
+                        s
+                    ],
                     eigenvectors: vec![f64::NAN; s * s],
                     jacobian: jac,
                     output,
@@ -313,7 +389,12 @@ pub fn find_fixed_points(
         })
         .collect();
 
-    FixedPointAnalysis { state_dim: s, input: x.to_vec(), candidates, fixed_points }
+    FixedPointAnalysis {
+        state_dim: s,
+        input: x.to_vec(),
+        candidates,
+        fixed_points,
+    }
 }
 
 impl FixedPointAnalysis {
@@ -338,34 +419,101 @@ impl FixedPointAnalysis {
     /// | `candidate_status` | (C,) int64 | 0 kept, 1 not converged, 2 duplicate, 3 outlier, 4 failed |
     /// | `candidate_fixed_point` | (C,) int64 | index of the fixed point found, or −1 |
     pub fn save(&self, path: &Path) -> Result<(), NpyError> {
-        let (k, s, c) = (self.fixed_points.len(), self.state_dim, self.candidates.len());
-        let o = self.fixed_points.first().map(|f| f.output.len()).unwrap_or(0);
-        let flat = |f: &dyn Fn(&FixedPoint) -> Vec<f64>| -> Vec<f64> { self.fixed_points.iter().flat_map(f).collect() };
+        let (k, s, c) = (
+            self.fixed_points.len(),
+            self.state_dim,
+            self.candidates.len(),
+        );
+        let o = self
+            .fixed_points
+            .first()
+            .map(|f| f.output.len())
+            .unwrap_or(0);
+        let flat = |f: &dyn Fn(&FixedPoint) -> Vec<f64>| -> Vec<f64> {
+            self.fixed_points.iter().flat_map(f).collect()
+        };
         let mut w = NpzWriter::new(path);
         w.add("input", &[self.input.len()], &self.input)?;
         w.add("states", &[k, s], &flat(&|f| f.state.clone()))?;
         w.add("residuals", &[k], &flat(&|f| vec![f.residual]))?;
-        let idx: Vec<i64> = self.fixed_points.iter().map(|f| if f.stability_index == usize::MAX { -1 } else { f.stability_index as i64 }).collect();
+        let idx: Vec<i64> = self
+            .fixed_points
+            .iter()
+            .map(|f| {
+                if f.stability_index == usize::MAX {
+                    -1
+                } else {
+                    f.stability_index as i64
+                }
+            })
+            .collect();
         w.add("stability_index", &[k], &idx)?;
-        let slow: Vec<i64> = self.fixed_points.iter().map(|f| f.slow_modes as i64).collect();
+        let slow: Vec<i64> = self
+            .fixed_points
+            .iter()
+            .map(|f| f.slow_modes as i64)
+            .collect();
         w.add("slow_modes", &[k], &slow)?;
-        w.add("eigenvalues_re", &[k, s], &flat(&|f| f.eigenvalues.iter().map(|e| e.re).collect()))?;
-        w.add("eigenvalues_im", &[k, s], &flat(&|f| f.eigenvalues.iter().map(|e| e.im).collect()))?;
-        w.add("eigenvectors", &[k, s, s], &flat(&|f| f.eigenvectors.clone()))?;
+        w.add(
+            "eigenvalues_re",
+            &[k, s],
+            &flat(&|f| f.eigenvalues.iter().map(|e| e.re).collect()),
+        )?;
+        w.add(
+            "eigenvalues_im",
+            &[k, s],
+            &flat(&|f| f.eigenvalues.iter().map(|e| e.im).collect()),
+        )?;
+        w.add(
+            "eigenvectors",
+            &[k, s, s],
+            &flat(&|f| f.eigenvectors.clone()),
+        )?;
         w.add("jacobians", &[k, s, s], &flat(&|f| f.jacobian.clone()))?;
         w.add("outputs", &[k, o], &flat(&|f| f.output.clone()))?;
-        let cflat = |f: &dyn Fn(&Candidate) -> Vec<f64>| -> Vec<f64> { self.candidates.iter().flat_map(f).collect() };
-        let cint = |f: &dyn Fn(&Candidate) -> i64| -> Vec<i64> { self.candidates.iter().map(f).collect() };
+        let cflat = |f: &dyn Fn(&Candidate) -> Vec<f64>| -> Vec<f64> {
+            self.candidates.iter().flat_map(f).collect()
+        };
+        let cint =
+            |f: &dyn Fn(&Candidate) -> i64| -> Vec<i64> { self.candidates.iter().map(f).collect() };
         w.add("candidate_start", &[c, s], &cflat(&|x| x.start.clone()))?;
         w.add("candidate_end", &[c, s], &cflat(&|x| x.end.clone()))?;
-        w.add("candidate_residual", &[c], &cflat(&|x| vec![x.report.map(|r| r.residual).unwrap_or(f64::NAN)]))?;
-        w.add("candidate_q", &[c], &cflat(&|x| vec![x.report.map(|r| r.q).unwrap_or(f64::NAN)]))?;
-        w.add("candidate_adam_iterations", &[c], &cint(&|x| x.report.map(|r| r.adam_iterations as i64).unwrap_or(-1)))?;
-        w.add("candidate_newton_iterations", &[c], &cint(&|x| x.report.map(|r| r.newton_iterations as i64).unwrap_or(-1)))?;
-        w.add("candidate_adam_stop", &[c], &cint(&|x| x.report.map(|r| stop_code(r.adam_stop)).unwrap_or(-1)))?;
-        w.add("candidate_newton_stop", &[c], &cint(&|x| x.report.map(|r| stop_code(r.newton_stop)).unwrap_or(-1)))?;
+        w.add(
+            "candidate_residual",
+            &[c],
+            &cflat(&|x| vec![x.report.map(|r| r.residual).unwrap_or(f64::NAN)]),
+        )?;
+        w.add(
+            "candidate_q",
+            &[c],
+            &cflat(&|x| vec![x.report.map(|r| r.q).unwrap_or(f64::NAN)]),
+        )?;
+        w.add(
+            "candidate_adam_iterations",
+            &[c],
+            &cint(&|x| x.report.map(|r| r.adam_iterations as i64).unwrap_or(-1)),
+        )?;
+        w.add(
+            "candidate_newton_iterations",
+            &[c],
+            &cint(&|x| x.report.map(|r| r.newton_iterations as i64).unwrap_or(-1)),
+        )?;
+        w.add(
+            "candidate_adam_stop",
+            &[c],
+            &cint(&|x| x.report.map(|r| stop_code(r.adam_stop)).unwrap_or(-1)),
+        )?;
+        w.add(
+            "candidate_newton_stop",
+            &[c],
+            &cint(&|x| x.report.map(|r| stop_code(r.newton_stop)).unwrap_or(-1)),
+        )?;
         w.add("candidate_status", &[c], &cint(&|x| x.status.code()))?;
-        w.add("candidate_fixed_point", &[c], &cint(&|x| x.status.fixed_point()))?;
+        w.add(
+            "candidate_fixed_point",
+            &[c],
+            &cint(&|x| x.status.fixed_point()),
+        )?;
         w.finish()
     }
 
@@ -386,7 +534,9 @@ impl FixedPointAnalysis {
                 })
             })
             .collect();
-        let counts = |st: fn(&CandidateStatus) -> bool| self.candidates.iter().filter(|c| st(&c.status)).count();
+        let counts = |st: fn(&CandidateStatus) -> bool| {
+            self.candidates.iter().filter(|c| st(&c.status)).count()
+        };
         serde_json::json!({
             "input": self.input,
             "fixed_points": fps,

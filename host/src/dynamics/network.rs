@@ -1,7 +1,9 @@
 //! Dynamics analysis of one network under its task: fixed points at the probe input,
 //! topology graph, and input-dependent fixed points for tasks with a static input.
 
-use super::fixed_points::{find_fixed_points, sample_starts, trajectory_states, FixedPointAnalysis, FixedPointSettings};
+use super::fixed_points::{
+    find_fixed_points, sample_starts, trajectory_states, FixedPointAnalysis, FixedPointSettings,
+};
 use super::topology::{build_topology, unit_pulses, Topology, TopologySettings};
 use crate::config::{Experiment, TaskKind};
 use crate::model::Model;
@@ -92,7 +94,13 @@ pub fn probe_input(exp: &Experiment, task: &TaskGen) -> Vec<f64> {
 }
 
 /// Trials (`n × T × I`) at a fixed sweep value, for seeding searches there.
-fn sweep_trials(task: &TaskGen, which: usize, n: usize, t: usize, rng: &mut Rng) -> Result<Vec<f64>, String> {
+fn sweep_trials(
+    task: &TaskGen,
+    which: usize,
+    n: usize,
+    t: usize,
+    rng: &mut Rng,
+) -> Result<Vec<f64>, String> {
     let i = task.inputs();
     let o = task.outputs();
     let mut xs = vec![0.0; n * t * i];
@@ -100,20 +108,34 @@ fn sweep_trials(task: &TaskGen, which: usize, n: usize, t: usize, rng: &mut Rng)
     for k in 0..n {
         let x = &mut xs[k * t * i..(k + 1) * t * i];
         match task {
-            TaskGen::Sine(s) => s.fill_trial(which, t, x, &mut ys).map_err(|e| e.to_string())?,
+            TaskGen::Sine(s) => s
+                .fill_trial(which, t, x, &mut ys)
+                .map_err(|e| e.to_string())?,
             TaskGen::Integration(g) => {
-                let ctx = if which == 0 { Context::First } else { Context::Second };
+                let ctx = if which == 0 {
+                    Context::First
+                } else {
+                    Context::Second
+                };
                 let b = [rng.uniform_range(-0.5, 0.5), rng.uniform_range(-0.5, 0.5)];
-                g.fill_trial(rng, b, ctx, t, x, &mut ys).map_err(|e| e.to_string())?
+                g.fill_trial(rng, b, ctx, t, x, &mut ys)
+                    .map_err(|e| e.to_string())?
             }
-            TaskGen::FlipFlop(f) => f.fill(rng, 1, t, x, &mut ys[..t * 3]).map_err(|e| e.to_string())?,
+            TaskGen::FlipFlop(f) => f
+                .fill(rng, 1, t, x, &mut ys[..t * 3])
+                .map_err(|e| e.to_string())?,
         }
     }
     Ok(xs)
 }
 
 /// Analyses one network.
-pub fn analyze(exp: &Experiment, model: &dyn Model, p: &[f64], settings: &DynamicsSettings) -> Result<NetworkDynamics, String> {
+pub fn analyze(
+    exp: &Experiment,
+    model: &dyn Model,
+    p: &[f64],
+    settings: &DynamicsSettings,
+) -> Result<NetworkDynamics, String> {
     let task = TaskGen::new(&exp.task).map_err(|e| e.to_string())?;
     let t = exp.task.trial_steps;
     let s = model.state_dim();
@@ -125,38 +147,73 @@ pub fn analyze(exp: &Experiment, model: &dyn Model, p: &[f64], settings: &Dynami
     // Start states come from trajectories at the probe condition (sine: its frequency;
     // integration: its context), so the search starts near the relevant dynamics.
     match &task {
-        TaskGen::FlipFlop(_) => task.fill(&mut rng, n, t, &mut xs, &mut ys).map_err(|e| e.to_string())?,
+        TaskGen::FlipFlop(_) => task
+            .fill(&mut rng, n, t, &mut xs, &mut ys)
+            .map_err(|e| e.to_string())?,
         TaskGen::Sine(sine) => xs = sweep_trials(&task, sine.frequencies() / 2, n, t, &mut rng)?,
         TaskGen::Integration(_) => xs = sweep_trials(&task, 0, n, t, &mut rng)?,
     }
     let states = trajectory_states(model, p, &xs, n, t)?;
-    let starts = sample_starts(&states, s, settings.fixed_points.starts, settings.fixed_points.start_noise, &mut rng);
-    let fixed_points = find_fixed_points(model, p, &x_probe, &starts, &states, &settings.fixed_points);
+    let starts = sample_starts(
+        &states,
+        s,
+        settings.fixed_points.starts,
+        settings.fixed_points.start_noise,
+        &mut rng,
+    );
+    let fixed_points =
+        find_fixed_points(model, p, &x_probe, &starts, &states, &settings.fixed_points);
     let pulses = match task {
         TaskGen::FlipFlop(_) => unit_pulses(3),
         _ => Vec::new(),
     };
-    let topology = build_topology(model, p, &x_probe, &fixed_points, &pulses, &settings.topology);
+    let topology = build_topology(
+        model,
+        p,
+        &x_probe,
+        &fixed_points,
+        &pulses,
+        &settings.topology,
+    );
 
     let mut sweep = Vec::new();
     let values: Vec<(usize, Vec<f64>, f64)> = match &task {
         TaskGen::FlipFlop(_) => Vec::new(),
-        TaskGen::Sine(sine) => (0..sine.frequencies()).map(|j| (j, vec![sine.input_value(j)], sine.frequency(j))).collect(),
-        TaskGen::Integration(_) => vec![(0, vec![0.0, 0.0, 1.0, 0.0], 0.0), (1, vec![0.0, 0.0, 0.0, 1.0], 1.0)],
+        TaskGen::Sine(sine) => (0..sine.frequencies())
+            .map(|j| (j, vec![sine.input_value(j)], sine.frequency(j)))
+            .collect(),
+        TaskGen::Integration(_) => vec![
+            (0, vec![0.0, 0.0, 1.0, 0.0], 0.0),
+            (1, vec![0.0, 0.0, 0.0, 1.0], 1.0),
+        ],
     };
     let per_value = (settings.fixed_points.starts / 4).max(16);
     for (which, x, parameter) in values {
         let trials = sweep_trials(&task, which, n.min(8), t, &mut rng)?;
         let st = trajectory_states(model, p, &trials, n.min(8), t)?;
-        let starts = sample_starts(&st, s, per_value, settings.fixed_points.start_noise, &mut rng);
+        let starts = sample_starts(
+            &st,
+            s,
+            per_value,
+            settings.fixed_points.start_noise,
+            &mut rng,
+        );
         let fa = find_fixed_points(model, p, &x, &starts, &st, &settings.fixed_points);
         sweep.push(sweep_point(&fa, x, parameter));
     }
-    Ok(NetworkDynamics { fixed_points, topology, sweep })
+    Ok(NetworkDynamics {
+        fixed_points,
+        topology,
+        sweep,
+    })
 }
 
 fn sweep_point(fa: &FixedPointAnalysis, input: Vec<f64>, parameter: f64) -> SweepPoint {
-    let stable = fa.fixed_points.iter().filter(|f| f.stability_index == 0).count();
+    let stable = fa
+        .fixed_points
+        .iter()
+        .filter(|f| f.stability_index == 0)
+        .count();
     // Sine: the fixed point with an unstable complex pair (the centre of the limit cycle).
     let mut leading_angle = f64::NAN;
     let mut leading_modulus = f64::NAN;
@@ -212,7 +269,12 @@ impl NetworkDynamics {
             fixed_points: self.fixed_points.fixed_points.len(),
             count_by_stability_index: self.fixed_points.count_by_index(),
             candidates: self.fixed_points.candidates.len(),
-            max_residual: self.fixed_points.fixed_points.iter().map(|f| f.residual).fold(0.0, f64::max),
+            max_residual: self
+                .fixed_points
+                .fixed_points
+                .iter()
+                .map(|f| f.residual)
+                .fold(0.0, f64::max),
             node_labels: self.topology.labels.clone(),
             sweep: self.sweep.clone(),
         }
@@ -223,27 +285,65 @@ impl NetworkDynamics {
     /// (`dynamics.json` last: its presence marks a complete analysis).
     pub fn save(&self, dir: &Path, name: &str) -> Result<(), NpyError> {
         self.fixed_points.save(&dir.join("fixed_points.npz"))?;
-        self.topology.save(&dir.join("topology.npz"), &dir.join("topology_labels.txt"))?;
+        self.topology
+            .save(&dir.join("topology.npz"), &dir.join("topology_labels.txt"))?;
         let dot = self.topology.to_dot(name);
-        crate::npy::write_atomic(&dir.join("topology.dot"), |f| std::io::Write::write_all(f, dot.as_bytes()))?;
+        crate::npy::write_atomic(&dir.join("topology.dot"), |f| {
+            std::io::Write::write_all(f, dot.as_bytes())
+        })?;
         if !self.sweep.is_empty() {
             let m = self.sweep.len();
             let i = self.sweep[0].input.len();
             let mut w = NpzWriter::new(dir.join("input_sweep.npz"));
-            let col = |f: &dyn Fn(&SweepPoint) -> f64| -> Vec<f64> { self.sweep.iter().map(f).collect() };
-            w.add("inputs", &[m, i], &self.sweep.iter().flat_map(|s| s.input.clone()).collect::<Vec<_>>())?;
+            let col =
+                |f: &dyn Fn(&SweepPoint) -> f64| -> Vec<f64> { self.sweep.iter().map(f).collect() };
+            w.add(
+                "inputs",
+                &[m, i],
+                &self
+                    .sweep
+                    .iter()
+                    .flat_map(|s| s.input.clone())
+                    .collect::<Vec<_>>(),
+            )?;
             w.add("parameter", &[m], &col(&|s| s.parameter))?;
-            w.add("fixed_points", &[m], &self.sweep.iter().map(|s| s.fixed_points as i64).collect::<Vec<_>>())?;
-            w.add("stable", &[m], &self.sweep.iter().map(|s| s.stable as i64).collect::<Vec<_>>())?;
+            w.add(
+                "fixed_points",
+                &[m],
+                &self
+                    .sweep
+                    .iter()
+                    .map(|s| s.fixed_points as i64)
+                    .collect::<Vec<_>>(),
+            )?;
+            w.add(
+                "stable",
+                &[m],
+                &self
+                    .sweep
+                    .iter()
+                    .map(|s| s.stable as i64)
+                    .collect::<Vec<_>>(),
+            )?;
             w.add("leading_angle", &[m], &col(&|s| s.leading_angle))?;
             w.add("leading_modulus", &[m], &col(&|s| s.leading_modulus))?;
             w.add("slow_modulus", &[m], &col(&|s| s.slow_modulus))?;
             w.add("second_modulus", &[m], &col(&|s| s.second_modulus))?;
-            w.add("slow_modes", &[m], &self.sweep.iter().map(|s| s.slow_modes as i64).collect::<Vec<_>>())?;
+            w.add(
+                "slow_modes",
+                &[m],
+                &self
+                    .sweep
+                    .iter()
+                    .map(|s| s.slow_modes as i64)
+                    .collect::<Vec<_>>(),
+            )?;
             w.finish()?;
         }
         let json = serde_json::to_string_pretty(&self.summary()).unwrap_or_default();
-        crate::npy::write_atomic(&dir.join("dynamics.json"), |f| std::io::Write::write_all(f, json.as_bytes()))
+        crate::npy::write_atomic(&dir.join("dynamics.json"), |f| {
+            std::io::Write::write_all(f, json.as_bytes())
+        })
     }
 }
 
@@ -263,12 +363,24 @@ pub fn load_topology(dir: &Path) -> Result<Topology, String> {
         .map(str::to_string)
         .collect();
     if labels.len() != st.len() {
-        return Err(format!("{}: {} labels for {} nodes", labels_path.display(), labels.len(), st.len()));
+        return Err(format!(
+            "{}: {} labels for {} nodes",
+            labels_path.display(),
+            labels.len(),
+            st.len()
+        ));
     }
     let pi = pshape.get(1).copied().unwrap_or(0);
-    let pulses = if pi == 0 { Vec::new() } else { pulses.chunks(pi).map(|c| c.to_vec()).collect() };
+    let pulses = if pi == 0 {
+        Vec::new()
+    } else {
+        pulses.chunks(pi).map(|c| c.to_vec()).collect()
+    };
     Ok(Topology {
-        stability: st.iter().map(|&v| if v < 0.0 { usize::MAX } else { v as usize }).collect(),
+        stability: st
+            .iter()
+            .map(|&v| if v < 0.0 { usize::MAX } else { v as usize })
+            .collect(),
         labels,
         autonomous: auto,
         autonomous_unmatched: un,

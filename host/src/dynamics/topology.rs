@@ -85,7 +85,14 @@ pub fn node_label(stability: usize, output: &[f64], deadzone: f64) -> String {
 }
 
 /// Iterates `h ← F(h, x)` until settled; returns the matched fixed point, if any.
-fn settle(model: &dyn Model, p: &[f64], x: &[f64], h: &mut Vec<f64>, fps: &FixedPointAnalysis, s: &TopologySettings) -> Option<usize> {
+fn settle(
+    model: &dyn Model,
+    p: &[f64],
+    x: &[f64],
+    h: &mut Vec<f64>,
+    fps: &FixedPointAnalysis,
+    s: &TopologySettings,
+) -> Option<usize> {
     let mut next = vec![0.0; h.len()];
     for _ in 0..s.max_steps {
         model.step(p, h, x, &mut next);
@@ -120,7 +127,11 @@ pub fn build_topology(
     let k = fps.fixed_points.len();
     let s = fps.state_dim;
     let stability: Vec<usize> = fps.fixed_points.iter().map(|f| f.stability_index).collect();
-    let labels = fps.fixed_points.iter().map(|f| node_label(f.stability_index, &f.output, settings.readout_deadzone)).collect();
+    let labels = fps
+        .fixed_points
+        .iter()
+        .map(|f| node_label(f.stability_index, &f.output, settings.readout_deadzone))
+        .collect();
     let mut autonomous = vec![0.0; k * k];
     let mut unmatched = vec![0.0; k];
     for (i, f) in fps.fixed_points.iter().enumerate() {
@@ -144,7 +155,12 @@ pub fn build_topology(
             let dn = norm(d).max(1e-300);
             for &eps in &settings.perturbations {
                 for sign in [1.0, -1.0] {
-                    let mut h: Vec<f64> = f.state.iter().zip(d).map(|(a, b)| a + sign * eps * b / dn).collect();
+                    let mut h: Vec<f64> = f
+                        .state
+                        .iter()
+                        .zip(d)
+                        .map(|(a, b)| a + sign * eps * b / dn)
+                        .collect();
                     total += 1;
                     if let Some(t) = settle(model, p, x, &mut h, fps, settings) {
                         landed[t] += 1;
@@ -178,7 +194,14 @@ pub fn build_topology(
             }
         }
     }
-    Topology { stability, labels, autonomous, autonomous_unmatched: unmatched, pulses: pulses.to_vec(), input_driven }
+    Topology {
+        stability,
+        labels,
+        autonomous,
+        autonomous_unmatched: unmatched,
+        pulses: pulses.to_vec(),
+        input_driven,
+    }
 }
 
 impl Topology {
@@ -192,14 +215,22 @@ impl Topology {
     pub fn save(&self, npz: &Path, labels: &Path) -> Result<(), NpyError> {
         let k = self.nodes();
         let mut w = NpzWriter::new(npz);
-        let st: Vec<i64> = self.stability.iter().map(|&s| if s == usize::MAX { -1 } else { s as i64 }).collect();
+        let st: Vec<i64> = self
+            .stability
+            .iter()
+            .map(|&s| if s == usize::MAX { -1 } else { s as i64 })
+            .collect();
         w.add("stability", &[k], &st)?;
         w.add("autonomous", &[k, k], &self.autonomous)?;
         w.add("autonomous_unmatched", &[k], &self.autonomous_unmatched)?;
         let inputs = self.pulses.first().map(|p| p.len()).unwrap_or(0);
         let flat: Vec<f64> = self.pulses.iter().flatten().copied().collect();
         w.add("pulses", &[self.pulses.len(), inputs], &flat)?;
-        w.add("input_driven", &[self.pulses.len(), k, k], &self.input_driven)?;
+        w.add(
+            "input_driven",
+            &[self.pulses.len(), k, k],
+            &self.input_driven,
+        )?;
         w.finish()?;
         crate::npy::write_atomic(labels, |f| {
             use std::io::Write;
@@ -218,7 +249,11 @@ impl Topology {
         let mut out = format!("digraph \"{name}\" {{\n  node [style=filled, fontcolor=white];\n");
         for i in 0..k {
             let c = colours[self.stability[i].min(colours.len() - 1)];
-            let _ = writeln!(out, "  n{i} [label=\"{i}\\n{}\", fillcolor=\"{c}\"];", self.labels[i]);
+            let _ = writeln!(
+                out,
+                "  n{i} [label=\"{i}\\n{}\", fillcolor=\"{c}\"];",
+                self.labels[i]
+            );
         }
         for i in 0..k {
             for j in 0..k {
@@ -233,7 +268,10 @@ impl Topology {
             for i in 0..k {
                 for j in 0..k {
                     if self.input_driven[(p * k + i) * k + j] > 0.0 && i != j {
-                        let _ = writeln!(out, "  n{i} -> n{j} [style=dashed, color=gray, label=\"{lab}\"];");
+                        let _ = writeln!(
+                            out,
+                            "  n{i} -> n{j} [style=dashed, color=gray, label=\"{lab}\"];"
+                        );
                     }
                 }
             }
@@ -259,7 +297,12 @@ impl Topology {
             for j in 0..k {
                 let w = self.autonomous[i * k + j];
                 if w > 0.0 {
-                    *e.entry(("auto".to_string(), self.labels[i].as_str(), self.labels[j].as_str())).or_insert(0.0) += w;
+                    *e.entry((
+                        "auto".to_string(),
+                        self.labels[i].as_str(),
+                        self.labels[j].as_str(),
+                    ))
+                    .or_insert(0.0) += w;
                 }
             }
         }
@@ -268,7 +311,12 @@ impl Topology {
                 for j in 0..k {
                     let w = self.input_driven[(p * k + i) * k + j];
                     if w > 0.0 {
-                        *e.entry((format!("pulse{p}"), self.labels[i].as_str(), self.labels[j].as_str())).or_insert(0.0) += w;
+                        *e.entry((
+                            format!("pulse{p}"),
+                            self.labels[i].as_str(),
+                            self.labels[j].as_str(),
+                        ))
+                        .or_insert(0.0) += w;
                     }
                 }
             }
@@ -359,13 +407,26 @@ pub fn check_flipflop_canonical(t: &Topology, bits: usize) -> Result<(), String>
     let k = t.nodes();
     let stable: Vec<usize> = (0..k).filter(|&i| t.stability[i] == 0).collect();
     if stable.len() != 1 << bits {
-        return Err(format!("{} stable fixed points, expected {}", stable.len(), 1 << bits));
+        return Err(format!(
+            "{} stable fixed points, expected {}",
+            stable.len(),
+            1 << bits
+        ));
     }
     let mut codes = Vec::new();
     for &i in &stable {
-        let c = corner_code(&t.labels[i]).ok_or_else(|| format!("stable point {i} has readout label {} (not a corner)", t.labels[i]))?;
+        let c = corner_code(&t.labels[i]).ok_or_else(|| {
+            format!(
+                "stable point {i} has readout label {} (not a corner)",
+                t.labels[i]
+            )
+        })?;
         if c.len() != bits {
-            return Err(format!("label {} has {} outputs, expected {bits}", t.labels[i], c.len()));
+            return Err(format!(
+                "label {} has {} outputs, expected {bits}",
+                t.labels[i],
+                c.len()
+            ));
         }
         codes.push(c);
     }
@@ -376,19 +437,26 @@ pub fn check_flipflop_canonical(t: &Topology, bits: usize) -> Result<(), String>
         return Err("two stable points share an output corner".into());
     }
     for (p, pulse) in t.pulses.iter().enumerate() {
-        let ch = (0..pulse.len()).find(|&c| pulse[c] != 0.0).ok_or("zero pulse")?;
+        let ch = (0..pulse.len())
+            .find(|&c| pulse[c] != 0.0)
+            .ok_or("zero pulse")?;
         let sign: i8 = if pulse[ch] > 0.0 { 1 } else { -1 };
         for (si, &i) in stable.iter().enumerate() {
             let mut want = codes[si].clone();
             want[ch] = sign;
-            let landed: Vec<usize> = (0..k).filter(|&j| t.input_driven[(p * k + i) * k + j] > 0.0).collect();
+            let landed: Vec<usize> = (0..k)
+                .filter(|&j| t.input_driven[(p * k + i) * k + j] > 0.0)
+                .collect();
             let ok = landed.len() == 1 && corner_code(&t.labels[landed[0]]).as_ref() == Some(&want);
             if !ok {
                 return Err(format!(
                     "pulse {} from corner {} lands on {:?}, expected corner {:?}",
                     pulse_name(pulse),
                     t.labels[i],
-                    landed.iter().map(|&j| t.labels[j].clone()).collect::<Vec<_>>(),
+                    landed
+                        .iter()
+                        .map(|&j| t.labels[j].clone())
+                        .collect::<Vec<_>>(),
                     want
                 ));
             }
@@ -405,7 +473,10 @@ pub fn saddle_connections(t: &Topology) -> Vec<(usize, Vec<String>)> {
     (0..k)
         .filter(|&i| t.stability[i] == 1)
         .map(|i| {
-            let targets: Vec<String> = (0..k).filter(|&j| t.autonomous[i * k + j] > 0.0).map(|j| t.labels[j].clone()).collect();
+            let targets: Vec<String> = (0..k)
+                .filter(|&j| t.autonomous[i * k + j] > 0.0)
+                .map(|j| t.labels[j].clone())
+                .collect();
             (i, targets)
         })
         .collect()
