@@ -19,6 +19,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, AppError> {
     match cli.command {
         Command::Train(args) => train(args),
         Command::Run(args) => run_study(args),
+        Command::Merge(args) => crate::merge::run(args),
+        Command::Slurm(args) => crate::slurm::run(args),
     }
 }
 
@@ -37,8 +39,11 @@ pub fn experiment(args: &PopulationArgs) -> Result<(Experiment, String), AppErro
     }
 }
 
-/// Parses `K/N`.
+/// Parses `K/N`, or `slurm` (the array task's shard, from Slurm's environment).
 pub fn parse_shard(s: &str) -> Result<Shard, AppError> {
+    if s == "slurm" {
+        return Ok(crate::slurm::shard_from_env(|k| std::env::var(k).ok())?);
+    }
     let err = || -> AppError { format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. 0/4").into() };
     let (k, n) = s.split_once('/').ok_or_else(err)?;
     let index: usize = k.trim().parse().map_err(|_| err())?;
@@ -90,6 +95,9 @@ fn train(args: TrainArgs) -> Result<ExitCode, AppError> {
     if summary.cancelled {
         eprintln!("interrupted: rerun the same command to resume");
         return Ok(ExitCode::from(130));
+    }
+    if let Some(s) = opts.shard {
+        eprintln!("shard {}/{} done; catalog.csv is rebuilt by `rnndyn merge --out {}` once every shard is done", s.index, s.count, out.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,8 +4,10 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod merge;
 pub mod model;
 pub mod population;
+pub mod slurm;
 pub mod store;
 pub mod task;
 pub mod torch;
