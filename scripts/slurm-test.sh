@@ -21,10 +21,12 @@ die() {
   exit 1
 }
 
+# AS_ROOT prefixes commands that need root. An array, not a function: a function run in the
+# background is a subshell whose $! is not the daemon's PID.
 if [ "$(id -u)" = 0 ]; then
-  as_root() { "$@"; }
+  AS_ROOT=()
 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-  as_root() { sudo -n "$@"; }
+  AS_ROOT=(sudo -n)
 else
   die "needs root or password-less sudo (apt-get, munged, slurmctld, slurmd)"
 fi
@@ -32,13 +34,13 @@ fi
 # ---------------------------------------------------------------------------- install
 # A machine where /dev/null became a regular file breaks apt's signature checks.
 if [ ! -c /dev/null ]; then
-  as_root rm -f /dev/null
-  as_root mknod -m 666 /dev/null c 1 3
+  "${AS_ROOT[@]}" rm -f /dev/null
+  "${AS_ROOT[@]}" mknod -m 666 /dev/null c 1 3
 fi
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null || ! command -v sbatch >/dev/null; then
   log "installing slurm-wlm and munge"
-  as_root apt-get update -q >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+  "${AS_ROOT[@]}" apt-get update -q >/dev/null
+  "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
     --no-install-recommends slurm-wlm munge >/dev/null
 fi
 for tool in munged slurmctld slurmd sbatch scontrol sinfo python3; do
@@ -65,17 +67,18 @@ show_logs() {
   done
 }
 
+alive() { "${AS_ROOT[@]}" kill -0 "$1" 2>/dev/null; }
 stop_pid() { # name pid
   [ -n "$2" ] || return 0
-  if kill -0 "$2" 2>/dev/null; then
-    as_root kill -TERM "$2" 2>/dev/null || true
+  if alive "$2"; then
+    "${AS_ROOT[@]}" kill -TERM "$2" 2>/dev/null || true
     for _ in $(seq 1 50); do
-      kill -0 "$2" 2>/dev/null || break
+      alive "$2" || break
       sleep 0.1
     done
-    if kill -0 "$2" 2>/dev/null; then
+    if alive "$2"; then
       log "$1 (pid $2) ignores SIGTERM; sending SIGKILL"
-      as_root kill -KILL "$2" 2>/dev/null || true
+      "${AS_ROOT[@]}" kill -KILL "$2" 2>/dev/null || true
     fi
   fi
   wait "$2" 2>/dev/null || true
@@ -86,16 +89,20 @@ cleanup() {
   if [ "$STATUS" != 0 ]; then
     show_logs
   fi
-  if [ -n "$CTLD_PID" ] && kill -0 "$CTLD_PID" 2>/dev/null; then
+  if [ -n "$CTLD_PID" ] && alive "$CTLD_PID"; then
     for job in $TRAIN_JOB $MERGE_JOB; do scancel "$job" 2>/dev/null; done
   fi
   stop_pid slurmd "$SLURMD_PID"
   stop_pid slurmctld "$CTLD_PID"
   stop_pid munged "$MUNGE_PID"
+  for d in slurmd slurmctld munged; do
+    case $d in slurmd) p=$SLURMD_PID ;; slurmctld) p=$CTLD_PID ;; munged) p=$MUNGE_PID ;; esac
+    if [ -n "$p" ] && alive "$p"; then log "WARNING: $d (pid $p) is still running"; fi
+  done
   if [ "${KEEP:-0}" = 1 ] || [ "$STATUS" != 0 ]; then
     log "scratch directory kept: $WORK"
   else
-    as_root rm -rf "$WORK"
+    "${AS_ROOT[@]}" rm -rf "$WORK"
   fi
   if [ "$STATUS" = 0 ]; then log "PASS"; else log "FAILED (see above)"; fi
 }
@@ -138,26 +145,26 @@ PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
 
 log "starting munged, slurmctld, slurmd ($HOST, $CPUS CPUs, ${MEM_MB} MB)"
-as_root mkdir -p /run/munge
-as_root chown munge:munge /run/munge
+"${AS_ROOT[@]}" mkdir -p /run/munge
+"${AS_ROOT[@]}" chown munge:munge /run/munge
 [ -f /etc/munge/munge.key ] || die "/etc/munge/munge.key missing (the munge package creates it)"
-as_root setpriv --reuid=munge --regid=munge --init-groups munged -F >"$WORK/logs/munged.log" 2>&1 &
+"${AS_ROOT[@]}" setpriv --reuid=munge --regid=munge --init-groups munged -F >"$WORK/logs/munged.log" 2>&1 &
 MUNGE_PID=$!
 for _ in $(seq 1 50); do
   [ -S /run/munge/munge.socket.2 ] && break
   sleep 0.1
 done
 [ -S /run/munge/munge.socket.2 ] || die "munged did not start"
-as_root env SLURM_CONF="$SLURM_CONF" slurmctld -D >"$WORK/logs/slurmctld.out" 2>&1 &
+"${AS_ROOT[@]}" env SLURM_CONF="$SLURM_CONF" slurmctld -D >"$WORK/logs/slurmctld.out" 2>&1 &
 CTLD_PID=$!
-as_root env SLURM_CONF="$SLURM_CONF" slurmd -D >"$WORK/logs/slurmd.out" 2>&1 &
+"${AS_ROOT[@]}" env SLURM_CONF="$SLURM_CONF" slurmd -D >"$WORK/logs/slurmd.out" 2>&1 &
 SLURMD_PID=$!
 state=""
 for _ in $(seq 1 60); do
   state=$(sinfo -h -n "$HOST" -o '%T' 2>/dev/null || true)
   [ "$state" = idle ] && break
-  kill -0 "$CTLD_PID" 2>/dev/null || die "slurmctld exited"
-  kill -0 "$SLURMD_PID" 2>/dev/null || die "slurmd exited"
+  alive "$CTLD_PID" || die "slurmctld exited"
+  alive "$SLURMD_PID" || die "slurmd exited"
   sleep 0.5
 done
 [ "$state" = idle ] || die "node $HOST not idle after 30 s (state: ${state:-none})"

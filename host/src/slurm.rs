@@ -391,9 +391,9 @@ mod tests {
 
     #[test]
     fn shard_from_slurm_env() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
+        fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
-        };
+        }
         let full = [
             ("SLURM_ARRAY_TASK_ID", "2"),
             ("SLURM_ARRAY_TASK_COUNT", "3"),
