@@ -61,12 +61,18 @@ impl MergeReport {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Looks through a store and compares it with the experiment's sweep. Reads only.
 pub fn check(store: &Store, exp: &Experiment) -> Result<MergeReport, StoreError> {
-    let mut report = MergeReport { expected: exp.networks.len(), ..Default::default() };
+    let mut report = MergeReport {
+        expected: exp.networks.len(),
+        ..Default::default()
+    };
     for entry in std::fs::read_dir(store.root()).map_err(io(store.root()))? {
         let entry = entry.map_err(io(store.root()))?;
         if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
@@ -112,7 +118,12 @@ pub fn check(store: &Store, exp: &Experiment) -> Result<MergeReport, StoreError>
         }
         finished.insert(name);
     }
-    let expected: BTreeMap<String, usize> = exp.networks.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
+    let expected: BTreeMap<String, usize> = exp
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id(), i))
+        .collect();
     for (i, spec) in exp.networks.iter().enumerate() {
         let id = spec.id();
         if finished.contains(&id) {
@@ -121,7 +132,10 @@ pub fn check(store: &Store, exp: &Experiment) -> Result<MergeReport, StoreError>
             report.missing.push((i, id));
         }
     }
-    report.unknown = finished.into_iter().filter(|id| !expected.contains_key(id)).collect();
+    report.unknown = finished
+        .into_iter()
+        .filter(|id| !expected.contains_key(id))
+        .collect();
     Ok(report)
 }
 
@@ -130,11 +144,20 @@ pub fn check(store: &Store, exp: &Experiment) -> Result<MergeReport, StoreError>
 pub fn clean(report: &MergeReport) -> Result<usize, StoreError> {
     let mut removed = 0;
     for p in report.temporaries.iter().chain(&report.incomplete) {
-        let r = if p.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(p)
+        } else {
+            std::fs::remove_file(p)
+        };
         match r {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::Io { path: p.clone(), source: e }),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: p.clone(),
+                    source: e,
+                })
+            }
         }
     }
     Ok(removed)
@@ -144,7 +167,9 @@ pub fn clean(report: &MergeReport) -> Result<usize, StoreError> {
 pub fn missing_by_shard(report: &MergeReport, count: usize) -> BTreeMap<usize, Vec<String>> {
     let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (pos, id) in &report.missing {
-        let k = (0..count).find(|&k| Shard { index: k, count }.contains(*pos)).unwrap_or(0);
+        let k = (0..count)
+            .find(|&k| Shard { index: k, count }.contains(*pos))
+            .unwrap_or(0);
         out.entry(k).or_default().push(id.clone());
     }
     out
@@ -157,7 +182,10 @@ pub fn describe(report: &MergeReport, shards: Option<usize>) -> String {
         s.push_str(&l);
         s.push('\n');
     };
-    line(format!("{} of {} networks present", report.present, report.expected));
+    line(format!(
+        "{} of {} networks present",
+        report.present, report.expected
+    ));
     if !report.missing.is_empty() {
         line(format!("{} missing:", report.missing.len()));
         match shards.filter(|&c| c > 0) {
@@ -180,19 +208,31 @@ pub fn describe(report: &MergeReport, shards: Option<usize>) -> String {
         line(format!("duplicate: directory networks/{dir} holds network {id:?} (a copied or renamed directory; delete it)"));
     }
     for (path, reason) in &report.corrupt {
-        line(format!("corrupt: {}: {reason} (delete its directory and rerun its shard)", path.display()));
+        line(format!(
+            "corrupt: {}: {reason} (delete its directory and rerun its shard)",
+            path.display()
+        ));
     }
     if !report.unknown.is_empty() {
-        line(format!("{} network(s) not in the experiment (kept in the catalog):", report.unknown.len()));
+        line(format!(
+            "{} network(s) not in the experiment (kept in the catalog):",
+            report.unknown.len()
+        ));
         for id in &report.unknown {
             line(format!("  {id}"));
         }
     }
     for p in &report.temporaries {
-        line(format!("leftover temporary (from a killed process): {}", p.display()));
+        line(format!(
+            "leftover temporary (from a killed process): {}",
+            p.display()
+        ));
     }
     for p in &report.incomplete {
-        line(format!("incomplete network directory (not written by rnndyn; its shard would replace it): {}", p.display()));
+        line(format!(
+            "incomplete network directory (not written by rnndyn; its shard would replace it): {}",
+            p.display()
+        ));
     }
     for p in &report.stray_files {
         line(format!("stray file (ignored): {}", p.display()));
@@ -203,7 +243,10 @@ pub fn describe(report: &MergeReport, shards: Option<usize>) -> String {
 /// `rnndyn merge --out DIR [--config FILE] [--clean]`.
 pub fn run(args: MergeArgs) -> Result<ExitCode, AppError> {
     let store = Store::open(&args.out)?;
-    let exp_path = args.config.clone().unwrap_or_else(|| store.experiment_path());
+    let exp_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| store.experiment_path());
     let exp = config::load(&exp_path)?;
     let report = check(&store, &exp)?;
     let shards = crate::slurm::recorded_shards(store.root());
@@ -227,16 +270,27 @@ pub fn run(args: MergeArgs) -> Result<ExitCode, AppError> {
         .into());
     }
     let records = store.rebuild_catalog()?;
-    eprintln!("catalog: {} ({} rows)", store.root().join("catalog.csv").display(), records.len());
+    eprintln!(
+        "catalog: {} ({} rows)",
+        store.root().join("catalog.csv").display(),
+        records.len()
+    );
     if !report.missing.is_empty() {
         let ids: Vec<&str> = report.missing.iter().map(|(_, id)| id.as_str()).collect();
         let hint = match shards {
             Some(count) => {
-                let ks: Vec<String> = missing_by_shard(&report, count).keys().map(|k| k.to_string()).collect();
+                let ks: Vec<String> = missing_by_shard(&report, count)
+                    .keys()
+                    .map(|k| k.to_string())
+                    .collect();
                 format!(
                     "resume: sbatch --array={} {} (then merge again)",
                     ks.join(","),
-                    store.root().join(crate::slurm::SLURM_DIR).join("train.sbatch").display()
+                    store
+                        .root()
+                        .join(crate::slurm::SLURM_DIR)
+                        .join("train.sbatch")
+                        .display()
                 )
             }
             None => format!(
@@ -254,6 +308,10 @@ pub fn run(args: MergeArgs) -> Result<ExitCode, AppError> {
         )
         .into());
     }
-    eprintln!("{}: complete ({} networks)", store.root().display(), report.expected);
+    eprintln!(
+        "{}: complete ({} networks)",
+        store.root().display(),
+        report.expected
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -51,14 +51,19 @@ pub struct SlurmSettings {
 
 /// Quotes a string for a POSIX shell.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 fn path_str(p: &Path) -> Result<String, String> {
-    let s = p.to_str().ok_or_else(|| format!("{}: path is not valid UTF-8", p.display()))?;
+    let s = p
+        .to_str()
+        .ok_or_else(|| format!("{}: path is not valid UTF-8", p.display()))?;
     if s.contains('\n') {
         return Err(format!("{s:?}: path contains a newline"));
     }
@@ -70,7 +75,11 @@ pub fn validate(s: &SlurmSettings) -> Result<(), String> {
     if s.shards == 0 {
         return Err("--array 0: need at least one array task".into());
     }
-    let fields = [("--partition", &s.partition), ("--time", &s.time), ("--mem", &s.mem)];
+    let fields = [
+        ("--partition", &s.partition),
+        ("--time", &s.time),
+        ("--mem", &s.mem),
+    ];
     for (flag, v) in fields {
         if let Some(v) = v {
             if v.is_empty() || v.chars().any(|c| c.is_whitespace()) {
@@ -80,20 +89,29 @@ pub fn validate(s: &SlurmSettings) -> Result<(), String> {
     }
     let out = path_str(&s.out)?;
     if out.chars().any(char::is_whitespace) {
-        return Err(format!("{out:?}: the store path must not contain white space (it goes into #SBATCH lines)"));
+        return Err(format!(
+            "{out:?}: the store path must not contain white space (it goes into #SBATCH lines)"
+        ));
     }
     if s.cpus_per_task == Some(0) {
         return Err("--cpus-per-task 0: need at least one CPU".into());
     }
     for a in &s.extra {
         if !a.starts_with('-') || a.contains('\n') {
-            return Err(format!("--sbatch-arg {a:?}: expected one sbatch option such as --account=lab"));
+            return Err(format!(
+                "--sbatch-arg {a:?}: expected one sbatch option such as --account=lab"
+            ));
         }
     }
     Ok(())
 }
 
-fn header(s: &SlurmSettings, name: &str, log_stem: &str, lines: &mut Vec<String>) -> Result<(), String> {
+fn header(
+    s: &SlurmSettings,
+    name: &str,
+    log_stem: &str,
+    lines: &mut Vec<String>,
+) -> Result<(), String> {
     let logs = path_str(&s.out.join(SLURM_DIR).join("logs"))?;
     lines.push("#!/bin/bash".into());
     lines.push(format!("#SBATCH --job-name={name}"));
@@ -128,9 +146,18 @@ pub fn train_script(s: &SlurmSettings) -> Result<String, String> {
     let out = shell_quote(&path_str(&s.out)?);
     let exp = shell_quote(&path_str(&s.out.join("experiment.toml"))?);
     l.push(String::new());
-    l.push("# Written by `rnndyn slurm`. Array task K trains shard K of the sweep; the shard count".into());
-    l.push(format!("# ({}) is fixed here, so a subset of tasks can be resubmitted to resume, e.g.", s.shards));
-    l.push(format!("#   sbatch --array=3,7 {}", shell_quote(&path_str(&s.out.join(SLURM_DIR).join("train.sbatch"))?)));
+    l.push(
+        "# Written by `rnndyn slurm`. Array task K trains shard K of the sweep; the shard count"
+            .into(),
+    );
+    l.push(format!(
+        "# ({}) is fixed here, so a subset of tasks can be resubmitted to resume, e.g.",
+        s.shards
+    ));
+    l.push(format!(
+        "#   sbatch --array=3,7 {}",
+        shell_quote(&path_str(&s.out.join(SLURM_DIR).join("train.sbatch"))?)
+    ));
     l.push("# A rerun skips the networks already in the store.".into());
     l.push("set -euo pipefail".into());
     l.push(format!(
@@ -148,8 +175,14 @@ pub fn merge_script(s: &SlurmSettings) -> Result<String, String> {
     let exe = shell_quote(&path_str(&s.exe)?);
     let out = shell_quote(&path_str(&s.out)?);
     l.push(String::new());
-    l.push("# Written by `rnndyn slurm`. Runs after every array task succeeded: checks that every".into());
-    l.push("# network is in the store, removes leftovers of killed tasks, rebuilds catalog.csv.".into());
+    l.push(
+        "# Written by `rnndyn slurm`. Runs after every array task succeeded: checks that every"
+            .into(),
+    );
+    l.push(
+        "# network is in the store, removes leftovers of killed tasks, rebuilds catalog.csv."
+            .into(),
+    );
     l.push("set -euo pipefail".into());
     l.push(format!("exec {exe} merge --out {out} --clean"));
     Ok(l.join("\n") + "\n")
@@ -171,18 +204,25 @@ pub fn write_scripts(s: &SlurmSettings) -> Result<Written, String> {
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
     let train = dir.join("train.sbatch");
     let merge = dir.join("merge.sbatch");
-    let w = |p: &Path, text: String| crate::store::write_atomic(p, text.as_bytes()).map_err(|e| e.to_string());
+    let w = |p: &Path, text: String| {
+        crate::store::write_atomic(p, text.as_bytes()).map_err(|e| e.to_string())
+    };
     w(&train, train_script(s)?)?;
     w(&merge, merge_script(s)?)?;
     let info = ArrayInfo { shards: s.shards };
-    w(&dir.join(ARRAY_FILE), serde_json::to_string_pretty(&info).unwrap_or_default() + "\n")?;
+    w(
+        &dir.join(ARRAY_FILE),
+        serde_json::to_string_pretty(&info).unwrap_or_default() + "\n",
+    )?;
     Ok(Written { train, merge, logs })
 }
 
 /// The shard count recorded by `rnndyn slurm` in a store, if any.
 pub fn recorded_shards(store_root: &Path) -> Option<usize> {
     let text = std::fs::read_to_string(store_root.join(SLURM_DIR).join(ARRAY_FILE)).ok()?;
-    serde_json::from_str::<ArrayInfo>(&text).ok().map(|a| a.shards)
+    serde_json::from_str::<ArrayInfo>(&text)
+        .ok()
+        .map(|a| a.shards)
 }
 
 /// Runs `sbatch --parsable ARGS… SCRIPT` and returns the job id.
@@ -196,10 +236,20 @@ pub fn sbatch(args: &[String], script: &Path) -> Result<String, String> {
     })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        return Err(format!("`{shown}` failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "`{shown}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     // `--parsable` prints `jobid` or `jobid;cluster`.
-    let id = stdout.trim().split(';').next().unwrap_or("").trim().to_string();
+    let id = stdout
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!("`{shown}`: unexpected output {:?}", stdout.trim()));
     }
@@ -208,7 +258,10 @@ pub fn sbatch(args: &[String], script: &Path) -> Result<String, String> {
 
 /// The sbatch options of the merge job that depends on the array job `train_job`.
 pub fn merge_dependency(train_job: &str) -> Vec<String> {
-    vec![format!("--dependency=afterok:{train_job}"), "--kill-on-invalid-dep=yes".into()]
+    vec![
+        format!("--dependency=afterok:{train_job}"),
+        "--kill-on-invalid-dep=yes".into(),
+    ]
 }
 
 /// The shard of this Slurm array task (`--shard slurm`): `K` = `SLURM_ARRAY_TASK_ID`,
@@ -219,21 +272,31 @@ pub fn shard_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Shard, Str
     let num = |name: &str| -> Result<Option<usize>, String> {
         match get(name) {
             None => Ok(None),
-            Some(v) => v.trim().parse().map(Some).map_err(|_| format!("--shard slurm: {name}={v:?} is not a number")),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("--shard slurm: {name}={v:?} is not a number")),
         }
     };
-    let id = num("SLURM_ARRAY_TASK_ID")?
-        .ok_or("--shard slurm: SLURM_ARRAY_TASK_ID is not set (not inside a Slurm job array task?)")?;
-    let count = num("SLURM_ARRAY_TASK_COUNT")?.ok_or("--shard slurm: SLURM_ARRAY_TASK_COUNT is not set")?;
+    let id = num("SLURM_ARRAY_TASK_ID")?.ok_or(
+        "--shard slurm: SLURM_ARRAY_TASK_ID is not set (not inside a Slurm job array task?)",
+    )?;
+    let count =
+        num("SLURM_ARRAY_TASK_COUNT")?.ok_or("--shard slurm: SLURM_ARRAY_TASK_COUNT is not set")?;
     let explicit = "pass the shard explicitly instead, e.g. --shard \"$SLURM_ARRAY_TASK_ID/N\"";
     if let Some(min) = num("SLURM_ARRAY_TASK_MIN")? {
         if min != 0 {
-            return Err(format!("--shard slurm: the array starts at {min}, not 0; {explicit}"));
+            return Err(format!(
+                "--shard slurm: the array starts at {min}, not 0; {explicit}"
+            ));
         }
     }
     if let Some(step) = num("SLURM_ARRAY_TASK_STEP")? {
         if step != 1 {
-            return Err(format!("--shard slurm: the array has step {step}, not 1; {explicit}"));
+            return Err(format!(
+                "--shard slurm: the array has step {step}, not 1; {explicit}"
+            ));
         }
     }
     if let Some(max) = num("SLURM_ARRAY_TASK_MAX")? {
@@ -244,12 +307,18 @@ pub fn shard_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Shard, Str
             ));
         }
     }
-    Shard::new(id, count).ok_or_else(|| format!("--shard slurm: task id {id} is not below the task count {count}"))
+    Shard::new(id, count)
+        .ok_or_else(|| format!("--shard slurm: task id {id} is not below the task count {count}"))
 }
 
 /// `rnndyn slurm`: sets up the store, writes the scripts and optionally submits them.
 pub fn run(args: SlurmArgs) -> Result<ExitCode, AppError> {
-    let pop = PopulationArgs { config: args.config.clone(), threads: None, shard: None, quiet: true };
+    let pop = PopulationArgs {
+        config: args.config.clone(),
+        threads: None,
+        shard: None,
+        quiet: true,
+    };
     let (exp, text) = crate::app::experiment(&pop)?;
     let saved = args.out.join("experiment.toml");
     if saved.is_file() {
@@ -265,7 +334,8 @@ pub fn run(args: SlurmArgs) -> Result<ExitCode, AppError> {
         }
     }
     let store = Store::create(&args.out, &text)?;
-    let out = std::fs::canonicalize(store.root()).map_err(|e| format!("{}: {e}", store.root().display()))?;
+    let out = std::fs::canonicalize(store.root())
+        .map_err(|e| format!("{}: {e}", store.root().display()))?;
     let exe = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .map_err(|e| format!("cannot find the path of the running rnndyn: {e}"))?;
@@ -275,12 +345,21 @@ pub fn run(args: SlurmArgs) -> Result<ExitCode, AppError> {
         eprintln!("--array {shards}: the sweep has only {networks} networks; using {networks} array tasks");
         shards = networks;
     }
-    let safe: String = exp.name.chars().filter(|c| c.is_ascii_alphanumeric() || "-_".contains(*c)).take(40).collect();
+    let safe: String = exp
+        .name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
+        .take(40)
+        .collect();
     let settings = SlurmSettings {
         exe,
         out: out.clone(),
         shards,
-        job_name: if safe.is_empty() { "rnndyn".into() } else { format!("rnndyn-{safe}") },
+        job_name: if safe.is_empty() {
+            "rnndyn".into()
+        } else {
+            format!("rnndyn-{safe}")
+        },
         partition: args.partition.clone(),
         time: args.time.clone(),
         cpus_per_task: args.cpus_per_task,
@@ -392,7 +471,12 @@ mod tests {
     #[test]
     fn shard_from_slurm_env() {
         fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         }
         let full = [
             ("SLURM_ARRAY_TASK_ID", "2"),
@@ -402,10 +486,22 @@ mod tests {
             ("SLURM_ARRAY_TASK_STEP", "1"),
         ];
         assert_eq!(shard_from_env(env(&full)), Ok(Shard { index: 2, count: 3 }));
-        assert!(shard_from_env(env(&[])).unwrap_err().contains("SLURM_ARRAY_TASK_ID is not set"));
-        let subset = [("SLURM_ARRAY_TASK_ID", "7"), ("SLURM_ARRAY_TASK_COUNT", "2"), ("SLURM_ARRAY_TASK_MAX", "7")];
-        assert!(shard_from_env(env(&subset)).unwrap_err().contains("pass the shard explicitly"));
-        let shifted = [("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "2"), ("SLURM_ARRAY_TASK_MIN", "1")];
+        assert!(shard_from_env(env(&[]))
+            .unwrap_err()
+            .contains("SLURM_ARRAY_TASK_ID is not set"));
+        let subset = [
+            ("SLURM_ARRAY_TASK_ID", "7"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+            ("SLURM_ARRAY_TASK_MAX", "7"),
+        ];
+        assert!(shard_from_env(env(&subset))
+            .unwrap_err()
+            .contains("pass the shard explicitly"));
+        let shifted = [
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+        ];
         assert!(shard_from_env(env(&shifted)).is_err());
     }
 }

@@ -105,13 +105,18 @@ fn tiny() -> Experiment {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("shards-{}-{name}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("shards-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
 
 fn opts(shard: Option<Shard>) -> TrainOptions {
-    TrainOptions { threads: Some(1), shard, progress: false }
+    TrainOptions {
+        threads: Some(1),
+        shard,
+        progress: false,
+    }
 }
 
 /// The raw float32 bits of every array of a network's `params.npz`, by name.
@@ -124,7 +129,12 @@ fn params_bits(dir: &Path) -> Vec<(String, Vec<u64>, Vec<u32>)> {
         .map(|name| {
             let arr = npz.by_name(&name).unwrap().unwrap();
             let shape = arr.shape().to_vec();
-            let bits = arr.into_vec::<f32>().unwrap().into_iter().map(f32::to_bits).collect();
+            let bits = arr
+                .into_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f32::to_bits)
+                .collect();
             (name, shape, bits)
         })
         .collect()
@@ -142,7 +152,11 @@ fn assert_same_store(a: &Store, b: &Store, exp: &Experiment) {
         ra.train_seconds = 0.0;
         rb.train_seconds = 0.0;
         assert_eq!(format!("{ra:?}"), format!("{rb:?}"), "record of {id}");
-        assert_eq!(params_bits(&a.network_dir(&id)), params_bits(&b.network_dir(&id)), "params of {id}");
+        assert_eq!(
+            params_bits(&a.network_dir(&id)),
+            params_bits(&b.network_dir(&id)),
+            "params of {id}"
+        );
         let curve = |s: &Store| std::fs::read(s.network_dir(&id).join("curve.npy")).unwrap();
         assert_eq!(curve(a), curve(b), "curve of {id}");
     }
@@ -170,7 +184,11 @@ fn killed_shard_reruns_to_the_same_store() {
         let cancel = &cancel;
         let watcher = scope.spawn(move || loop {
             let finished = std::fs::read_dir(&nets)
-                .map(|d| d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                        .count()
+                })
                 .unwrap_or(0);
             if finished >= 1 || cancel.load(Ordering::SeqCst) {
                 cancel.store(true, Ordering::SeqCst);
@@ -183,7 +201,10 @@ fn killed_shard_reruns_to_the_same_store() {
         watcher.join().unwrap();
         s
     });
-    eprintln!("shard 0/2 interrupted after {} of 3 networks (cancelled: {})", interrupted.trained, interrupted.cancelled);
+    eprintln!(
+        "shard 0/2 interrupted after {} of 3 networks (cancelled: {})",
+        interrupted.trained, interrupted.cancelled
+    );
     assert_eq!(interrupted.total, 3);
     assert!(interrupted.trained >= 1);
     // A shard never writes the catalog.
@@ -195,7 +216,9 @@ fn killed_shard_reruns_to_the_same_store() {
     assert_eq!((s.total, s.trained), (3, 3));
     let lost = exp.networks[1].id();
     std::fs::remove_dir_all(store.network_dir(&lost)).unwrap();
-    let tmp_dir = dir.join("networks").join(format!(".tmp-node7-4242-0-{lost}"));
+    let tmp_dir = dir
+        .join("networks")
+        .join(format!(".tmp-node7-4242-0-{lost}"));
     std::fs::create_dir_all(&tmp_dir).unwrap();
     std::fs::write(tmp_dir.join("params.npz"), b"PK\x03\x04 truncated").unwrap();
     std::fs::write(dir.join(".tmp-node7-4242-1-catalog.csv"), b"id,task\n").unwrap();
@@ -225,7 +248,11 @@ fn killed_shard_reruns_to_the_same_store() {
         assert_eq!(s.trained + s.already_done, 3);
     }
     let report = merge::check(&store, &exp).unwrap();
-    assert!(report.is_complete(), "{}", merge::describe(&report, Some(2)));
+    assert!(
+        report.is_complete(),
+        "{}",
+        merge::describe(&report, Some(2))
+    );
     assert_eq!((report.present, report.unknown.len()), (6, 0));
     assert_eq!(merge::clean(&report).unwrap(), 2);
     assert!(merge::check(&store, &exp).unwrap().temporaries.is_empty());
@@ -250,7 +277,10 @@ fn merge_reports_duplicates_and_unknown_networks() {
         std::fs::copy(store.network_dir(&id).join(f), copy.join(f)).unwrap();
     }
     let report = merge::check(&store, &exp).unwrap();
-    assert_eq!(report.mismatched, vec![("copied-by-hand".to_string(), id.clone())]);
+    assert_eq!(
+        report.mismatched,
+        vec![("copied-by-hand".to_string(), id.clone())]
+    );
     assert!(!report.is_complete());
     std::fs::remove_dir_all(&copy).unwrap();
 
