@@ -109,6 +109,12 @@ cleanup() {
 trap 'STATUS=$?; cleanup' EXIT
 trap 'exit 130' INT TERM
 
+# ---------------------------------------------------------------------------- build
+log "building rnndyn"
+cargo build --release -p rnndyn --locked
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rnndyn"
+[ -x "$BIN" ] || die "$BIN not built"
+
 # ---------------------------------------------------------------------------- daemons
 HOST=$(hostname -s)
 CPUS=$(nproc)
@@ -169,12 +175,6 @@ for _ in $(seq 1 60); do
 done
 [ "$state" = idle ] || die "node $HOST not idle after 30 s (state: ${state:-none})"
 log "node $HOST is idle"
-
-# ---------------------------------------------------------------------------- build
-log "building rnndyn"
-cargo build --release -p rnndyn --locked
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rnndyn"
-[ -x "$BIN" ] || die "$BIN not built"
 
 # ---------------------------------------------------------------------------- population
 cat >"$WORK/tiny.toml" <<'EOF'
