@@ -37,6 +37,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, AppError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(args) => with_threads(args.threads, || report(&args)),
+        Command::Merge(args) => crate::merge::run(args),
+        Command::Slurm(args) => crate::slurm::run(args),
     }
 }
 
@@ -55,10 +57,12 @@ pub fn experiment(args: &PopulationArgs) -> Result<(Experiment, String), AppErro
     }
 }
 
-/// Parses `K/N`.
+/// Parses `K/N`, or `slurm` (the array task's shard, from Slurm's environment).
 pub fn parse_shard(s: &str) -> Result<Shard, AppError> {
-    let err =
-        || -> AppError { format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. 0/4").into() };
+    if s == "slurm" {
+        return Ok(crate::slurm::shard_from_env(|k| std::env::var(k).ok())?);
+    }
+    let err = || -> AppError { format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. 0/4").into() };
     let (k, n) = s.split_once('/').ok_or_else(err)?;
     let index: usize = k.trim().parse().map_err(|_| err())?;
     let count: usize = n.trim().parse().map_err(|_| err())?;
@@ -113,6 +117,9 @@ fn train(args: TrainArgs) -> Result<ExitCode, AppError> {
     if summary.cancelled {
         eprintln!("interrupted: rerun the same command to resume");
         return Ok(ExitCode::from(130));
+    }
+    if let Some(s) = opts.shard {
+        eprintln!("shard {}/{} done; catalog.csv is rebuilt by `rnndyn merge --out {}` once every shard is done", s.index, s.count, out.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -31,6 +31,10 @@ pub enum Command {
     Embed(crate::commands::embed::EmbedArgs),
     /// Figures, tables and the report of an analysed store.
     Report(StoreArgs),
+    /// Check that a (sharded) store holds every network of its experiment; rebuild its catalog.
+    Merge(MergeArgs),
+    /// Write (and with --submit, submit) Slurm job-array scripts that train a population.
+    Slurm(SlurmArgs),
 }
 
 /// A store to work on.
@@ -99,8 +103,10 @@ pub struct PopulationArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Process only shard K of N of the sweep (e.g. `3/8`, 0-based K).
-    #[arg(long, value_name = "K/N")]
+    /// Process only shard K of N of the sweep (e.g. `3/8`, 0-based K; sweep positions i with
+    /// i % N == K), or `slurm` to take K and N from SLURM_ARRAY_TASK_ID/_COUNT.
+    /// A sharded run does not rewrite catalog.csv: run `rnndyn merge` when all shards are done.
+    #[arg(long, value_name = "K/N|slurm")]
     pub shard: Option<String>,
     /// No progress bar.
     #[arg(long)]
@@ -121,6 +127,51 @@ pub struct TrainArgs {
     /// Print the built-in default experiment as TOML and exit.
     #[arg(long)]
     pub print_default_config: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Population store directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Experiment whose networks must all be present (default: DIR/experiment.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Remove leftovers of killed processes (`.tmp-*`, incomplete network directories).
+    /// Only while no shard is running.
+    #[arg(long)]
+    pub clean: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// Experiment file (TOML); the built-in default experiment if omitted.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Population store directory on a filesystem shared by the compute nodes.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Number of array tasks (shards of the sweep).
+    #[arg(long, value_name = "N")]
+    pub array: usize,
+    /// Slurm partition.
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// Time limit per job (Slurm syntax, e.g. 02:00:00).
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// CPUs per array task (also the task's training threads; default 1).
+    #[arg(long, value_name = "C")]
+    pub cpus_per_task: Option<u32>,
+    /// Memory per job (Slurm syntax, e.g. 2G).
+    #[arg(long, value_name = "M")]
+    pub mem: Option<String>,
+    /// Extra sbatch option for both jobs, verbatim (repeatable), e.g. --sbatch-arg=--account=lab.
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_arg: Vec<String>,
+    /// Submit: the array with `sbatch`, then the merge job depending on it.
+    #[arg(long)]
+    pub submit: bool,
 }
 
 #[derive(Debug, Args)]

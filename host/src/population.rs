@@ -40,11 +40,101 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// Shard `index` of `count` (0-based); `None` unless `index < count`.
+    pub fn new(index: usize, count: usize) -> Option<Shard> {
+        (index < count).then_some(Shard { index, count })
+    }
+
     /// Every item whose position modulo `count` equals `index`.
     pub fn contains(&self, position: usize) -> bool {
         position % self.count == self.index
     }
+
+    /// The positions of a sweep of `len` items that belong to this shard, in order
+    /// (`index, index + count, …`). Round-robin keeps shards balanced when the cost of an
+    /// item depends on where it sits in the sweep (e.g. hidden size).
+    pub fn positions(&self, len: usize) -> impl Iterator<Item = usize> {
+        (self.index..len).step_by(self.count.max(1))
+    }
+
+    /// The range of linear pair indices (see [`Pairs`]) of this shard among the
+    /// `n (n − 1) / 2` pairs `i < j < n`: contiguous blocks whose sizes differ by at most one,
+    /// in shard order, so shard `k` owns one block of rows of the upper triangle.
+    pub fn pair_range(&self, n: usize) -> std::ops::Range<usize> {
+        let total = pair_count(n) as u128;
+        let (k, c) = (self.index as u128, self.count as u128);
+        let start = total * k / c;
+        let end = total * (k + 1) / c;
+        start as usize..end as usize
+    }
+
+    /// The pairs `(i, j)`, `i < j < n`, of this shard (for pairwise distances by blocks of
+    /// pairs): every pair belongs to exactly one shard of the same `count`, and the
+    /// assignment depends only on `(n, index, count)`.
+    pub fn pairs(&self, n: usize) -> Pairs {
+        Pairs::range(n, self.pair_range(n))
+    }
 }
+
+/// Number of unordered pairs `i < j` among `n` items.
+pub fn pair_count(n: usize) -> usize {
+    n * n.saturating_sub(1) / 2
+}
+
+/// Pairs `(i, j)` with `i < j < n` in row-major order (linear index
+/// `p = i·n − i(i+1)/2 + (j − i − 1)`), over a range of linear indices.
+#[derive(Clone, Debug)]
+pub struct Pairs {
+    n: usize,
+    i: usize,
+    j: usize,
+    remaining: usize,
+}
+
+impl Pairs {
+    /// The pairs whose linear index lies in `range` (clamped to the number of pairs).
+    pub fn range(n: usize, range: std::ops::Range<usize>) -> Pairs {
+        let total = pair_count(n);
+        let start = range.start.min(total);
+        let end = range.end.clamp(start, total);
+        // Walk rows to the one holding `start` (row i holds n − 1 − i pairs).
+        let (mut i, mut left) = (0usize, start);
+        while i + 1 < n && left >= n - 1 - i {
+            left -= n - 1 - i;
+            i += 1;
+        }
+        Pairs { n, i, j: i + 1 + left, remaining: end - start }
+    }
+
+    /// All pairs `i < j < n`.
+    pub fn all(n: usize) -> Pairs {
+        Pairs::range(n, 0..pair_count(n))
+    }
+}
+
+impl Iterator for Pairs {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let out = (self.i, self.j);
+        self.remaining -= 1;
+        self.j += 1;
+        if self.j >= self.n {
+            self.i += 1;
+            self.j = self.i + 1;
+        }
+        Some(out)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl ExactSizeIterator for Pairs {}
 
 /// Options of a population run.
 #[derive(Clone, Debug, Default)]
@@ -347,6 +437,11 @@ pub fn train_population(
             None => summary.cancelled = true,
         }
     }
-    store.rebuild_catalog()?;
+    // A shard never rewrites the catalog: shards of one store run concurrently (possibly on
+    // several machines), and a shard's view of the store is partial. `rnndyn merge` rebuilds
+    // the catalog once every shard is done.
+    if opts.shard.is_none() {
+        store.rebuild_catalog()?;
+    }
     Ok(summary)
 }

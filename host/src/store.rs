@@ -61,16 +61,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     npy::write_atomic(path, |w| w.write_all(bytes)).map_err(StoreError::from)
 }
 
-/// A unique temporary sibling of `path` (for directories written then renamed).
+/// Prefix of every temporary file or directory in a store (`rnndyn merge` reports them).
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// A unique temporary sibling of `path`: `.tmp-<host>-<pid>-<n>-<name>`. The host name
+/// keeps processes on different machines sharing one store (Slurm array tasks often get the
+/// same pid on different nodes) from ever picking the same temporary name.
 pub fn temp_path(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".tmp-{}-{}-{name}", std::process::id(), n))
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{TEMP_PREFIX}{}-{}-{}-{name}", host_tag(), std::process::id(), n))
+}
+
+/// This machine's host name, reduced to `[A-Za-z0-9_]` (at most 32 characters).
+fn host_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| std::env::var("COMPUTERNAME").ok())
+            .unwrap_or_default();
+        let tag: String = raw.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(32).collect();
+        if tag.is_empty() {
+            "host".into()
+        } else {
+            tag
+        }
+    })
 }
 
 /// `store.json`.
