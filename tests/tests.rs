@@ -1,4 +1,351 @@
-//! Cross-crate integration tests: one binary.
+//! Cross-crate integration tests of the `rnndyn` library: one binary.
 //!
 //! Index:
-//! - (to come) end-to-end runs of the `rnndyn` binary
+//! - `config_*`: bad experiment files give specific errors naming the key and value.
+//! - `store_*`: the population store rejects corrupt files and other versions.
+//! - `population_*`: thread-count independence, divergence recorded per network.
+//! - `flipflop_*`: every architecture × activation learns the 3-bit flip-flop; every
+//!   passing network has the canonical topology (8 stable corners, flip logic, saddles
+//!   between neighbouring corners); fixed points are refined to residual ≤ 1e-10.
+//! - `sine_*`, `integration_*`: the other two tasks learn, and their input-dependent fixed
+//!   points have the expected linearisation (oscillation angle ≈ ω; a line attractor).
+//! - `topology_distance_*`: zero for a network with itself and a unit-permuted copy,
+//!   symmetric, small between solutions of the same task.
+//!
+//! Trained populations are shared between tests through `OnceLock`s (trained once per run).
+
+use rnndyn::config::{self, Experiment};
+use rnndyn::dynamics::network::{analyze, load_topology, DynamicsSettings};
+use rnndyn::dynamics::topology::{check_flipflop_canonical, corner_distance, saddle_connections, topology_distance};
+use rnndyn::population::{train_population, TrainOptions};
+use rnndyn::stages;
+use rnndyn::store::Store;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::OnceLock;
+
+/// A fresh directory under cargo's per-target temporary dir.
+fn temp_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rnndyn-tests-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// An experiment file: the given sweep, everything else default.
+fn experiment_toml(task: &str, archs: &[&str], acts: &[&str], sizes: &[usize], seeds: u64, steps: u64, lr: f64) -> String {
+    let list = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let sizes = sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+    format!(
+        "seed = 1\n[task]\nkind = \"{task}\"\ntrial_steps = 100\n\
+         [population]\narchitectures = [{}]\nactivations = [{}]\nhidden_sizes = [{sizes}]\nl2 = [0.0]\n\
+         learning_rates = [{lr:e}]\nseeds = {seeds}\ngru_convention = \"reset-before\"\n\
+         [training]\nsteps = {steps}\nbatch = 64\nclip_norm = 10.0\nschedule = \"constant\"\ndecay = 0.5\n\
+         decay_steps = 1000\neval_trials = 64\nrecurrent_gain = 1.0\nrecurrent_init = \"normal\"\ngate_bias = 1.0\n\
+         [analysis]\nfixed_point_starts = 128\nstart_noise = 0.05\nresidual_tolerance = 1e-10\nprobe_trials = 16\nsvcca_variance = 0.99\n",
+        list(archs),
+        list(acts)
+    )
+}
+
+/// Trains an experiment into a fresh store and returns both.
+fn train(name: &str, toml: &str, threads: usize) -> (Experiment, Store) {
+    let exp = config::parse(toml, name).unwrap();
+    let dir = temp_dir(name);
+    let store = Store::create(&dir, toml).unwrap();
+    let opts = TrainOptions { threads: Some(threads), shard: None, progress: false };
+    let summary = train_population(&exp, &store, &opts, &AtomicBool::new(false)).unwrap();
+    assert_eq!(summary.trained, exp.networks.len());
+    (exp, store)
+}
+
+// ----------------------------------------------------------------------------- config
+
+fn config_error(toml: &str) -> String {
+    config::parse(toml, "bad.toml").err().map(|e| e.to_string()).unwrap_or_else(|| panic!("accepted:\n{toml}"))
+}
+
+#[test]
+fn config_unknown_key_is_named() {
+    let e = config_error("[training]\nstepz = 3\n");
+    assert!(e.contains("bad.toml") && e.contains("stepz"), "{e}");
+}
+
+#[test]
+fn config_unknown_architecture_is_named() {
+    let t = experiment_toml("flipflop", &["gru", "transformer"], &["tanh"], &[8], 1, 10, 1e-3);
+    let e = config_error(&t);
+    assert!(e.contains("population.architectures[1]") && e.contains("transformer"), "{e}");
+}
+
+#[test]
+fn config_negative_size_is_named() {
+    let t = experiment_toml("flipflop", &["gru"], &["tanh"], &[8], 1, 10, 1e-3).replace("hidden_sizes = [8]", "hidden_sizes = [-3]");
+    let e = config_error(&t);
+    assert!(e.contains("population.hidden_sizes[0]") && e.contains("-3"), "{e}");
+}
+
+#[test]
+fn config_unsupported_size_lists_supported_ones() {
+    let t = experiment_toml("flipflop", &["gru"], &["tanh"], &[7], 1, 10, 1e-3);
+    let e = config_error(&t);
+    assert!(e.contains("hidden_sizes[0]") && e.contains("supported"), "{e}");
+}
+
+#[test]
+fn config_empty_sweep_is_an_error() {
+    let t = experiment_toml("flipflop", &[], &["tanh"], &[8], 1, 10, 1e-3);
+    let e = config_error(&t);
+    assert!(e.contains("population.architectures") && e.contains("empty"), "{e}");
+    let t = experiment_toml("flipflop", &["gru"], &["tanh"], &[8], 0, 10, 1e-3);
+    assert!(config_error(&t).contains("population.seeds"));
+}
+
+#[test]
+fn config_wrong_type_is_named() {
+    let e = config_error("[training]\nsteps = \"many\"\n");
+    assert!(e.contains("bad.toml") && e.contains("steps"), "{e}");
+}
+
+#[test]
+fn config_unknown_task_is_named() {
+    let e = config_error("[task]\nkind = \"chess\"\ntrial_steps = 10\n");
+    assert!(e.contains("task.kind") && e.contains("chess"), "{e}");
+}
+
+#[test]
+fn config_default_round_trips() {
+    let text = config::default_toml();
+    let exp = config::parse(&text, "default").unwrap();
+    assert_eq!(exp.raw, config::default_raw());
+    assert!(!exp.networks.is_empty());
+}
+
+// ----------------------------------------------------------------------------- store
+
+#[test]
+fn store_rejects_other_versions_and_non_stores() {
+    let dir = temp_dir("version");
+    Store::create(&dir, "").unwrap();
+    let marker = dir.join("store.json");
+    let text = std::fs::read_to_string(&marker).unwrap().replace("\"version\": 1", "\"version\": 99");
+    std::fs::write(&marker, text).unwrap();
+    let e = Store::open(&dir).unwrap_err().to_string();
+    assert!(e.contains("version 99") && e.contains("store.json"), "{e}");
+    let e = Store::open(&temp_dir("not-a-store")).unwrap_err().to_string();
+    assert!(e.contains("not an rnndyn store"), "{e}");
+}
+
+#[test]
+fn store_corrupt_params_name_the_file() {
+    let t = experiment_toml("flipflop", &["vanilla"], &["tanh"], &[4], 1, 3, 1e-3);
+    let (_, store) = train("corrupt", &t, 1);
+    let rec = store.records().unwrap().remove(0);
+    let p = store.network_dir(&rec.id).join("params.npz");
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    let e = stages::load_network(&store, &rec).err().expect("truncated file accepted").to_string();
+    assert!(e.contains("params.npz"), "{e}");
+}
+
+#[test]
+fn store_nan_weights_are_rejected() {
+    let t = experiment_toml("flipflop", &["vanilla"], &["tanh"], &[4], 1, 3, 1e-3);
+    let (_, store) = train("nan-weights", &t, 1);
+    let rec = store.records().unwrap().remove(0);
+    let dir = store.network_dir(&rec.id);
+    let (model, p) = stages::load_network(&store, &rec).unwrap();
+    let mut named = rnndyn::store::named_params(&model.blocks(), &p.iter().map(|&v| v as f32).collect::<Vec<_>>());
+    named.arrays[0].2[0] = f32::NAN;
+    rnndyn::store::write_npz(&dir.join("params.npz"), &named).unwrap();
+    let e = stages::load_network(&store, &rec).err().expect("NaN accepted").to_string();
+    assert!(e.contains("params.npz") && e.contains("non-finite"), "{e}");
+}
+
+// ----------------------------------------------------------------------------- population
+
+#[test]
+fn population_is_independent_of_thread_count() {
+    let t = experiment_toml("flipflop", &["gru", "lstm"], &["tanh"], &[8], 2, 20, 1e-2);
+    let (_, a) = train("threads1", &t, 1);
+    let (_, b) = train("threads2", &t, 2);
+    let ca = std::fs::read_to_string(a.root().join("catalog.csv")).unwrap();
+    let cb = std::fs::read_to_string(b.root().join("catalog.csv")).unwrap();
+    assert_eq!(ca, cb);
+    for r in a.records().unwrap() {
+        let (m, pa) = stages::load_network(&a, &r).unwrap();
+        let (_, pb) = stages::load_network(&b, &r).unwrap();
+        assert_eq!(pa, pb, "{}", r.id);
+        assert_eq!(pa.len(), m.param_count());
+    }
+}
+
+#[test]
+fn population_records_divergence_and_goes_on() {
+    // A huge learning rate without clipping blows a ReLU network up.
+    let t = experiment_toml("flipflop", &["vanilla"], &["relu", "tanh"], &[8], 1, 30, 1e3).replace("clip_norm = 10.0", "clip_norm = 0.0");
+    let (_, store) = train("diverge", &t, 2);
+    let recs = store.records().unwrap();
+    assert_eq!(recs.len(), 2, "both networks are in the store");
+    let relu = recs.iter().find(|r| r.activation == "relu").unwrap();
+    assert!(relu.diverged && relu.diverged_at_step.is_some() && !relu.passed, "{relu:?}");
+    let catalog = std::fs::read_to_string(store.root().join("catalog.csv")).unwrap();
+    assert!(catalog.contains("true"), "{catalog}");
+}
+
+// ----------------------------------------------------------------------------- flip-flop
+
+/// Every architecture × activation at N = 64 (the paper's smallest size), trained once.
+fn flipflop_population() -> &'static (Experiment, Store) {
+    static P: OnceLock<(Experiment, Store)> = OnceLock::new();
+    P.get_or_init(|| {
+        let t = experiment_toml("flipflop", &["vanilla", "ugrnn", "gru", "lstm"], &["tanh", "relu"], &[64], 1, 600, 1e-2);
+        let (exp, store) = train("flipflop", &t, 2);
+        let records = store.records().unwrap();
+        stages::fixed_points_stage(&exp, &store, &records, false, &AtomicBool::new(false), &|_| {}).unwrap();
+        (exp, store)
+    })
+}
+
+#[test]
+fn flipflop_every_architecture_and_activation_learns() {
+    let (_, store) = flipflop_population();
+    for r in store.records().unwrap() {
+        assert!(r.passed && r.eval_mse < 0.01, "{} eval MSE {} (diverged {})", r.id, r.eval_mse, r.diverged);
+    }
+}
+
+#[test]
+fn flipflop_passing_networks_have_the_canonical_topology() {
+    let (_, store) = flipflop_population();
+    for r in store.records().unwrap().iter().filter(|r| r.passed) {
+        let t = load_topology(&store.network_dir(&r.id)).unwrap();
+        check_flipflop_canonical(&t, 3).unwrap_or_else(|e| panic!("{}: {e}", r.id));
+        // Saddles with one unstable direction connect neighbouring corners.
+        for (node, targets) in saddle_connections(&t) {
+            let corners: Vec<&String> = targets.iter().filter(|l| l.starts_with("0:")).collect();
+            if corners.len() == 2 && targets.len() == 2 {
+                assert_eq!(corner_distance(corners[0], corners[1]), Some(1), "{}: saddle {node} joins {corners:?}", r.id);
+            }
+        }
+        let s = stages::dynamics_summary(store, &r.id).unwrap();
+        assert!(s.max_residual <= 1e-10, "{}: residual {}", r.id, s.max_residual);
+    }
+}
+
+#[test]
+fn flipflop_topology_distance_properties() {
+    let (exp, store) = flipflop_population();
+    let recs: Vec<_> = store.records().unwrap().into_iter().filter(|r| r.passed).collect();
+    let tops: Vec<_> = recs.iter().map(|r| load_topology(&store.network_dir(&r.id)).unwrap()).collect();
+    for a in &tops {
+        assert_eq!(topology_distance(a, a, 0.5), 0.0);
+        for b in &tops {
+            let (ab, ba) = (topology_distance(a, b, 0.5), topology_distance(b, a, 0.5));
+            assert!((ab - ba).abs() < 1e-15);
+            // Solutions of one task share the canonical stable-corner structure.
+            assert!(ab < 0.5, "distance {ab} between two solutions");
+        }
+    }
+    // A unit-permuted copy of a vanilla network has the same topology.
+    let r = recs.iter().find(|r| r.arch == "vanilla").unwrap();
+    let (model, p) = stages::load_network(store, r).unwrap();
+    let n = model.spec().hidden;
+    let perm: Vec<usize> = (0..n).map(|i| (i * 7 + 3) % n).collect(); // 7 is coprime with 64
+    let mut q = p.clone();
+    let (w, u, b, wo) = (0, n * n, n * n + 3 * n, n * n + 3 * n + n);
+    for i in 0..n {
+        for j in 0..n {
+            q[w + perm[i] * n + perm[j]] = p[w + i * n + j];
+        }
+        for k in 0..3 {
+            q[u + k * n + perm[i]] = p[u + k * n + i];
+            q[wo + perm[i] * 3 + k] = p[wo + i * 3 + k];
+        }
+        q[b + perm[i]] = p[b + i];
+    }
+    let mut settings = DynamicsSettings::from_experiment(exp);
+    // No start noise: the permuted network's starts are then exactly the permuted starts.
+    settings.fixed_points.start_noise = 0.0;
+    let original = analyze(exp, model.as_ref(), &p, &settings).unwrap();
+    let permuted = analyze(exp, model.as_ref(), &q, &settings).unwrap();
+    assert_eq!(topology_distance(&original.topology, &permuted.topology, 0.5), 0.0);
+}
+
+// ----------------------------------------------------------------------------- sine, integration
+
+/// Steps of the sine and integration test populations (documented budget).
+const OTHER_TASK_STEPS: u64 = 1500;
+
+fn other_task_population(task: &'static str) -> (Experiment, Store) {
+    let t = experiment_toml(task, &["vanilla", "gru"], &["tanh"], &[32], 1, OTHER_TASK_STEPS, 1e-2);
+    let (exp, store) = train(task, &t, 2);
+    let records = store.records().unwrap();
+    stages::fixed_points_stage(&exp, &store, &records, false, &AtomicBool::new(false), &|_| {}).unwrap();
+    (exp, store)
+}
+
+fn sine_population() -> &'static (Experiment, Store) {
+    static P: OnceLock<(Experiment, Store)> = OnceLock::new();
+    P.get_or_init(|| other_task_population("sine"))
+}
+
+fn integration_population() -> &'static (Experiment, Store) {
+    static P: OnceLock<(Experiment, Store)> = OnceLock::new();
+    P.get_or_init(|| other_task_population("integration"))
+}
+
+#[test]
+fn sine_gru_and_vanilla_learn() {
+    let (exp, store) = sine_population();
+    for r in store.records().unwrap() {
+        assert!(r.eval_mse < exp.task.max_eval_mse, "{}: eval MSE {}", r.id, r.eval_mse);
+    }
+}
+
+/// Tolerance on |angle − ω| (rad/step) of the unstable complex pair at held-in inputs.
+const SINE_ANGLE_TOLERANCE: f64 = 0.05;
+
+#[test]
+fn sine_oscillation_angle_matches_the_commanded_frequency() {
+    let (_, store) = sine_population();
+    for r in store.records().unwrap().iter().filter(|r| r.passed) {
+        let s = stages::dynamics_summary(store, &r.id).unwrap();
+        assert!(!s.sweep.is_empty());
+        let mut checked = 0;
+        for p in &s.sweep {
+            if p.leading_angle.is_finite() {
+                assert!(
+                    (p.leading_angle - p.parameter).abs() < SINE_ANGLE_TOLERANCE,
+                    "{}: input {:?}: angle {} vs omega {}",
+                    r.id,
+                    p.input,
+                    p.leading_angle,
+                    p.parameter
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked * 2 >= s.sweep.len(), "{}: only {checked} of {} inputs have an oscillatory fixed point", r.id, s.sweep.len());
+    }
+}
+
+#[test]
+fn integration_networks_learn() {
+    let (exp, store) = integration_population();
+    for r in store.records().unwrap() {
+        assert!(r.eval_mse < exp.task.max_eval_mse, "{}: eval MSE {}", r.id, r.eval_mse);
+    }
+}
+
+#[test]
+fn integration_vanilla_has_a_line_attractor_per_context() {
+    let (_, store) = integration_population();
+    let r = store.records().unwrap().into_iter().find(|r| r.arch == "vanilla" && r.passed).expect("a passing vanilla network");
+    let s = stages::dynamics_summary(store, &r.id).unwrap();
+    assert_eq!(s.sweep.len(), 2, "one entry per context");
+    for p in &s.sweep {
+        assert!((p.slow_modulus - 1.0).abs() < 0.02, "{}: context {}: slow |λ| = {}", r.id, p.parameter, p.slow_modulus);
+        assert!(p.second_modulus < 0.95, "{}: context {}: second |λ| = {}", r.id, p.parameter, p.second_modulus);
+    }
+}
