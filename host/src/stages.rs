@@ -130,15 +130,22 @@ pub fn topology_stage(store: &Store, records: &[NetworkRecord]) -> Result<Matrix
     Ok(m)
 }
 
-/// Hidden states of a network on the shared probe trials, `(trials · T) × S`
-/// (S = N, or 2N for the LSTM's [h; c]).
-pub fn activity(exp: &Experiment, model: &dyn Model, p: &[f64]) -> Result<Matrix, StageError> {
+/// The shared probe trials of an experiment: inputs and targets, `(trials, T, ·)` flat.
+pub fn probe_trials(exp: &Experiment) -> Result<(Vec<f64>, Vec<f64>), StageError> {
     let task = TaskGen::new(&exp.task)?;
     let (n, t) = (exp.analysis.probe_trials, exp.task.trial_steps);
     let mut xs = vec![0.0; n * t * task.inputs()];
     let mut ys = vec![0.0; n * t * task.outputs()];
     let mut rng = Rng::stream(exp.seed, PROBE_STREAM ^ 0x6E0);
     task.fill(&mut rng, n, t, &mut xs, &mut ys)?;
+    Ok((xs, ys))
+}
+
+/// Hidden states of a network on the shared probe trials, `(trials · T) × S`
+/// (S = N, or 2N for the LSTM's [h; c]).
+pub fn activity(exp: &Experiment, model: &dyn Model, p: &[f64]) -> Result<Matrix, StageError> {
+    let (n, t) = (exp.analysis.probe_trials, exp.task.trial_steps);
+    let (xs, _) = probe_trials(exp)?;
     let states = crate::dynamics::fixed_points::trajectory_states(model, p, &xs, n, t)?;
     Ok(Matrix::new(n * t, model.state_dim(), states)?)
 }

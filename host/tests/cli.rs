@@ -1,0 +1,216 @@
+//! End-to-end tests of the `rnndyn` binary.
+//!
+//! Index:
+//! - `print_default_config_parses`: `train --print-default-config` is a valid experiment.
+//! - `bad_config_exits_2_naming_file_key_value`.
+//! - `killed_run_resumes_to_the_same_store`: SIGKILL midway, rerun, compare with an
+//!   uninterrupted run.
+//! - `run_end_to_end`: `rnndyn run` on a small population writes the report, every advertised
+//!   array loads, `fixed-points --json` works on a network directory, and NumPy alone
+//!   reproduces every network's forward pass and runs the README snippet.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rnndyn"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rnndyn-cli-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+const SMALL: &str = r#"
+seed = 3
+[task]
+kind = "flipflop"
+trial_steps = 60
+[population]
+architectures = ["vanilla", "gru", "lstm"]
+activations = ["tanh", "relu"]
+hidden_sizes = [8]
+l2 = [0.0]
+learning_rates = [1e-2]
+seeds = 1
+gru_convention = "reset-before"
+[training]
+steps = 120
+batch = 32
+clip_norm = 10.0
+schedule = "constant"
+decay = 0.5
+decay_steps = 1000
+eval_trials = 16
+recurrent_gain = 1.0
+recurrent_init = "normal"
+gate_bias = 1.0
+[analysis]
+fixed_point_starts = 32
+start_noise = 0.05
+residual_tolerance = 1e-10
+probe_trials = 4
+svcca_variance = 0.99
+"#;
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("experiment.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn print_default_config_parses() {
+    let out = bin().args(["train", "--print-default-config"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    rnndyn::config::parse(&text, "printed").unwrap();
+}
+
+#[test]
+fn bad_config_exits_2_naming_file_key_value() {
+    let dir = temp_dir("badconfig");
+    let cfg = write_config(&dir, &SMALL.replace("hidden_sizes = [8]", "hidden_sizes = [0]"));
+    let out = bin().arg("train").arg("--config").arg(&cfg).arg("--out").arg(dir.join("s")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("experiment.toml") && err.contains("population.hidden_sizes[0]") && err.contains('0'), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn catalog(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("catalog.csv")).unwrap()
+}
+
+fn params(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir.join("networks")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let npz = e.path().join("params.npz");
+        let mut arrays = Vec::new();
+        for a in rnndyn::npy::npz_names(&npz).unwrap() {
+            let (_, v) = rnndyn::npy::read_npz_shaped(&npz, &a).unwrap();
+            arrays.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+        }
+        out.push((name, arrays));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_store() {
+    let dir = temp_dir("resume");
+    let cfg = write_config(&dir, &SMALL.replace("steps = 120", "steps = 400"));
+    let (a, b) = (dir.join("killed"), dir.join("whole"));
+    let mut child = bin()
+        .arg("train")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&a)
+        .args(["--threads", "1", "--quiet"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once at least one network is complete (but not all).
+    let start = Instant::now();
+    loop {
+        let done = std::fs::read_dir(a.join("networks"))
+            .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().join("network.json").is_file()).count())
+            .unwrap_or(0);
+        if done >= 1 || start.elapsed() > Duration::from_secs(600) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = std::fs::read_dir(a.join("networks")).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().join("network.json").is_file()).count();
+    assert!((1..6).contains(&partial), "{partial} networks finished before the kill");
+    let st = bin().arg("train").arg("--config").arg(&cfg).arg("--out").arg(&a).args(["--threads", "2", "--quiet"]).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("resuming"));
+    let st = bin().arg("train").arg("--config").arg(&cfg).arg("--out").arg(&b).args(["--quiet"]).output().unwrap();
+    assert!(st.status.success());
+    assert_eq!(catalog(&a), catalog(&b));
+    assert_eq!(params(&a), params(&b));
+}
+
+fn python_with_numpy() -> &'static str {
+    let ok = Command::new("python3").args(["-c", "import numpy"]).status().map(|s| s.success()).unwrap_or(false);
+    assert!(ok, "python3 with numpy is needed for the NumPy interop tests (pip install numpy)");
+    "python3"
+}
+
+#[test]
+fn run_end_to_end() {
+    let dir = temp_dir("run");
+    let cfg = write_config(&dir, SMALL);
+    let out = dir.join("study");
+    let st = bin().arg("run").arg("--config").arg(&cfg).arg("--out").arg(&out).arg("--quiet").output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    for f in ["report.html", "report.md", "catalog.csv", "analysis/findings.json", "analysis/networks.txt"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("</html>"));
+    // Every advertised array loads.
+    for f in ["svcca_distances", "cka_distances", "topology_distances", "mds_svcca", "mds_topology"] {
+        let m = rnndyn::npy::read_matrix(out.join(format!("analysis/{f}.npy"))).unwrap();
+        assert!(m.as_slice().iter().all(|v| v.is_finite()), "{f}");
+    }
+    let ids: Vec<String> = std::fs::read_to_string(out.join("analysis/networks.txt")).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(ids.len(), 6);
+    for id in &ids {
+        let net = out.join("networks").join(id);
+        for npz in ["params.npz", "fixed_points.npz", "topology.npz"] {
+            for a in rnndyn::npy::npz_names(net.join(npz)).unwrap() {
+                rnndyn::npy::read_npz_shaped(net.join(npz), &a).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        rnndyn::npy::read_matrix(net.join("activity.npy")).unwrap();
+        rnndyn::npy::read_matrix(net.join("curve.npy")).unwrap();
+    }
+    // Figures referenced by the report exist and are PNG/SVG.
+    for line in std::fs::read_to_string(out.join("report.md")).unwrap().lines() {
+        if let Some(i) = line.find("](") {
+            let file = &line[i + 2..line.len() - 1];
+            let bytes = std::fs::read(out.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{file} is not a PNG");
+            let svg = std::fs::read_to_string(out.join(file).with_extension("svg")).unwrap();
+            assert!(svg.contains("<svg"), "{file}: no SVG twin");
+        }
+    }
+    // `fixed-points --json` on one network directory.
+    let net = out.join("networks").join(&ids[0]);
+    let fp = bin().arg("fixed-points").arg(&net).arg("--json").output().unwrap();
+    assert!(fp.status.success(), "{}", String::from_utf8_lossy(&fp.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&fp.stdout).unwrap();
+    for p in v["fixed_points"].as_array().unwrap() {
+        assert!(p["residual"].as_f64().unwrap() <= 1e-10);
+        assert!(p["state"].as_array().is_some() && p["eigenvalues"].as_array().is_some());
+    }
+    // NumPy alone reproduces the forward passes, and the README snippet runs.
+    let py = python_with_numpy();
+    let st = Command::new(py)
+        .arg(repo().join("tests/data/numpy_forward.py"))
+        .arg(&out)
+        .arg(out.join("analysis/probe_inputs.npy"))
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}{}", String::from_utf8_lossy(&st.stdout), String::from_utf8_lossy(&st.stderr));
+    let st = Command::new(py).arg(repo().join("tests/data/readme_snippet.py")).current_dir(&dir).env("RNNDYN_STUDY", &out).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+}
