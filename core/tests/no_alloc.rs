@@ -169,3 +169,44 @@ fn hot_paths_do_not_allocate_small() {
 fn hot_paths_do_not_allocate_n64() {
     every_cell!(64, 3);
 }
+
+/// Fixed-point search, linearisation (Jacobian + eigen decomposition) and LU allocate
+/// nothing either.
+#[test]
+fn fixed_point_and_linear_algebra_paths_do_not_allocate() {
+    use rnndyn_core::fixed_point::{
+        find_fixed_point, fixed_point_scratch_len, linearize, linearize_scratch_len,
+        FixedPointParams, LinearizeParams,
+    };
+    use rnndyn_core::linalg::{lu_factor, lu_scratch_len, Eigenvalue, LuParams};
+    fn run<C: Cell<f64>>(cell: C) {
+        let n = cell.param_count();
+        let mut p = vec![0.0; n];
+        rnndyn_core::cell::init_cell(&cell, &mut p, &mut Rng::new(5), &Default::default());
+        let s = C::STATE;
+        let x = vec![0.0; C::INPUT];
+        let mut h = vec![0.1; s];
+        let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
+        let mut piv = vec![0usize; s];
+        let mut jac = vec![0.0; s * s];
+        let mut values = vec![Eigenvalue::default(); s];
+        let mut vectors = vec![0.0; s * s];
+        let mut lin_scratch = vec![0.0; linearize_scratch_len(s)];
+        let mut a: Vec<f64> = (0..s * s).map(|k| ((k * 7 % 11) as f64) - 5.0 + if k % (s + 1) == 0 { 20.0 } else { 0.0 }).collect();
+        let mut lu_scratch = vec![0.0; lu_scratch_len(s)];
+        let params = FixedPointParams::default();
+        let (calls, bytes) = allocations(|| {
+            let r = find_fixed_point(&cell, &p, &x, &mut h, &params, &mut scratch, &mut piv).unwrap();
+            black_box(r);
+            let l = linearize(&cell, &p, &x, &h, &LinearizeParams::default(), &mut jac, &mut values, &mut vectors, &mut lin_scratch);
+            black_box(l.unwrap());
+            let lu = lu_factor(s, &mut a, &mut piv, &mut lu_scratch, &LuParams::default());
+            black_box(lu.is_ok());
+        });
+        assert_eq!((calls, bytes), (0, 0), "{} allocated", cell.name());
+    }
+    run(VanillaCell::<8, 3>::new(Tanh));
+    run(UgrnnCell::<8, 3>::new(Tanh));
+    run(GruCell::<8, 3>::new(Tanh, ResetBeforeProduct));
+    run(LstmCell::<8, 3>::new(Tanh));
+}

@@ -1,0 +1,140 @@
+//! Fixed-point refinement on maps with a known fixed point: Newton converges
+//! quadratically to residual ≤ 1e-12 (f64), and the Adam phase alone reaches its q
+//! tolerance; a failed search is reported, not a panic.
+
+use rnndyn_core::cell::{Cell, InitParams, RecurrentInit};
+use rnndyn_core::fixed_point::{find_fixed_point, fixed_point_scratch_len, AdamPhase, FixedPointParams, NewtonPhase, Stop};
+use rnndyn_core::{Activation, GruCell, GruConvention, LstmCell, Rng, VanillaCell};
+
+const N: usize = 12;
+const I: usize = 3;
+
+/// A vanilla tanh network with a planted fixed point h*: b = atanh(h*) − h* W (x = 0).
+fn planted(seed: u64) -> (VanillaCell<N, I>, Vec<f64>, Vec<f64>) {
+    let cell = VanillaCell::<N, I>::new(Activation::Tanh);
+    let mut p = vec![0.0; Cell::<f64>::param_count(&cell)];
+    let mut rng = Rng::new(seed);
+    let init = InitParams { recurrent: RecurrentInit::Normal { gain: 1.5 }, ..Default::default() };
+    rnndyn_core::cell::init_cell(&cell, &mut p, &mut rng, &init);
+    let h: Vec<f64> = (0..N).map(|_| rng.uniform_range(-0.6, 0.6)).collect();
+    let b0 = N * N + I * N;
+    for j in 0..N {
+        let mut z = 0.0;
+        for i in 0..N {
+            z += h[i] * p[i * N + j];
+        }
+        p[b0 + j] = libm::atanh(h[j]) - z;
+    }
+    (cell, p, h)
+}
+
+fn residual<C: Cell<f64>>(cell: &C, p: &[f64], h: &[f64]) -> f64 {
+    let mut f = vec![0.0; h.len()];
+    cell.step(p, h, &[0.0; I], &mut f);
+    f.iter().zip(h).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
+}
+
+fn newton_only(iters: usize) -> FixedPointParams {
+    FixedPointParams {
+        adam: AdamPhase { max_iterations: 0, ..Default::default() },
+        newton: NewtonPhase { max_iterations: iters, residual_tolerance: 0.0, ..Default::default() },
+    }
+}
+
+#[test]
+fn newton_converges_quadratically_to_the_planted_fixed_point() {
+    for seed in 0..8 {
+        let (cell, p, hstar) = planted(seed);
+        let mut rng = Rng::new(100 + seed);
+        let start: Vec<f64> = hstar.iter().map(|&v| v + 0.05 * rng.normal()).collect();
+        let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
+        let mut piv = vec![0usize; N];
+        // Residual after k Newton iterations, k = 0..6.
+        let mut res = Vec::new();
+        for k in 0..7 {
+            let mut h = start.clone();
+            if k > 0 {
+                find_fixed_point(&cell, &p, &[0.0; I], &mut h, &newton_only(k), &mut scratch, &mut piv).unwrap();
+            }
+            res.push(residual(&cell, &p, &h));
+        }
+        // Quadratic: once in the basin, r_{k+1} ≤ C r_k² until the rounding floor.
+        let mut quadratic_steps = 0;
+        for k in 0..6 {
+            if res[k] < 1e-2 && res[k] > 1e-7 {
+                assert!(res[k + 1] <= 50.0 * res[k] * res[k], "seed {seed}: residuals {res:?}");
+                quadratic_steps += 1;
+            }
+        }
+        assert!(quadratic_steps >= 1, "seed {seed}: residuals {res:?}");
+        let mut h = start.clone();
+        let params = FixedPointParams { adam: AdamPhase { max_iterations: 0, ..Default::default() }, ..Default::default() };
+        let r = find_fixed_point(&cell, &p, &[0.0; I], &mut h, &params, &mut scratch, &mut piv).unwrap();
+        assert!(r.residual <= 1e-12, "seed {seed}: {r:?}");
+        assert_eq!(r.stop(), Stop::Converged);
+        let err = h.iter().zip(&hstar).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(err < 1e-10, "seed {seed}: |h − h*| = {err}");
+    }
+}
+
+#[test]
+fn adam_alone_reaches_its_tolerance() {
+    for seed in 0..4 {
+        let (cell, p, _) = planted(seed);
+        let mut rng = Rng::new(200 + seed);
+        let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
+        let mut piv = vec![0usize; N];
+        let (_, _, hstar) = planted(seed);
+        let mut h: Vec<f64> = hstar.iter().map(|&v| v + 0.05 * rng.normal()).collect();
+        let params = FixedPointParams {
+            adam: AdamPhase { max_iterations: 20_000, q_tolerance: 1e-10, learning_rate: 1e-2, ..Default::default() },
+            newton: NewtonPhase { max_iterations: 0, ..Default::default() },
+        };
+        let r = find_fixed_point(&cell, &p, &[0.0; I], &mut h, &params, &mut scratch, &mut piv).unwrap();
+        assert_eq!(r.adam_stop, Stop::Converged, "seed {seed}: {r:?}");
+        assert!(r.q < 1e-10, "seed {seed}: {r:?}");
+        assert_eq!(r.newton_stop, Stop::Skipped);
+    }
+}
+
+/// Contracting GRU and LSTM maps: the search agrees with plain iteration of the map.
+#[test]
+fn gated_cells_agree_with_iteration_of_a_contraction() {
+    fn check<C: Cell<f64>>(cell: C) {
+        let mut p = vec![0.0; cell.param_count()];
+        let init = InitParams { recurrent: RecurrentInit::Normal { gain: 0.3 }, ..Default::default() };
+        rnndyn_core::cell::init_cell(&cell, &mut p, &mut Rng::new(9), &init);
+        let x = [0.3, -0.2, 0.1];
+        let s = C::STATE;
+        let mut h = vec![0.0; s];
+        let mut next = vec![0.0; s];
+        for _ in 0..20_000 {
+            cell.step(&p, &h, &x, &mut next);
+            std::mem::swap(&mut h, &mut next);
+        }
+        let mut found = vec![0.5; s];
+        let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
+        let mut piv = vec![0usize; s];
+        let r = find_fixed_point(&cell, &p, &x, &mut found, &FixedPointParams::default(), &mut scratch, &mut piv).unwrap();
+        assert!(r.residual <= 1e-12, "{}: {r:?}", cell.name());
+        let err = found.iter().zip(&h).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(err < 1e-9, "{}: {err}", cell.name());
+    }
+    check(GruCell::<N, I>::new(Activation::Tanh, GruConvention::ResetBeforeProduct));
+    check(GruCell::<N, I>::new(Activation::Tanh, GruConvention::ResetAfterProduct));
+    check(LstmCell::<N, I>::new(Activation::Tanh));
+}
+
+#[test]
+fn bad_inputs_are_errors_not_panics() {
+    let (cell, p, _) = planted(1);
+    let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
+    let mut piv = vec![0usize; N];
+    let mut h = vec![f64::NAN; N];
+    assert!(find_fixed_point(&cell, &p, &[0.0; I], &mut h, &FixedPointParams::default(), &mut scratch, &mut piv).is_err());
+    let mut h = vec![0.0; N - 1];
+    assert!(find_fixed_point(&cell, &p, &[0.0; I], &mut h, &FixedPointParams::default(), &mut scratch, &mut piv).is_err());
+    let mut short = vec![0.0; 3];
+    let mut h = vec![0.0; N];
+    assert!(find_fixed_point(&cell, &p, &[0.0; I], &mut h, &FixedPointParams::default(), &mut short, &mut piv).is_err());
+}
