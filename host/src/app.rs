@@ -1,7 +1,7 @@
 //! The application: turns parsed CLI flags into validated settings once, runs a command,
 //! and reports errors with context.
 
-use crate::cli::{Cli, Command, PopulationArgs, RunArgs, TrainArgs};
+use crate::cli::{Cli, Command, ExportArgs, PopulationArgs, RunArgs, TrainArgs};
 use crate::config::{self, Experiment};
 use crate::population::{self, Shard, TrainOptions};
 use crate::store::Store;
@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AppError> {
     match cli.command {
         Command::Train(args) => train(args),
         Command::Run(args) => run_study(args),
+        Command::Export(args) => export(args),
     }
 }
 
@@ -91,6 +92,12 @@ fn train(args: TrainArgs) -> Result<ExitCode, AppError> {
         eprintln!("interrupted: rerun the same command to resume");
         return Ok(ExitCode::from(130));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(args: ExportArgs) -> Result<ExitCode, AppError> {
+    crate::export::export_rust(&args.rust, &args.out)?;
+    eprintln!("wrote {} (from {})", args.out.display(), args.rust.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,6 +18,8 @@ pub enum Command {
     Run(RunArgs),
     /// Train every network of an experiment's sweep into a population store.
     Train(TrainArgs),
+    /// Export a trained network, e.g. as Rust `const` items for a no_std firmware.
+    Export(ExportArgs),
 }
 
 /// Options shared by commands that train.
@@ -47,6 +49,17 @@ pub struct TrainArgs {
     /// Print the built-in default experiment as TOML and exit.
     #[arg(long)]
     pub print_default_config: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write Rust source (`const` dims, activation, cell and `f32` parameter arrays) for the
+    /// network directory NETWORK_DIR (`STORE/networks/<id>`).
+    #[arg(long, value_name = "NETWORK_DIR")]
+    pub rust: PathBuf,
+    /// Output file.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod model;
 pub mod population;
 pub mod store;
