@@ -96,7 +96,9 @@ impl Counter {
         spin(LOOPS);
         let b = ticks();
         let t = b.wrapping_sub(a).max(1) as u64;
-        Counter { insns_per_1024_ticks: (2 * LOOPS as u64 + 1) * 1024 / t }
+        Counter {
+            insns_per_1024_ticks: (2 * LOOPS as u64 + 1) * 1024 / t,
+        }
     }
 }
 
@@ -154,7 +156,13 @@ fn main() -> ! {
         .key("insns_per_1024_counter_ticks")
         .uint(clock.insns_per_1024_ticks)
         .end();
-    let result = scenario::run(network::ID, network::CELL, &network::PARAMS, &mut host, &mut clock);
+    let result = scenario::run(
+        network::ID,
+        network::CELL,
+        &network::PARAMS,
+        &mut host,
+        &mut clock,
+    );
     let peak = stack_peak();
     let ok = match result {
         Ok(s) => {
@@ -168,12 +176,22 @@ fn main() -> ! {
             s.correct_holds == 8 && s.stable >= 8
         }
         Err(e) => {
-            Line::new(&mut host).str("error").key("core").str(scenario::error_name(e)).end();
+            Line::new(&mut host)
+                .str("error")
+                .key("core")
+                .str(scenario::error_name(e))
+                .end();
             false
         }
     };
-    Line::new(&mut host).str(if ok { "done ok" } else { "done FAILED" }).end();
-    debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    Line::new(&mut host)
+        .str(if ok { "done ok" } else { "done FAILED" })
+        .end();
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
     loop {
         cortex_m::asm::bkpt();
     }

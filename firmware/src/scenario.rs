@@ -20,8 +20,8 @@
 use rnndyn_core::cell::{Cell, GruCell};
 use rnndyn_core::fast_math;
 use rnndyn_core::fixed_point::{
-    find_fixed_point, fixed_point_scratch_len, linearize, linearize_scratch_len, AdamPhase, FixedPointParams,
-    LinearizeParams, NewtonPhase, Stop,
+    find_fixed_point, fixed_point_scratch_len, linearize, linearize_scratch_len, AdamPhase,
+    FixedPointParams, LinearizeParams, NewtonPhase, Stop,
 };
 use rnndyn_core::linalg::Eigenvalue;
 use rnndyn_core::task::{FlipFlop, Pulse, Sign};
@@ -91,7 +91,11 @@ pub struct Line<'a, S: Sink> {
 
 impl<'a, S: Sink> Line<'a, S> {
     pub fn new(sink: &'a mut S) -> Self {
-        Line { sink, buf: [0; 128], len: 0 }
+        Line {
+            sink,
+            buf: [0; 128],
+            len: 0,
+        }
     }
 
     fn flush(&mut self) {
@@ -175,8 +179,12 @@ impl<'a, S: Sink> Line<'a, S> {
         }
         self.uint(d / 1000).byte(b'.');
         let frac = d % 1000;
-        self.byte(b'0' + (frac / 100) as u8).byte(b'0' + (frac / 10 % 10) as u8).byte(b'0' + (frac % 10) as u8);
-        self.byte(b'e').byte(if e < 0 { b'-' } else { b'+' }).uint(e.unsigned_abs() as u64)
+        self.byte(b'0' + (frac / 100) as u8)
+            .byte(b'0' + (frac / 10 % 10) as u8)
+            .byte(b'0' + (frac % 10) as u8);
+        self.byte(b'e')
+            .byte(if e < 0 { b'-' } else { b'+' })
+            .uint(e.unsigned_abs() as u64)
     }
 
     /// `key=` then a value.
@@ -271,7 +279,12 @@ pub const ADAM_F32: FixedPointParams = FixedPointParams {
         beta2: 0.999,
         eps: 1e-8,
     },
-    newton: NewtonPhase { max_iterations: 0, residual_tolerance: 1e-13, initial_damping: 1e-6, max_rejections: 12 },
+    newton: NewtonPhase {
+        max_iterations: 0,
+        residual_tolerance: 1e-13,
+        initial_damping: 1e-6,
+        max_rejections: 12,
+    },
 };
 
 /// The Newton phase in `f64`.
@@ -286,14 +299,28 @@ pub const NEWTON_F64: FixedPointParams = FixedPointParams {
         beta2: 0.999,
         eps: 1e-8,
     },
-    newton: NewtonPhase { max_iterations: 50, residual_tolerance: 1e-14, initial_damping: 1e-6, max_rejections: 12 },
+    newton: NewtonPhase {
+        max_iterations: 50,
+        residual_tolerance: 1e-14,
+        initial_damping: 1e-6,
+        max_rejections: 12,
+    },
 };
 
 /// Runs everything and prints it. `p` is the network's parameter vector (cell then
 /// readout) and must have [`PARAMS`] entries; `cell` must be a reset-before GRU-16.
-pub fn run<S: Sink, K: Clock>(id: &str, cell: Gru, p: &[f32], sink: &mut S, clock: &mut K) -> Result<Summary, Error> {
+pub fn run<S: Sink, K: Clock>(
+    id: &str,
+    cell: Gru,
+    p: &[f32],
+    sink: &mut S,
+    clock: &mut K,
+) -> Result<Summary, Error> {
     if p.len() != PARAMS || Cell::<f32>::param_count(&cell) != CELL_PARAMS {
-        return Err(Error::BufferSize { expected: PARAMS, got: p.len() });
+        return Err(Error::BufferSize {
+            expected: PARAMS,
+            got: p.len(),
+        });
     }
     let net: Network<Gru, O> = Network::new(cell);
     Line::new(sink)
@@ -349,7 +376,12 @@ pub fn run<S: Sink, K: Clock>(id: &str, cell: Gru, p: &[f32], sink: &mut S, cloc
     }
     let c2 = clock.instructions();
     let mut correct_holds = 0;
-    for (t, ((x, y), target)) in xs.chunks_exact(I).zip(outputs.chunks_exact(O)).zip(ys.chunks_exact(O)).enumerate() {
+    for (t, ((x, y), target)) in xs
+        .chunks_exact(I)
+        .zip(outputs.chunks_exact(O))
+        .zip(ys.chunks_exact(O))
+        .enumerate()
+    {
         let hold_end = t % HOLD == HOLD - 1;
         if hold_end && y.iter().zip(target).all(|(a, b)| a * b > 0.0) {
             correct_holds += 1;
@@ -365,7 +397,11 @@ pub fn run<S: Sink, K: Clock>(id: &str, cell: Gru, p: &[f32], sink: &mut S, cloc
                 b'0'
             });
         }
-        line.key("y").scis(y.iter().map(|&v| v as f64)).key("bits").bits32(y).end();
+        line.key("y")
+            .scis(y.iter().map(|&v| v as f64))
+            .key("bits")
+            .bits32(y)
+            .end();
     }
     Line::new(sink)
         .str("fastmath")
@@ -439,7 +475,10 @@ pub fn run<S: Sink, K: Clock>(id: &str, cell: Gru, p: &[f32], sink: &mut S, cloc
         let ok = newton.residual <= RESIDUAL_OK;
         let mut same = None;
         for (j, f) in found.iter().take(n_found).enumerate() {
-            let d = f.iter().zip(&h).fold(0.0f64, |m, (a, b)| m.max(Real::abs(a - b)));
+            let d = f
+                .iter()
+                .zip(&h)
+                .fold(0.0f64, |m, (a, b)| m.max(Real::abs(a - b)));
             if d < SAME_POINT {
                 same = Some(j);
                 break;
@@ -462,7 +501,11 @@ pub fn run<S: Sink, K: Clock>(id: &str, cell: Gru, p: &[f32], sink: &mut S, cloc
         let mut y = [0.0f64; O];
         readout_f64(&readout64, &h, &mut y);
         let mut line = Line::new(sink);
-        line.str("fp").key("k").uint(k as u64).key("from").str(if k < 8 { "hold" } else { "mid" });
+        line.str("fp")
+            .key("k")
+            .uint(k as u64)
+            .key("from")
+            .str(if k < 8 { "hold" } else { "mid" });
         line.key("t").uint(start_t as u64).key("point");
         if index == usize::MAX {
             line.str("none");
@@ -518,7 +561,11 @@ pub fn run<S: Sink, K: Clock>(id: &str, cell: Gru, p: &[f32], sink: &mut S, cloc
         .key("linearize_f64")
         .uint(insns_lin)
         .end();
-    Ok(Summary { fixed_points: n_found, stable, correct_holds })
+    Ok(Summary {
+        fixed_points: n_found,
+        stable,
+        correct_holds,
+    })
 }
 
 /// Adam phase in `f32` (own stack frame, so the peak stack is the largest phase, not the sum).
@@ -531,7 +578,10 @@ fn search_f32(
 ) -> Result<rnndyn_core::fixed_point::FixedPointReport<f32>, Error> {
     let mut scratch = [0.0f32; fixed_point_scratch_len(N)];
     let mut pivots = [0usize; N];
-    let pc = p.get(..CELL_PARAMS).ok_or(Error::BufferSize { expected: PARAMS, got: p.len() })?;
+    let pc = p.get(..CELL_PARAMS).ok_or(Error::BufferSize {
+        expected: PARAMS,
+        got: p.len(),
+    })?;
     find_fixed_point(cell, pc, x, h, &ADAM_F32, &mut scratch, &mut pivots)
 }
 
@@ -557,10 +607,23 @@ fn linearize_f64(
     h: &[f64; N],
 ) -> Result<rnndyn_core::fixed_point::Linearization<f64>, Error> {
     let mut jac = [0.0f64; N * N];
-    let mut values = [Eigenvalue { re: 0.0f64, im: 0.0 }; N];
+    let mut values = [Eigenvalue {
+        re: 0.0f64,
+        im: 0.0,
+    }; N];
     let mut vectors = [0.0f64; N * N];
     let mut scratch = [0.0f64; linearize_scratch_len(N)];
-    linearize(cell, p, x, h, &LinearizeParams::default(), &mut jac, &mut values, &mut vectors, &mut scratch)
+    linearize(
+        cell,
+        p,
+        x,
+        h,
+        &LinearizeParams::default(),
+        &mut jac,
+        &mut values,
+        &mut vectors,
+        &mut scratch,
+    )
 }
 
 /// `y = h Wo + bo` in `f64` (`readout` = `Wo` then `bo`).

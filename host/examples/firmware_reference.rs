@@ -45,8 +45,12 @@ fn main() -> ExitCode {
         }
     };
     let s = &net.spec;
-    if s.arch != Arch::Gru || (s.hidden, s.inputs, s.outputs) != (scenario::N, scenario::I, scenario::O) {
-        eprintln!("firmware_reference: the firmware scenario needs a GRU-16 with 3 inputs and 3 outputs");
+    if s.arch != Arch::Gru
+        || (s.hidden, s.inputs, s.outputs) != (scenario::N, scenario::I, scenario::O)
+    {
+        eprintln!(
+            "firmware_reference: the firmware scenario needs a GRU-16 with 3 inputs and 3 outputs"
+        );
         return ExitCode::from(2);
     }
     let cell = GruCell::<{ scenario::N }, { scenario::I }>::new(s.activation, s.gru_convention);
@@ -57,7 +61,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            scenario::Line::new(&mut out).str("error").key("core").str(scenario::error_name(e)).end();
+            scenario::Line::new(&mut out)
+                .str("error")
+                .key("core")
+                .str(scenario::error_name(e))
+                .end();
             ExitCode::FAILURE
         }
     }
