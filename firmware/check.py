@@ -179,7 +179,10 @@ def panics(disasm):
             fail(f"{clean(c)} references a panic entry point ({n} sites)")
     if fmt_symbols:
         fail("formatting machinery is linked: " + ", ".join(sorted(clean(c) for c in fmt_symbols)[:5]))
-    print(f"panics: firmware code has no panic sites; core::fmt not linked: {not fmt_symbols}")
+    if not own:
+        print("panics: no function of the firmware references a panic entry point")
+    if not fmt_symbols:
+        print("panics: core::fmt is not linked")
     if core:
         print("panics: bounds checks kept in rnndyn-core (runtime n, not provable by the compiler):")
         for c, n in sorted(core.items()):
