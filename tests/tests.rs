@@ -16,7 +16,9 @@
 
 use rnndyn::config::{self, Experiment};
 use rnndyn::dynamics::network::{analyze, load_topology, DynamicsSettings};
-use rnndyn::dynamics::topology::{check_flipflop_canonical, corner_distance, saddle_connections, topology_distance};
+use rnndyn::dynamics::topology::{
+    check_flipflop_canonical, corner_distance, saddle_connections, topology_distance,
+};
 use rnndyn::population::{train_population, TrainOptions};
 use rnndyn::stages;
 use rnndyn::store::Store;
@@ -33,9 +35,26 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// An experiment file: the given sweep, everything else default.
-fn experiment_toml(task: &str, archs: &[&str], acts: &[&str], sizes: &[usize], seeds: u64, steps: u64, lr: f64) -> String {
-    let list = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
-    let sizes = sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+fn experiment_toml(
+    task: &str,
+    archs: &[&str],
+    acts: &[&str],
+    sizes: &[usize],
+    seeds: u64,
+    steps: u64,
+    lr: f64,
+) -> String {
+    let list = |v: &[&str]| {
+        v.iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sizes = sizes
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "seed = 1\n[task]\nkind = \"{task}\"\ntrial_steps = 100\n\
          [population]\narchitectures = [{}]\nactivations = [{}]\nhidden_sizes = [{sizes}]\nl2 = [0.0]\n\
@@ -53,7 +72,11 @@ fn train(name: &str, toml: &str, threads: usize) -> (Experiment, Store) {
     let exp = config::parse(toml, name).unwrap();
     let dir = temp_dir(name);
     let store = Store::create(&dir, toml).unwrap();
-    let opts = TrainOptions { threads: Some(threads), shard: None, progress: false };
+    let opts = TrainOptions {
+        threads: Some(threads),
+        shard: None,
+        progress: false,
+    };
     let summary = train_population(&exp, &store, &opts, &AtomicBool::new(false)).unwrap();
     assert_eq!(summary.trained, exp.networks.len());
     (exp, store)
@@ -62,7 +85,10 @@ fn train(name: &str, toml: &str, threads: usize) -> (Experiment, Store) {
 // ----------------------------------------------------------------------------- config
 
 fn config_error(toml: &str) -> String {
-    config::parse(toml, "bad.toml").err().map(|e| e.to_string()).unwrap_or_else(|| panic!("accepted:\n{toml}"))
+    config::parse(toml, "bad.toml")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| panic!("accepted:\n{toml}"))
 }
 
 #[test]
@@ -73,30 +99,51 @@ fn config_unknown_key_is_named() {
 
 #[test]
 fn config_unknown_architecture_is_named() {
-    let t = experiment_toml("flipflop", &["gru", "transformer"], &["tanh"], &[8], 1, 10, 1e-3);
+    let t = experiment_toml(
+        "flipflop",
+        &["gru", "transformer"],
+        &["tanh"],
+        &[8],
+        1,
+        10,
+        1e-3,
+    );
     let e = config_error(&t);
-    assert!(e.contains("population.architectures[1]") && e.contains("transformer"), "{e}");
+    assert!(
+        e.contains("population.architectures[1]") && e.contains("transformer"),
+        "{e}"
+    );
 }
 
 #[test]
 fn config_negative_size_is_named() {
-    let t = experiment_toml("flipflop", &["gru"], &["tanh"], &[8], 1, 10, 1e-3).replace("hidden_sizes = [8]", "hidden_sizes = [-3]");
+    let t = experiment_toml("flipflop", &["gru"], &["tanh"], &[8], 1, 10, 1e-3)
+        .replace("hidden_sizes = [8]", "hidden_sizes = [-3]");
     let e = config_error(&t);
-    assert!(e.contains("population.hidden_sizes[0]") && e.contains("-3"), "{e}");
+    assert!(
+        e.contains("population.hidden_sizes[0]") && e.contains("-3"),
+        "{e}"
+    );
 }
 
 #[test]
 fn config_unsupported_size_lists_supported_ones() {
     let t = experiment_toml("flipflop", &["gru"], &["tanh"], &[7], 1, 10, 1e-3);
     let e = config_error(&t);
-    assert!(e.contains("hidden_sizes[0]") && e.contains("supported"), "{e}");
+    assert!(
+        e.contains("hidden_sizes[0]") && e.contains("supported"),
+        "{e}"
+    );
 }
 
 #[test]
 fn config_empty_sweep_is_an_error() {
     let t = experiment_toml("flipflop", &[], &["tanh"], &[8], 1, 10, 1e-3);
     let e = config_error(&t);
-    assert!(e.contains("population.architectures") && e.contains("empty"), "{e}");
+    assert!(
+        e.contains("population.architectures") && e.contains("empty"),
+        "{e}"
+    );
     let t = experiment_toml("flipflop", &["gru"], &["tanh"], &[8], 0, 10, 1e-3);
     assert!(config_error(&t).contains("population.seeds"));
 }
@@ -128,11 +175,15 @@ fn store_rejects_other_versions_and_non_stores() {
     let dir = temp_dir("version");
     Store::create(&dir, "").unwrap();
     let marker = dir.join("store.json");
-    let text = std::fs::read_to_string(&marker).unwrap().replace("\"version\": 1", "\"version\": 99");
+    let text = std::fs::read_to_string(&marker)
+        .unwrap()
+        .replace("\"version\": 1", "\"version\": 99");
     std::fs::write(&marker, text).unwrap();
     let e = Store::open(&dir).unwrap_err().to_string();
     assert!(e.contains("version 99") && e.contains("store.json"), "{e}");
-    let e = Store::open(&temp_dir("not-a-store")).unwrap_err().to_string();
+    let e = Store::open(&temp_dir("not-a-store"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("not an rnndyn store"), "{e}");
 }
 
@@ -144,7 +195,10 @@ fn store_corrupt_params_name_the_file() {
     let p = store.network_dir(&rec.id).join("params.npz");
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
-    let e = stages::load_network(&store, &rec).err().expect("truncated file accepted").to_string();
+    let e = stages::load_network(&store, &rec)
+        .err()
+        .expect("truncated file accepted")
+        .to_string();
     assert!(e.contains("params.npz"), "{e}");
 }
 
@@ -155,10 +209,16 @@ fn store_nan_weights_are_rejected() {
     let rec = store.records().unwrap().remove(0);
     let dir = store.network_dir(&rec.id);
     let (model, p) = stages::load_network(&store, &rec).unwrap();
-    let mut named = rnndyn::store::named_params(&model.blocks(), &p.iter().map(|&v| v as f32).collect::<Vec<_>>());
+    let mut named = rnndyn::store::named_params(
+        &model.blocks(),
+        &p.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+    );
     named.arrays[0].2[0] = f32::NAN;
     rnndyn::store::write_npz(&dir.join("params.npz"), &named).unwrap();
-    let e = stages::load_network(&store, &rec).err().expect("NaN accepted").to_string();
+    let e = stages::load_network(&store, &rec)
+        .err()
+        .expect("NaN accepted")
+        .to_string();
     assert!(e.contains("params.npz") && e.contains("non-finite"), "{e}");
 }
 
@@ -183,12 +243,24 @@ fn population_is_independent_of_thread_count() {
 #[test]
 fn population_records_divergence_and_goes_on() {
     // A huge learning rate without clipping blows a ReLU network up.
-    let t = experiment_toml("flipflop", &["vanilla"], &["relu", "tanh"], &[8], 1, 30, 1e3).replace("clip_norm = 10.0", "clip_norm = 0.0");
+    let t = experiment_toml(
+        "flipflop",
+        &["vanilla"],
+        &["relu", "tanh"],
+        &[8],
+        1,
+        30,
+        1e3,
+    )
+    .replace("clip_norm = 10.0", "clip_norm = 0.0");
     let (_, store) = train("diverge", &t, 2);
     let recs = store.records().unwrap();
     assert_eq!(recs.len(), 2, "both networks are in the store");
     let relu = recs.iter().find(|r| r.activation == "relu").unwrap();
-    assert!(relu.diverged && relu.diverged_at_step.is_some() && !relu.passed, "{relu:?}");
+    assert!(
+        relu.diverged && relu.diverged_at_step.is_some() && !relu.passed,
+        "{relu:?}"
+    );
     let catalog = std::fs::read_to_string(store.root().join("catalog.csv")).unwrap();
     assert!(catalog.contains("true"), "{catalog}");
 }
@@ -199,10 +271,26 @@ fn population_records_divergence_and_goes_on() {
 fn flipflop_population() -> &'static (Experiment, Store) {
     static P: OnceLock<(Experiment, Store)> = OnceLock::new();
     P.get_or_init(|| {
-        let t = experiment_toml("flipflop", &["vanilla", "ugrnn", "gru", "lstm"], &["tanh", "relu"], &[64], 1, 600, 1e-2);
+        let t = experiment_toml(
+            "flipflop",
+            &["vanilla", "ugrnn", "gru", "lstm"],
+            &["tanh", "relu"],
+            &[64],
+            1,
+            600,
+            1e-2,
+        );
         let (exp, store) = train("flipflop", &t, 2);
         let records = store.records().unwrap();
-        stages::fixed_points_stage(&exp, &store, &records, false, &AtomicBool::new(false), &|_| {}).unwrap();
+        stages::fixed_points_stage(
+            &exp,
+            &store,
+            &records,
+            false,
+            &AtomicBool::new(false),
+            &|_| {},
+        )
+        .unwrap();
         (exp, store)
     })
 }
@@ -211,7 +299,13 @@ fn flipflop_population() -> &'static (Experiment, Store) {
 fn flipflop_every_architecture_and_activation_learns() {
     let (_, store) = flipflop_population();
     for r in store.records().unwrap() {
-        assert!(r.passed && r.eval_mse < 0.01, "{} eval MSE {} (diverged {})", r.id, r.eval_mse, r.diverged);
+        assert!(
+            r.passed && r.eval_mse < 0.01,
+            "{} eval MSE {} (diverged {})",
+            r.id,
+            r.eval_mse,
+            r.diverged
+        );
     }
 }
 
@@ -225,19 +319,37 @@ fn flipflop_passing_networks_have_the_canonical_topology() {
         for (node, targets) in saddle_connections(&t) {
             let corners: Vec<&String> = targets.iter().filter(|l| l.starts_with("0:")).collect();
             if corners.len() == 2 && targets.len() == 2 {
-                assert_eq!(corner_distance(corners[0], corners[1]), Some(1), "{}: saddle {node} joins {corners:?}", r.id);
+                assert_eq!(
+                    corner_distance(corners[0], corners[1]),
+                    Some(1),
+                    "{}: saddle {node} joins {corners:?}",
+                    r.id
+                );
             }
         }
         let s = stages::dynamics_summary(store, &r.id).unwrap();
-        assert!(s.max_residual <= 1e-10, "{}: residual {}", r.id, s.max_residual);
+        assert!(
+            s.max_residual <= 1e-10,
+            "{}: residual {}",
+            r.id,
+            s.max_residual
+        );
     }
 }
 
 #[test]
 fn flipflop_topology_distance_properties() {
     let (exp, store) = flipflop_population();
-    let recs: Vec<_> = store.records().unwrap().into_iter().filter(|r| r.passed).collect();
-    let tops: Vec<_> = recs.iter().map(|r| load_topology(&store.network_dir(&r.id)).unwrap()).collect();
+    let recs: Vec<_> = store
+        .records()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.passed)
+        .collect();
+    let tops: Vec<_> = recs
+        .iter()
+        .map(|r| load_topology(&store.network_dir(&r.id)).unwrap())
+        .collect();
     for a in &tops {
         assert_eq!(topology_distance(a, a, 0.5), 0.0);
         for b in &tops {
@@ -269,7 +381,10 @@ fn flipflop_topology_distance_properties() {
     settings.fixed_points.start_noise = 0.0;
     let original = analyze(exp, model.as_ref(), &p, &settings).unwrap();
     let permuted = analyze(exp, model.as_ref(), &q, &settings).unwrap();
-    assert_eq!(topology_distance(&original.topology, &permuted.topology, 0.5), 0.0);
+    assert_eq!(
+        topology_distance(&original.topology, &permuted.topology, 0.5),
+        0.0
+    );
 }
 
 // ----------------------------------------------------------------------------- sine, integration
@@ -278,10 +393,26 @@ fn flipflop_topology_distance_properties() {
 const OTHER_TASK_STEPS: u64 = 1500;
 
 fn other_task_population(task: &'static str) -> (Experiment, Store) {
-    let t = experiment_toml(task, &["vanilla", "gru"], &["tanh"], &[32], 1, OTHER_TASK_STEPS, 1e-2);
+    let t = experiment_toml(
+        task,
+        &["vanilla", "gru"],
+        &["tanh"],
+        &[32],
+        1,
+        OTHER_TASK_STEPS,
+        1e-2,
+    );
     let (exp, store) = train(task, &t, 2);
     let records = store.records().unwrap();
-    stages::fixed_points_stage(&exp, &store, &records, false, &AtomicBool::new(false), &|_| {}).unwrap();
+    stages::fixed_points_stage(
+        &exp,
+        &store,
+        &records,
+        false,
+        &AtomicBool::new(false),
+        &|_| {},
+    )
+    .unwrap();
     (exp, store)
 }
 
@@ -299,7 +430,12 @@ fn integration_population() -> &'static (Experiment, Store) {
 fn sine_gru_and_vanilla_learn() {
     let (exp, store) = sine_population();
     for r in store.records().unwrap() {
-        assert!(r.eval_mse < exp.task.max_eval_mse, "{}: eval MSE {}", r.id, r.eval_mse);
+        assert!(
+            r.eval_mse < exp.task.max_eval_mse,
+            "{}: eval MSE {}",
+            r.id,
+            r.eval_mse
+        );
     }
 }
 
@@ -326,7 +462,12 @@ fn sine_oscillation_angle_matches_the_commanded_frequency() {
                 checked += 1;
             }
         }
-        assert!(checked * 2 >= s.sweep.len(), "{}: only {checked} of {} inputs have an oscillatory fixed point", r.id, s.sweep.len());
+        assert!(
+            checked * 2 >= s.sweep.len(),
+            "{}: only {checked} of {} inputs have an oscillatory fixed point",
+            r.id,
+            s.sweep.len()
+        );
     }
 }
 
@@ -334,18 +475,40 @@ fn sine_oscillation_angle_matches_the_commanded_frequency() {
 fn integration_networks_learn() {
     let (exp, store) = integration_population();
     for r in store.records().unwrap() {
-        assert!(r.eval_mse < exp.task.max_eval_mse, "{}: eval MSE {}", r.id, r.eval_mse);
+        assert!(
+            r.eval_mse < exp.task.max_eval_mse,
+            "{}: eval MSE {}",
+            r.id,
+            r.eval_mse
+        );
     }
 }
 
 #[test]
 fn integration_vanilla_has_a_line_attractor_per_context() {
     let (_, store) = integration_population();
-    let r = store.records().unwrap().into_iter().find(|r| r.arch == "vanilla" && r.passed).expect("a passing vanilla network");
+    let r = store
+        .records()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.arch == "vanilla" && r.passed)
+        .expect("a passing vanilla network");
     let s = stages::dynamics_summary(store, &r.id).unwrap();
     assert_eq!(s.sweep.len(), 2, "one entry per context");
     for p in &s.sweep {
-        assert!((p.slow_modulus - 1.0).abs() < 0.02, "{}: context {}: slow |λ| = {}", r.id, p.parameter, p.slow_modulus);
-        assert!(p.second_modulus < 0.95, "{}: context {}: second |λ| = {}", r.id, p.parameter, p.second_modulus);
+        assert!(
+            (p.slow_modulus - 1.0).abs() < 0.02,
+            "{}: context {}: slow |λ| = {}",
+            r.id,
+            p.parameter,
+            p.slow_modulus
+        );
+        assert!(
+            p.second_modulus < 0.95,
+            "{}: context {}: second |λ| = {}",
+            r.id,
+            p.parameter,
+            p.second_modulus
+        );
     }
 }

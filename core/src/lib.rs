@@ -15,6 +15,8 @@ extern crate std;
 
 pub mod cell;
 mod error;
+#[cfg(feature = "fast-math")]
+pub mod fast_math;
 pub mod fixed_point;
 mod kernel;
 pub mod linalg;

@@ -3,7 +3,9 @@
 //! tolerance; a failed search is reported, not a panic.
 
 use rnndyn_core::cell::{Cell, InitParams, RecurrentInit};
-use rnndyn_core::fixed_point::{find_fixed_point, fixed_point_scratch_len, AdamPhase, FixedPointParams, NewtonPhase, Stop};
+use rnndyn_core::fixed_point::{
+    find_fixed_point, fixed_point_scratch_len, AdamPhase, FixedPointParams, NewtonPhase, Stop,
+};
 use rnndyn_core::{Activation, GruCell, GruConvention, LstmCell, Rng, VanillaCell};
 
 const N: usize = 12;
@@ -14,7 +16,10 @@ fn planted(seed: u64) -> (VanillaCell<N, I>, Vec<f64>, Vec<f64>) {
     let cell = VanillaCell::<N, I>::new(Activation::Tanh);
     let mut p = vec![0.0; Cell::<f64>::param_count(&cell)];
     let mut rng = Rng::new(seed);
-    let init = InitParams { recurrent: RecurrentInit::Normal { gain: 1.5 }, ..Default::default() };
+    let init = InitParams {
+        recurrent: RecurrentInit::Normal { gain: 1.5 },
+        ..Default::default()
+    };
     rnndyn_core::cell::init_cell(&cell, &mut p, &mut rng, &init);
     let h: Vec<f64> = (0..N).map(|_| rng.uniform_range(-0.6, 0.6)).collect();
     let b0 = N * N + I * N;
@@ -31,13 +36,24 @@ fn planted(seed: u64) -> (VanillaCell<N, I>, Vec<f64>, Vec<f64>) {
 fn residual<C: Cell<f64>>(cell: &C, p: &[f64], h: &[f64]) -> f64 {
     let mut f = vec![0.0; h.len()];
     cell.step(p, h, &[0.0; I], &mut f);
-    f.iter().zip(h).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
+    f.iter()
+        .zip(h)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt()
 }
 
 fn newton_only(iters: usize) -> FixedPointParams {
     FixedPointParams {
-        adam: AdamPhase { max_iterations: 0, ..Default::default() },
-        newton: NewtonPhase { max_iterations: iters, residual_tolerance: 0.0, ..Default::default() },
+        adam: AdamPhase {
+            max_iterations: 0,
+            ..Default::default()
+        },
+        newton: NewtonPhase {
+            max_iterations: iters,
+            residual_tolerance: 0.0,
+            ..Default::default()
+        },
     }
 }
 
@@ -54,7 +70,16 @@ fn newton_converges_quadratically_to_the_planted_fixed_point() {
         for k in 0..7 {
             let mut h = start.clone();
             if k > 0 {
-                find_fixed_point(&cell, &p, &[0.0; I], &mut h, &newton_only(k), &mut scratch, &mut piv).unwrap();
+                find_fixed_point(
+                    &cell,
+                    &p,
+                    &[0.0; I],
+                    &mut h,
+                    &newton_only(k),
+                    &mut scratch,
+                    &mut piv,
+                )
+                .unwrap();
             }
             res.push(residual(&cell, &p, &h));
         }
@@ -62,17 +87,39 @@ fn newton_converges_quadratically_to_the_planted_fixed_point() {
         let mut quadratic_steps = 0;
         for k in 0..6 {
             if res[k] < 1e-2 && res[k] > 1e-7 {
-                assert!(res[k + 1] <= 50.0 * res[k] * res[k], "seed {seed}: residuals {res:?}");
+                assert!(
+                    res[k + 1] <= 50.0 * res[k] * res[k],
+                    "seed {seed}: residuals {res:?}"
+                );
                 quadratic_steps += 1;
             }
         }
         assert!(quadratic_steps >= 1, "seed {seed}: residuals {res:?}");
         let mut h = start.clone();
-        let params = FixedPointParams { adam: AdamPhase { max_iterations: 0, ..Default::default() }, ..Default::default() };
-        let r = find_fixed_point(&cell, &p, &[0.0; I], &mut h, &params, &mut scratch, &mut piv).unwrap();
+        let params = FixedPointParams {
+            adam: AdamPhase {
+                max_iterations: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let r = find_fixed_point(
+            &cell,
+            &p,
+            &[0.0; I],
+            &mut h,
+            &params,
+            &mut scratch,
+            &mut piv,
+        )
+        .unwrap();
         assert!(r.residual <= 1e-12, "seed {seed}: {r:?}");
         assert_eq!(r.stop(), Stop::Converged);
-        let err = h.iter().zip(&hstar).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let err = h
+            .iter()
+            .zip(&hstar)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(err < 1e-10, "seed {seed}: |h − h*| = {err}");
     }
 }
@@ -87,10 +134,27 @@ fn adam_alone_reaches_its_tolerance() {
         let (_, _, hstar) = planted(seed);
         let mut h: Vec<f64> = hstar.iter().map(|&v| v + 0.05 * rng.normal()).collect();
         let params = FixedPointParams {
-            adam: AdamPhase { max_iterations: 20_000, q_tolerance: 1e-10, learning_rate: 1e-2, ..Default::default() },
-            newton: NewtonPhase { max_iterations: 0, ..Default::default() },
+            adam: AdamPhase {
+                max_iterations: 20_000,
+                q_tolerance: 1e-10,
+                learning_rate: 1e-2,
+                ..Default::default()
+            },
+            newton: NewtonPhase {
+                max_iterations: 0,
+                ..Default::default()
+            },
         };
-        let r = find_fixed_point(&cell, &p, &[0.0; I], &mut h, &params, &mut scratch, &mut piv).unwrap();
+        let r = find_fixed_point(
+            &cell,
+            &p,
+            &[0.0; I],
+            &mut h,
+            &params,
+            &mut scratch,
+            &mut piv,
+        )
+        .unwrap();
         assert_eq!(r.adam_stop, Stop::Converged, "seed {seed}: {r:?}");
         assert!(r.q < 1e-10, "seed {seed}: {r:?}");
         assert_eq!(r.newton_stop, Stop::Skipped);
@@ -102,7 +166,10 @@ fn adam_alone_reaches_its_tolerance() {
 fn gated_cells_agree_with_iteration_of_a_contraction() {
     fn check<C: Cell<f64>>(cell: C) {
         let mut p = vec![0.0; cell.param_count()];
-        let init = InitParams { recurrent: RecurrentInit::Normal { gain: 0.3 }, ..Default::default() };
+        let init = InitParams {
+            recurrent: RecurrentInit::Normal { gain: 0.3 },
+            ..Default::default()
+        };
         rnndyn_core::cell::init_cell(&cell, &mut p, &mut Rng::new(9), &init);
         let x = [0.3, -0.2, 0.1];
         let s = C::STATE;
@@ -115,13 +182,32 @@ fn gated_cells_agree_with_iteration_of_a_contraction() {
         let mut found = vec![0.5; s];
         let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
         let mut piv = vec![0usize; s];
-        let r = find_fixed_point(&cell, &p, &x, &mut found, &FixedPointParams::default(), &mut scratch, &mut piv).unwrap();
+        let r = find_fixed_point(
+            &cell,
+            &p,
+            &x,
+            &mut found,
+            &FixedPointParams::default(),
+            &mut scratch,
+            &mut piv,
+        )
+        .unwrap();
         assert!(r.residual <= 1e-12, "{}: {r:?}", cell.name());
-        let err = found.iter().zip(&h).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let err = found
+            .iter()
+            .zip(&h)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(err < 1e-9, "{}: {err}", cell.name());
     }
-    check(GruCell::<N, I>::new(Activation::Tanh, GruConvention::ResetBeforeProduct));
-    check(GruCell::<N, I>::new(Activation::Tanh, GruConvention::ResetAfterProduct));
+    check(GruCell::<N, I>::new(
+        Activation::Tanh,
+        GruConvention::ResetBeforeProduct,
+    ));
+    check(GruCell::<N, I>::new(
+        Activation::Tanh,
+        GruConvention::ResetAfterProduct,
+    ));
     check(LstmCell::<N, I>::new(Activation::Tanh));
 }
 
@@ -131,10 +217,37 @@ fn bad_inputs_are_errors_not_panics() {
     let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
     let mut piv = vec![0usize; N];
     let mut h = vec![f64::NAN; N];
-    assert!(find_fixed_point(&cell, &p, &[0.0; I], &mut h, &FixedPointParams::default(), &mut scratch, &mut piv).is_err());
+    assert!(find_fixed_point(
+        &cell,
+        &p,
+        &[0.0; I],
+        &mut h,
+        &FixedPointParams::default(),
+        &mut scratch,
+        &mut piv
+    )
+    .is_err());
     let mut h = vec![0.0; N - 1];
-    assert!(find_fixed_point(&cell, &p, &[0.0; I], &mut h, &FixedPointParams::default(), &mut scratch, &mut piv).is_err());
+    assert!(find_fixed_point(
+        &cell,
+        &p,
+        &[0.0; I],
+        &mut h,
+        &FixedPointParams::default(),
+        &mut scratch,
+        &mut piv
+    )
+    .is_err());
     let mut short = vec![0.0; 3];
     let mut h = vec![0.0; N];
-    assert!(find_fixed_point(&cell, &p, &[0.0; I], &mut h, &FixedPointParams::default(), &mut short, &mut piv).is_err());
+    assert!(find_fixed_point(
+        &cell,
+        &p,
+        &[0.0; I],
+        &mut h,
+        &FixedPointParams::default(),
+        &mut short,
+        &mut piv
+    )
+    .is_err());
 }

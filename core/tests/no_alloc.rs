@@ -192,13 +192,26 @@ fn fixed_point_and_linear_algebra_paths_do_not_allocate() {
         let mut values = vec![Eigenvalue::default(); s];
         let mut vectors = vec![0.0; s * s];
         let mut lin_scratch = vec![0.0; linearize_scratch_len(s)];
-        let mut a: Vec<f64> = (0..s * s).map(|k| ((k * 7 % 11) as f64) - 5.0 + if k % (s + 1) == 0 { 20.0 } else { 0.0 }).collect();
+        let mut a: Vec<f64> = (0..s * s)
+            .map(|k| ((k * 7 % 11) as f64) - 5.0 + if k % (s + 1) == 0 { 20.0 } else { 0.0 })
+            .collect();
         let mut lu_scratch = vec![0.0; lu_scratch_len(s)];
         let params = FixedPointParams::default();
         let (calls, bytes) = allocations(|| {
-            let r = find_fixed_point(&cell, &p, &x, &mut h, &params, &mut scratch, &mut piv).unwrap();
+            let r =
+                find_fixed_point(&cell, &p, &x, &mut h, &params, &mut scratch, &mut piv).unwrap();
             black_box(r);
-            let l = linearize(&cell, &p, &x, &h, &LinearizeParams::default(), &mut jac, &mut values, &mut vectors, &mut lin_scratch);
+            let l = linearize(
+                &cell,
+                &p,
+                &x,
+                &h,
+                &LinearizeParams::default(),
+                &mut jac,
+                &mut values,
+                &mut vectors,
+                &mut lin_scratch,
+            );
             black_box(l.unwrap());
             let lu = lu_factor(s, &mut a, &mut piv, &mut lu_scratch, &LuParams::default());
             black_box(lu.is_ok());

@@ -2,7 +2,8 @@
 //! and reports errors with context.
 
 use crate::cli::{
-    Cli, Command, FileLayout, FixedPointsArgs, PopulationArgs, RunArgs, StoreArgs, TrainArgs,
+    Cli, Command, ExportArgs, FileLayout, FixedPointsArgs, PopulationArgs, RunArgs, StoreArgs,
+    TrainArgs,
 };
 use crate::config::{self, Experiment};
 use crate::dynamics::network::{self, DynamicsSettings};
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Command::Report(args) => with_threads(args.threads, || report(&args)),
         Command::Merge(args) => crate::merge::run(args),
         Command::Slurm(args) => crate::slurm::run(args),
+        Command::Export(args) => export(args),
     }
 }
 
@@ -62,7 +64,8 @@ pub fn parse_shard(s: &str) -> Result<Shard, AppError> {
     if s == "slurm" {
         return Ok(crate::slurm::shard_from_env(|k| std::env::var(k).ok())?);
     }
-    let err = || -> AppError { format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. 0/4").into() };
+    let err =
+        || -> AppError { format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. 0/4").into() };
     let (k, n) = s.split_once('/').ok_or_else(err)?;
     let index: usize = k.trim().parse().map_err(|_| err())?;
     let count: usize = n.trim().parse().map_err(|_| err())?;
@@ -121,6 +124,16 @@ fn train(args: TrainArgs) -> Result<ExitCode, AppError> {
     if let Some(s) = opts.shard {
         eprintln!("shard {}/{} done; catalog.csv is rebuilt by `rnndyn merge --out {}` once every shard is done", s.index, s.count, out.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(args: ExportArgs) -> Result<ExitCode, AppError> {
+    crate::export::export_rust(&args.rust, &args.out)?;
+    eprintln!(
+        "wrote {} (from {})",
+        args.out.display(),
+        args.rust.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

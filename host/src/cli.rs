@@ -35,6 +35,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Write (and with --submit, submit) Slurm job-array scripts that train a population.
     Slurm(SlurmArgs),
+    /// Export a trained network, e.g. as Rust `const` items for a no_std firmware.
+    Export(ExportArgs),
 }
 
 /// A store to work on.
@@ -172,6 +174,17 @@ pub struct SlurmArgs {
     /// Submit: the array with `sbatch`, then the merge job depending on it.
     #[arg(long)]
     pub submit: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write Rust source (`const` dims, activation, cell and `f32` parameter arrays) for the
+    /// network directory NETWORK_DIR (`STORE/networks/<id>`).
+    #[arg(long, value_name = "NETWORK_DIR")]
+    pub rust: PathBuf,
+    /// Output file.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

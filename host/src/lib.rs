@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dynamics;
+pub mod export;
 pub mod figures;
 pub mod merge;
 pub mod model;

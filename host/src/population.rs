@@ -103,7 +103,12 @@ impl Pairs {
             left -= n - 1 - i;
             i += 1;
         }
-        Pairs { n, i, j: i + 1 + left, remaining: end - start }
+        Pairs {
+            n,
+            i,
+            j: i + 1 + left,
+            remaining: end - start,
+        }
     }
 
     /// All pairs `i < j < n`.

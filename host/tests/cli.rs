@@ -68,7 +68,10 @@ fn write_config(dir: &Path, text: &str) -> PathBuf {
 
 #[test]
 fn print_default_config_parses() {
-    let out = bin().args(["train", "--print-default-config"]).output().unwrap();
+    let out = bin()
+        .args(["train", "--print-default-config"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     rnndyn::config::parse(&text, "printed").unwrap();
@@ -77,11 +80,26 @@ fn print_default_config_parses() {
 #[test]
 fn bad_config_exits_2_naming_file_key_value() {
     let dir = temp_dir("badconfig");
-    let cfg = write_config(&dir, &SMALL.replace("hidden_sizes = [8]", "hidden_sizes = [0]"));
-    let out = bin().arg("train").arg("--config").arg(&cfg).arg("--out").arg(dir.join("s")).output().unwrap();
+    let cfg = write_config(
+        &dir,
+        &SMALL.replace("hidden_sizes = [8]", "hidden_sizes = [0]"),
+    );
+    let out = bin()
+        .arg("train")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("s"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("experiment.toml") && err.contains("population.hidden_sizes[0]") && err.contains('0'), "{err}");
+    assert!(
+        err.contains("experiment.toml")
+            && err.contains("population.hidden_sizes[0]")
+            && err.contains('0'),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -128,7 +146,11 @@ fn killed_run_resumes_to_the_same_store() {
     let start = Instant::now();
     loop {
         let done = std::fs::read_dir(a.join("networks"))
-            .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().join("network.json").is_file()).count())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().join("network.json").is_file())
+                    .count()
+            })
             .unwrap_or(0);
         if done >= 1 || start.elapsed() > Duration::from_secs(600) {
             break;
@@ -137,20 +159,54 @@ fn killed_run_resumes_to_the_same_store() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let partial = std::fs::read_dir(a.join("networks")).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().join("network.json").is_file()).count();
-    assert!((1..6).contains(&partial), "{partial} networks finished before the kill");
-    let st = bin().arg("train").arg("--config").arg(&cfg).arg("--out").arg(&a).args(["--threads", "2", "--quiet"]).output().unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let partial = std::fs::read_dir(a.join("networks"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("network.json").is_file())
+        .count();
+    assert!(
+        (1..6).contains(&partial),
+        "{partial} networks finished before the kill"
+    );
+    let st = bin()
+        .arg("train")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&a)
+        .args(["--threads", "2", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     assert!(String::from_utf8_lossy(&st.stderr).contains("resuming"));
-    let st = bin().arg("train").arg("--config").arg(&cfg).arg("--out").arg(&b).args(["--quiet"]).output().unwrap();
+    let st = bin()
+        .arg("train")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&b)
+        .args(["--quiet"])
+        .output()
+        .unwrap();
     assert!(st.status.success());
     assert_eq!(catalog(&a), catalog(&b));
     assert_eq!(params(&a), params(&b));
 }
 
 fn python_with_numpy() -> &'static str {
-    let ok = Command::new("python3").args(["-c", "import numpy"]).status().map(|s| s.success()).unwrap_or(false);
-    assert!(ok, "python3 with numpy is needed for the NumPy interop tests (pip install numpy)");
+    let ok = Command::new("python3")
+        .args(["-c", "import numpy"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3 with numpy is needed for the NumPy interop tests (pip install numpy)"
+    );
     "python3"
 }
 
@@ -159,19 +215,47 @@ fn run_end_to_end() {
     let dir = temp_dir("run");
     let cfg = write_config(&dir, SMALL);
     let out = dir.join("study");
-    let st = bin().arg("run").arg("--config").arg(&cfg).arg("--out").arg(&out).arg("--quiet").output().unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-    for f in ["report.html", "report.md", "catalog.csv", "analysis/findings.json", "analysis/networks.txt"] {
+    let st = bin()
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    for f in [
+        "report.html",
+        "report.md",
+        "catalog.csv",
+        "analysis/findings.json",
+        "analysis/networks.txt",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.starts_with("<!doctype html>") && html.contains("</html>"));
     // Every advertised array loads.
-    for f in ["svcca_distances", "cka_distances", "topology_distances", "mds_svcca", "mds_topology"] {
+    for f in [
+        "svcca_distances",
+        "cka_distances",
+        "topology_distances",
+        "mds_svcca",
+        "mds_topology",
+    ] {
         let m = rnndyn::npy::read_matrix(out.join(format!("analysis/{f}.npy"))).unwrap();
         assert!(m.as_slice().iter().all(|v| v.is_finite()), "{f}");
     }
-    let ids: Vec<String> = std::fs::read_to_string(out.join("analysis/networks.txt")).unwrap().lines().map(str::to_string).collect();
+    let ids: Vec<String> = std::fs::read_to_string(out.join("analysis/networks.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
     assert_eq!(ids.len(), 6);
     for id in &ids {
         let net = out.join("networks").join(id);
@@ -184,19 +268,34 @@ fn run_end_to_end() {
         rnndyn::npy::read_matrix(net.join("curve.npy")).unwrap();
     }
     // Figures referenced by the report exist and are PNG/SVG.
-    for line in std::fs::read_to_string(out.join("report.md")).unwrap().lines() {
+    for line in std::fs::read_to_string(out.join("report.md"))
+        .unwrap()
+        .lines()
+    {
         if let Some(i) = line.find("](") {
             let file = &line[i + 2..line.len() - 1];
             let bytes = std::fs::read(out.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{file} is not a PNG");
+            assert!(
+                bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+                "{file} is not a PNG"
+            );
             let svg = std::fs::read_to_string(out.join(file).with_extension("svg")).unwrap();
             assert!(svg.contains("<svg"), "{file}: no SVG twin");
         }
     }
     // `fixed-points --json` on one network directory.
     let net = out.join("networks").join(&ids[0]);
-    let fp = bin().arg("fixed-points").arg(&net).arg("--json").output().unwrap();
-    assert!(fp.status.success(), "{}", String::from_utf8_lossy(&fp.stderr));
+    let fp = bin()
+        .arg("fixed-points")
+        .arg(&net)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        fp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fp.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&fp.stdout).unwrap();
     for p in v["fixed_points"].as_array().unwrap() {
         assert!(p["residual"].as_f64().unwrap() <= 1e-10);
@@ -210,7 +309,21 @@ fn run_end_to_end() {
         .arg(out.join("analysis/probe_inputs.npy"))
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}{}", String::from_utf8_lossy(&st.stdout), String::from_utf8_lossy(&st.stderr));
-    let st = Command::new(py).arg(repo().join("tests/data/readme_snippet.py")).current_dir(&dir).env("RNNDYN_STUDY", &out).output().unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&st.stdout),
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let st = Command::new(py)
+        .arg(repo().join("tests/data/readme_snippet.py"))
+        .current_dir(&dir)
+        .env("RNNDYN_STUDY", &out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
 }

@@ -19,6 +19,6 @@ mod search;
 
 pub use linearize::{linearize, linearize_scratch_len, summarize, Linearization, LinearizeParams};
 pub use search::{
-    find_fixed_point, fixed_point_scratch_len, AdamPhase, FixedPointParams, FixedPointReport,
-    NewtonPhase, Stop,
+    find_fixed_point, fixed_point_scratch_len, fixed_point_scratch_len_for, AdamPhase,
+    FixedPointParams, FixedPointReport, NewtonPhase, Stop,
 };

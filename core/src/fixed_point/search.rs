@@ -111,8 +111,13 @@ impl<R: Real> FixedPointReport<R> {
 /// vectors, the cell's forward cache and a parameter-sized buffer (the Adam phase gets
 /// `Jᵀ r` from the cell's vector-Jacobian product, `O(N·kN)` instead of a full Jacobian).
 pub fn fixed_point_scratch_len<R: Real, C: Cell<R>>(cell: &C) -> usize {
-    let state = C::STATE;
-    2 * state * state + 8 * state + lu_scratch_len(state) + C::CACHE + cell.param_count()
+    fixed_point_scratch_len_for(C::STATE, C::CACHE, cell.param_count())
+}
+
+/// [`fixed_point_scratch_len`] from the sizes (`const`, for static buffers): state dimension,
+/// the cell's `CACHE` and its parameter count.
+pub const fn fixed_point_scratch_len_for(state: usize, cache: usize, params: usize) -> usize {
+    2 * state * state + 8 * state + lu_scratch_len(state) + cache + params
 }
 
 /// `r = F(h) − h`, returns `‖r‖`.
