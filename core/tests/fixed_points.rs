@@ -63,7 +63,7 @@ fn newton_converges_quadratically_to_the_planted_fixed_point() {
         let (cell, p, hstar) = planted(seed);
         let mut rng = Rng::new(100 + seed);
         let start: Vec<f64> = hstar.iter().map(|&v| v + 0.05 * rng.normal()).collect();
-        let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
+        let mut scratch = vec![0.0; fixed_point_scratch_len::<f64, _>(&cell)];
         let mut piv = vec![0usize; N];
         // Residual after k Newton iterations, k = 0..6.
         let mut res = Vec::new();
@@ -129,7 +129,7 @@ fn adam_alone_reaches_its_tolerance() {
     for seed in 0..4 {
         let (cell, p, _) = planted(seed);
         let mut rng = Rng::new(200 + seed);
-        let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
+        let mut scratch = vec![0.0; fixed_point_scratch_len::<f64, _>(&cell)];
         let mut piv = vec![0usize; N];
         let (_, _, hstar) = planted(seed);
         let mut h: Vec<f64> = hstar.iter().map(|&v| v + 0.05 * rng.normal()).collect();
@@ -137,7 +137,8 @@ fn adam_alone_reaches_its_tolerance() {
             adam: AdamPhase {
                 max_iterations: 20_000,
                 q_tolerance: 1e-10,
-                learning_rate: 1e-2,
+                learning_rate: 1e-3,
+                decay: 1.0,
                 ..Default::default()
             },
             newton: NewtonPhase {
@@ -180,7 +181,7 @@ fn gated_cells_agree_with_iteration_of_a_contraction() {
             std::mem::swap(&mut h, &mut next);
         }
         let mut found = vec![0.5; s];
-        let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
+        let mut scratch = vec![0.0; fixed_point_scratch_len::<f64, _>(&cell)];
         let mut piv = vec![0usize; s];
         let r = find_fixed_point(
             &cell,
@@ -214,7 +215,7 @@ fn gated_cells_agree_with_iteration_of_a_contraction() {
 #[test]
 fn bad_inputs_are_errors_not_panics() {
     let (cell, p, _) = planted(1);
-    let mut scratch = vec![0.0; fixed_point_scratch_len(&cell)];
+    let mut scratch = vec![0.0; fixed_point_scratch_len::<f64, _>(&cell)];
     let mut piv = vec![0usize; N];
     let mut h = vec![f64::NAN; N];
     assert!(find_fixed_point(

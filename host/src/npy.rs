@@ -687,16 +687,20 @@ fn zip_err(path: &Path, e: zip::result::ZipError) -> NpyError {
     }
 }
 
-/// The names of the arrays in an `.npz` archive.
+/// The names of the arrays in an `.npz` archive, in archive order.
 pub fn npz_names(path: impl AsRef<Path>) -> Result<Vec<String>, NpyError> {
     let path = path.as_ref();
     let file = fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let archive = zip::ZipArchive::new(io::BufReader::new(file)).map_err(|e| zip_err(path, e))?;
-    Ok(archive
-        .file_names()
-        .filter_map(|n| n.strip_suffix(".npy"))
-        .map(str::to_string)
-        .collect())
+    let mut archive =
+        zip::ZipArchive::new(io::BufReader::new(file)).map_err(|e| zip_err(path, e))?;
+    let mut names = Vec::with_capacity(archive.len());
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|e| zip_err(path, e))?;
+        if let Some(n) = entry.name().strip_suffix(".npy") {
+            names.push(n.to_string());
+        }
+    }
+    Ok(names)
 }
 
 /// Reads the 1-D or 2-D float array `name` from an `.npz` archive.

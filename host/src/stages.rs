@@ -151,12 +151,27 @@ pub fn activity(exp: &Experiment, model: &dyn Model, p: &[f64]) -> Result<Matrix
 }
 
 /// SVCCA and linear CKA distance matrices → `analysis/{svcca,cka}_distances.npy`; each
-/// network's probe activity is saved as `networks/<id>/activity.npy` (float32).
+/// network's probe activity is saved as `networks/<id>/activity.npy` (float32,
+/// `(trials · T, S)`), the probe inputs and targets as `analysis/probe_{inputs,targets}.npy`
+/// (`(trials, T, I)`, `(trials, T, O)`).
 pub fn geometry_stage(
     exp: &Experiment,
     store: &Store,
     records: &[NetworkRecord],
 ) -> Result<(Matrix, Matrix), StageError> {
+    let (xs, ys) = probe_trials(exp)?;
+    let (n, t) = (exp.analysis.probe_trials, exp.task.trial_steps);
+    let dir = store.analysis_dir()?;
+    npy::write_array(
+        dir.join("probe_inputs.npy"),
+        &[n, t, exp.task.kind.inputs()],
+        &xs,
+    )?;
+    npy::write_array(
+        dir.join("probe_targets.npy"),
+        &[n, t, exp.task.kind.outputs()],
+        &ys,
+    )?;
     let acts: Vec<Matrix> = records
         .par_iter()
         .map(|r| -> Result<Matrix, StageError> {
