@@ -868,6 +868,22 @@ mod tests {
     }
 
     #[test]
+    fn mutated_and_truncated_bytes_never_panic() {
+        let m = Matrix::from_fn(3, 2, |i, j| (i + j) as f64);
+        let good = to_npy_bytes(&[3, 2], m.as_slice()).unwrap();
+        for len in 0..good.len() {
+            assert!(read_matrix_bytes(&good[..len]).is_err(), "prefix {len}");
+        }
+        for pos in 0..good.len() {
+            for v in [0u8, b' ', b'(', b')', b',', b'9', b'\'', b'}', 0x80, 0xff] {
+                let mut b = good.clone();
+                b[pos] = v;
+                let _ = read_matrix_bytes(&b);
+            }
+        }
+    }
+
+    #[test]
     fn errors_name_the_file() {
         let e = read_matrix("/nonexistent/dir/x.npy").unwrap_err();
         assert!(e.to_string().contains("/nonexistent/dir/x.npy"), "{e}");

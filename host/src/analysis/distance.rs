@@ -19,8 +19,10 @@ use rayon::prelude::*;
 /// `((i, j), value)` for the pairs a task computed.
 type PairValues = Vec<((usize, usize), f64)>;
 
-/// Networks per task in the batched products.
+/// Networks per task in the batched products: a task multiplies the blocks of `ROWS`
+/// networks (transposed) by the blocks of `CHUNK` networks.
 const CHUNK: usize = 8;
+const ROWS: usize = 4;
 
 /// A dissimilarity between two activity matrices.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -174,25 +176,38 @@ where
     for (b, &off) in blocks.iter().zip(&offsets) {
         stack.as_mut().subcols_mut(off, b.ncols()).copy_from(*b);
     }
+    // Fixed tiling (independent of the thread count): row block [i0, i0 + ROWS) against
+    // column chunks starting at i0 + 1; pairs with j <= i inside a tile are skipped, so
+    // every pair i < j is computed exactly once.
     let tasks: Vec<(usize, usize)> = (0..p)
-        .flat_map(|i| (i + 1..p).step_by(CHUNK).map(move |j0| (i, j0)))
+        .step_by(ROWS)
+        .flat_map(|i0| (i0 + 1..p).step_by(CHUNK).map(move |j0| (i0, j0)))
         .collect();
     let results: Vec<Result<PairValues, AnalysisError>> = tasks
         .par_iter()
-        .map(|&(i, j0)| {
+        .map(|&(i0, j0)| {
+            let i1 = (i0 + ROWS).min(p);
             let j1 = (j0 + CHUNK).min(p);
-            let lhs = stack.as_ref().subcols(offsets[i], blocks[i].ncols());
+            let lhs = stack
+                .as_ref()
+                .subcols(offsets[i0], offsets[i1] - offsets[i0]);
             let rhs = stack
                 .as_ref()
                 .subcols(offsets[j0], offsets[j1] - offsets[j0]);
             let g = super::at_b(lhs, rhs);
-            (j0..j1)
-                .map(|j| {
+            let mut vals = Vec::new();
+            for i in i0..i1 {
+                let r0 = offsets[i] - offsets[i0];
+                for j in j0.max(i + 1)..j1 {
                     let c0 = offsets[j] - offsets[j0];
-                    let blk = g.as_ref().subcols(c0, blocks[j].ncols()).to_owned();
-                    f(i, j, blk).map(|v| ((i, j), v))
-                })
-                .collect()
+                    let blk = g
+                        .as_ref()
+                        .submatrix(r0, c0, blocks[i].ncols(), blocks[j].ncols())
+                        .to_owned();
+                    vals.push(f(i, j, blk).map(|v| ((i, j), v))?);
+                }
+            }
+            Ok(vals)
         })
         .collect();
     let mut out = Vec::new();

@@ -228,6 +228,52 @@ impl Default for SmacofOptions {
     }
 }
 
+/// One Guttman step: writes `(1/n) B(z) z` into `next` and returns the raw stress of `z`
+/// (its distances are the ones the transform needs, so one pass serves both).
+fn guttman_step(d: &[f64], n: usize, dims: usize, z: &[f64], next: &mut [f64]) -> f64 {
+    let mut stress = 0.0;
+    let inv_n = 1.0 / n as f64;
+    for i in 0..n {
+        let zi = &z[i * dims..(i + 1) * dims];
+        let drow = &d[i * n..(i + 1) * n];
+        let mut acc = [0.0f64; 8];
+        let mut acc_v = vec![0.0; if dims > 8 { dims } else { 0 }];
+        for j in 0..n {
+            if j == i {
+                continue;
+            }
+            let zj = &z[j * dims..(j + 1) * dims];
+            let mut e2 = 0.0;
+            for k in 0..dims {
+                let t = zi[k] - zj[k];
+                e2 += t * t;
+            }
+            let e = e2.sqrt();
+            let t = drow[j];
+            if j > i {
+                stress += (t - e) * (t - e);
+            }
+            if e > 0.0 {
+                let r = t / e;
+                if dims <= 8 {
+                    for k in 0..dims {
+                        acc[k] += r * (zi[k] - zj[k]);
+                    }
+                } else {
+                    for k in 0..dims {
+                        acc_v[k] += r * (zi[k] - zj[k]);
+                    }
+                }
+            }
+        }
+        let out = &mut next[i * dims..(i + 1) * dims];
+        for k in 0..dims {
+            out[k] = inv_n * if dims <= 8 { acc[k] } else { acc_v[k] };
+        }
+    }
+    stress
+}
+
 /// One SMACOF run from `z` (`n × dims`, row-major); returns (coords, raw stress, iters).
 fn smacof_run(
     d: &[f64],
@@ -236,44 +282,27 @@ fn smacof_run(
     mut z: Vec<f64>,
     opts: &SmacofOptions,
 ) -> (Vec<f64>, f64, usize) {
-    let mut s = stress_flat(d, n, &z, dims).0;
+    // Guttman transform with unit weights: z_i ← (1/n) Σ_{j≠i} (d_ij/δ_ij)(z_i − z_j).
+    // Majorisation guarantees the stress never increases; stop on a small relative
+    // decrease, on a rounding-level increase, or at the iteration cap.
     let mut next = vec![0.0; n * dims];
+    let mut after = vec![0.0; n * dims];
+    let mut s = guttman_step(d, n, dims, &z, &mut next);
     let mut iters = 0;
-    for it in 0..opts.max_iter {
-        // Guttman transform with unit weights: z_i ← (1/n) Σ_{j≠i} (d_ij/δ_ij)(z_i − z_j)
-        // (the centroid-free form; the configuration stays centred).
-        for i in 0..n {
-            let out = &mut next[i * dims..(i + 1) * dims];
-            out.fill(0.0);
-            for j in 0..n {
-                if j == i {
-                    continue;
-                }
-                let e = dist(&z, dims, i, j);
-                if e > 0.0 {
-                    let r = d[i * n + j] / e;
-                    for k in 0..dims {
-                        out[k] += r * (z[i * dims + k] - z[j * dims + k]);
-                    }
-                }
-            }
-            for v in out.iter_mut() {
-                *v /= n as f64;
-            }
+    while iters < opts.max_iter {
+        // Stress of `next`, and the following transform into `after`.
+        let s_next = guttman_step(d, n, dims, &next, &mut after);
+        if s_next > s {
+            break;
         }
-        let s_new = stress_flat(d, n, &next, dims).0;
-        iters = it + 1;
-        let improved = s - s_new;
-        if s_new <= s {
-            std::mem::swap(&mut z, &mut next);
-            let old = s;
-            s = s_new;
-            if improved <= opts.tol * old {
-                break;
-            }
-        } else {
-            // Majorisation never increases stress in exact arithmetic; a rounding-level
-            // increase means convergence.
+        iters += 1;
+        // z ← next, next ← after (the old z buffer is reused).
+        std::mem::swap(&mut z, &mut next);
+        std::mem::swap(&mut next, &mut after);
+        let improved = s - s_next;
+        let old = s;
+        s = s_next;
+        if improved <= opts.tol * old {
             break;
         }
     }
