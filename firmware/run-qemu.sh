@@ -15,7 +15,7 @@ ROOT=$PWD
 
 # Budget (bytes), set from the measured values (see BENCHMARKS.md) with ~12 % headroom.
 FLASH_LIMIT=${FIRMWARE_FLASH_LIMIT:-282000}
-RAM_LIMIT=${FIRMWARE_RAM_LIMIT:-34500}
+RAM_LIMIT=${FIRMWARE_RAM_LIMIT:-42500}
 QEMU_TIMEOUT=${FIRMWARE_QEMU_TIMEOUT:-120}
 
 TMP=$(mktemp -d)

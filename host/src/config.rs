@@ -172,9 +172,9 @@ impl Default for RawPopulation {
                 "lstm".into(),
             ],
             activations: vec!["tanh".into(), "relu".into()],
-            hidden_sizes: vec![16],
+            hidden_sizes: vec![16, 32],
             l2: vec![0.0],
-            learning_rates: vec![1e-3],
+            learning_rates: vec![1e-2],
             seeds: 2,
             gru_convention: "reset-before".into(),
         }
@@ -206,7 +206,7 @@ pub struct RawTraining {
 impl Default for RawTraining {
     fn default() -> Self {
         RawTraining {
-            steps: 1500,
+            steps: 800,
             batch: 64,
             clip_norm: 10.0,
             schedule: "constant".into(),
@@ -239,10 +239,10 @@ pub struct RawAnalysis {
 impl Default for RawAnalysis {
     fn default() -> Self {
         RawAnalysis {
-            fixed_point_starts: 256,
+            fixed_point_starts: 128,
             start_noise: 0.05,
             residual_tolerance: 1e-10,
-            probe_trials: 32,
+            probe_trials: 16,
             svcca_variance: 0.99,
         }
     }
