@@ -261,6 +261,8 @@ fn emit(
             d.fixed_points.count_by_index(),
             dir.display()
         );
+        let [a, b, c, e] = d.seconds;
+        eprintln!("time: start states {a:.3} s, fixed points {b:.3} s, topology {c:.3} s, input sweep {e:.3} s");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -52,7 +52,7 @@ fn default_name() -> String {
 
 /// `[task]`: which task and its parameters.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawTask {
     /// `flipflop`, `sine` or `integration`.
     pub kind: String,
@@ -83,7 +83,7 @@ impl Default for RawTask {
 
 /// `[task.flipflop]`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawFlipFlop {
     pub pulse_probability: f64,
     pub pulse_at_t0: bool,
@@ -100,7 +100,7 @@ impl Default for RawFlipFlop {
 
 /// `[task.sine]`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawSine {
     pub frequencies: usize,
     pub min_omega: f64,
@@ -122,7 +122,7 @@ impl Default for RawSine {
 
 /// `[task.integration]`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawIntegration {
     /// Std of the per-step noise on each stream.
     pub noise_std: f64,
@@ -149,7 +149,7 @@ impl Default for RawIntegration {
 
 /// `[population]`: the sweep. Every combination is one network.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawPopulation {
     pub architectures: Vec<String>,
     pub activations: Vec<String>,
@@ -183,7 +183,7 @@ impl Default for RawPopulation {
 
 /// `[training]`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawTraining {
     pub steps: u64,
     pub batch: usize,
@@ -222,7 +222,7 @@ impl Default for RawTraining {
 
 /// `[analysis]`: fixed points and geometry settings.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawAnalysis {
     /// Start states for the fixed-point search per network.
     pub fixed_point_starts: usize,
@@ -234,6 +234,10 @@ pub struct RawAnalysis {
     pub probe_trials: usize,
     /// SVCCA variance fraction.
     pub svcca_variance: f64,
+    /// Adam iterations of the fixed-point search before Newton (0 = Newton only).
+    pub adam_iterations: usize,
+    /// The Adam phase hands over to Newton once q = ½‖F(h) − h‖² is below this.
+    pub adam_q_tolerance: f64,
 }
 
 impl Default for RawAnalysis {
@@ -244,6 +248,8 @@ impl Default for RawAnalysis {
             residual_tolerance: 1e-10,
             probe_trials: 16,
             svcca_variance: 0.99,
+            adam_iterations: 300,
+            adam_q_tolerance: 1e-3,
         }
     }
 }
@@ -790,6 +796,13 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
         return Err(bad(
             "analysis.residual_tolerance",
             a.residual_tolerance.to_string(),
+            "must be positive",
+        ));
+    }
+    if !(a.adam_q_tolerance.is_finite() && a.adam_q_tolerance > 0.0) {
+        return Err(bad(
+            "analysis.adam_q_tolerance",
+            a.adam_q_tolerance.to_string(),
             "must be positive",
         ));
     }

@@ -34,6 +34,14 @@ impl DynamicsSettings {
                 starts: a.fixed_point_starts,
                 start_noise: a.start_noise,
                 residual_tolerance: a.residual_tolerance,
+                search: rnndyn_core::fixed_point::FixedPointParams {
+                    adam: rnndyn_core::fixed_point::AdamPhase {
+                        max_iterations: a.adam_iterations,
+                        q_tolerance: a.adam_q_tolerance,
+                        ..Default::default()
+                    },
+                    newton: Default::default(),
+                },
                 ..Default::default()
             },
             topology: TopologySettings::default(),
@@ -67,11 +75,15 @@ pub struct NetworkDynamics {
     pub fixed_points: FixedPointAnalysis,
     pub topology: Topology,
     pub sweep: Vec<SweepPoint>,
+    /// Wall time of each part: (start states, fixed points, topology, input sweep), seconds.
+    pub seconds: [f64; 4],
 }
 
 /// What `dynamics.json` holds (also read into the catalog).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DynamicsSummary {
+    /// Wall seconds: start states, fixed-point search, topology, input sweep.
+    pub seconds: [f64; 4],
     pub fixed_points: usize,
     pub count_by_stability_index: Vec<usize>,
     pub candidates: usize,
@@ -153,6 +165,7 @@ pub fn analyze(
         TaskGen::Sine(sine) => xs = sweep_trials(&task, sine.frequencies() / 2, n, t, &mut rng)?,
         TaskGen::Integration(_) => xs = sweep_trials(&task, 0, n, t, &mut rng)?,
     }
+    let clock = std::time::Instant::now();
     let states = trajectory_states(model, p, &xs, n, t)?;
     let starts = sample_starts(
         &states,
@@ -161,8 +174,10 @@ pub fn analyze(
         settings.fixed_points.start_noise,
         &mut rng,
     );
+    let t_starts = clock.elapsed().as_secs_f64();
     let fixed_points =
         find_fixed_points(model, p, &x_probe, &starts, &states, &settings.fixed_points);
+    let t_fixed = clock.elapsed().as_secs_f64();
     let pulses = match task {
         TaskGen::FlipFlop(_) => unit_pulses(3),
         _ => Vec::new(),
@@ -175,6 +190,7 @@ pub fn analyze(
         &pulses,
         &settings.topology,
     );
+    let t_topology = clock.elapsed().as_secs_f64();
 
     let mut sweep = Vec::new();
     let values: Vec<(usize, Vec<f64>, f64)> = match &task {
@@ -201,10 +217,17 @@ pub fn analyze(
         let fa = find_fixed_points(model, p, &x, &starts, &st, &settings.fixed_points);
         sweep.push(sweep_point(&fa, x, parameter));
     }
+    let t_end = clock.elapsed().as_secs_f64();
     Ok(NetworkDynamics {
         fixed_points,
         topology,
         sweep,
+        seconds: [
+            t_starts,
+            t_fixed - t_starts,
+            t_topology - t_fixed,
+            t_end - t_topology,
+        ],
     })
 }
 
@@ -266,6 +289,7 @@ fn sweep_point(fa: &FixedPointAnalysis, input: Vec<f64>, parameter: f64) -> Swee
 impl NetworkDynamics {
     pub fn summary(&self) -> DynamicsSummary {
         DynamicsSummary {
+            seconds: self.seconds,
             fixed_points: self.fixed_points.fixed_points.len(),
             count_by_stability_index: self.fixed_points.count_by_index(),
             candidates: self.fixed_points.candidates.len(),
