@@ -188,12 +188,14 @@ impl Figure for SpectraFigure {
             let mut c = style::chart(area, &caption, (-r, r), (-r, r), "Re λ", "Im λ")?;
             let circle: Vec<(f64, f64)> = (0..=240).map(|k| k as f64 * std::f64::consts::TAU / 240.0).map(|a| (a.cos(), a.sin())).collect();
             style::plot_glyph(&mut c, Glyph::Dashed(RGBColor(90, 90, 90)), &circle, 0)?;
+            // Stable fixed points first (many, translucent), saddles on top: their
+            // eigenvalues outside the circle are the unstable directions.
             let mut ev: Vec<&(f64, f64, i64)> = p.eigenvalues.iter().collect();
-            ev.sort_by_key(|e| std::cmp::Reverse(e.2));
+            ev.sort_by_key(|e| e.2);
             for e in ev {
                 let colour = style::stability_colour(e.2);
                 if e.2 == 0 {
-                    c.draw_series(std::iter::once(Circle::new((e.0, e.1), 4, colour.filled())))?;
+                    c.draw_series(std::iter::once(Circle::new((e.0, e.1), 3, colour.mix(0.45).filled())))?;
                 } else {
                     c.draw_series(std::iter::once(Cross::new((e.0, e.1), 5, colour.stroke_width(2))))?;
                 }

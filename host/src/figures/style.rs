@@ -1,5 +1,5 @@
 //! Shared look of the figures: one colour per architecture (Okabe–Ito, colour-blind safe),
-//! one marker per activation (tanh filled circle, ReLU open triangle), one colour per
+//! one marker per activation (tanh circle, ReLU triangle), one colour per
 //! stability index, text sizes, and a legend strip drawn outside the plot areas.
 
 use super::{DrawResult, FAMILY};
@@ -73,7 +73,7 @@ pub(super) fn text(size: u32) -> TextStyle<'static> {
 pub(super) enum Glyph {
     /// Filled circle.
     Dot(RGBColor),
-    /// Open triangle.
+    /// Triangle (plotters fills it).
     Triangle(RGBColor),
     /// Diagonal cross.
     Cross(RGBColor),
