@@ -43,9 +43,14 @@ const FAMILY: &str = "sans-serif";
 fn register_font() -> Result<(), FigureError> {
     static DONE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let ok = *DONE.get_or_init(|| {
-        [FontStyle::Normal, FontStyle::Bold, FontStyle::Italic, FontStyle::Oblique]
-            .into_iter()
-            .all(|s| plotters::style::register_font(FAMILY, s, FONT).is_ok())
+        [
+            FontStyle::Normal,
+            FontStyle::Bold,
+            FontStyle::Italic,
+            FontStyle::Oblique,
+        ]
+        .into_iter()
+        .all(|s| plotters::style::register_font(FAMILY, s, FONT).is_ok())
     });
     if ok {
         Ok(())
@@ -99,7 +104,10 @@ fn render(dir: &Path, fig: &impl Figure) -> Result<(), FigureError> {
 
 /// Renders every figure the store supports into `figures/`; returns (title, path relative
 /// to the store root) of each PNG, in report order.
-pub fn render_all(store: &Store, records: &[NetworkRecord]) -> Result<Vec<(String, String)>, FigureError> {
+pub fn render_all(
+    store: &Store,
+    records: &[NetworkRecord],
+) -> Result<Vec<(String, String)>, FigureError> {
     register_font()?;
     let dir = store.root().join("figures");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -119,13 +127,34 @@ pub fn render_all(store: &Store, records: &[NetworkRecord]) -> Result<Vec<(Strin
             Err(e) => eprintln!("rnndyn: warning: figure {}: {e}", fig.name()),
         }
     };
-    emit(task_examples::figure(&ctx).map(|f| f.map(FigureBox::Task)), "task_examples");
-    emit(dynamics::pca_figure(&ctx).map(|f| f.map(FigureBox::Pca)), "pca_fixed_points");
-    emit(dynamics::spectra_figure(&ctx).map(|f| f.map(FigureBox::Spectra)), "eigenvalue_spectra");
-    emit(population::mds_figure(&ctx).map(|f| f.map(FigureBox::Mds)), "mds");
-    emit(population::sine_figure(&ctx).map(|f| f.map(FigureBox::Sine)), "sine_frequency");
-    emit(population::integration_eigen_figure(&ctx).map(|f| f.map(FigureBox::IntegrationEigen)), "integration_eigenvalues");
-    emit(dynamics::line_attractor_figure(&ctx).map(|f| f.map(FigureBox::LineAttractors)), "line_attractors");
+    emit(
+        task_examples::figure(&ctx).map(|f| f.map(FigureBox::Task)),
+        "task_examples",
+    );
+    emit(
+        dynamics::pca_figure(&ctx).map(|f| f.map(FigureBox::Pca)),
+        "pca_fixed_points",
+    );
+    emit(
+        dynamics::spectra_figure(&ctx).map(|f| f.map(FigureBox::Spectra)),
+        "eigenvalue_spectra",
+    );
+    emit(
+        population::mds_figure(&ctx).map(|f| f.map(FigureBox::Mds)),
+        "mds",
+    );
+    emit(
+        population::sine_figure(&ctx).map(|f| f.map(FigureBox::Sine)),
+        "sine_frequency",
+    );
+    emit(
+        population::integration_eigen_figure(&ctx).map(|f| f.map(FigureBox::IntegrationEigen)),
+        "integration_eigenvalues",
+    );
+    emit(
+        dynamics::line_attractor_figure(&ctx).map(|f| f.map(FigureBox::LineAttractors)),
+        "line_attractors",
+    );
     Ok(out)
 }
 
@@ -206,14 +235,24 @@ impl<'a> Context<'a> {
                     .min_by(|a, b| {
                         let key = |r: &NetworkRecord| {
                             let dir = store.network_dir(&r.id);
-                            let analysed = dir.join("fixed_points.npz").is_file() && dir.join("activity.npy").is_file();
+                            let analysed = dir.join("fixed_points.npz").is_file()
+                                && dir.join("activity.npy").is_file();
                             (!r.passed, !analysed)
                         };
-                        key(a).cmp(&key(b)).then(a.eval_mse.total_cmp(&b.eval_mse)).then(a.id.cmp(&b.id))
+                        key(a)
+                            .cmp(&key(b))
+                            .then(a.eval_mse.total_cmp(&b.eval_mse))
+                            .then(a.id.cmp(&b.id))
                     })
             })
             .collect();
-        Context { store, records, experiment, task, representatives }
+        Context {
+            store,
+            records,
+            experiment,
+            task,
+            representatives,
+        }
     }
 
     fn network_file(&self, id: &str, name: &str) -> PathBuf {
@@ -223,7 +262,12 @@ impl<'a> Context<'a> {
     /// Panel title of a representative network: architecture, activation, and a mark if
     /// it did not pass the task criterion.
     fn panel_title(r: &NetworkRecord) -> String {
-        let mut t = format!("{} ({}, N={})", style::arch_label(&r.arch), r.activation, r.hidden);
+        let mut t = format!(
+            "{} ({}, N={})",
+            style::arch_label(&r.arch),
+            r.activation,
+            r.hidden
+        );
         if !r.passed {
             t.push_str(" – not passed");
         }
@@ -255,11 +299,15 @@ impl FixedPoints {
         if states.len() != k * s || index.len() != k || re.len() != k * s || im.len() != k * s {
             return Err(format!("{}: inconsistent array shapes", path.display()).into());
         }
-        let rows = |v: &[f64]| -> Vec<Vec<f64>> { (0..k).map(|i| v[i * s..(i + 1) * s].to_vec()).collect() };
+        let rows = |v: &[f64]| -> Vec<Vec<f64>> {
+            (0..k).map(|i| v[i * s..(i + 1) * s].to_vec()).collect()
+        };
         Ok(Some(FixedPoints {
             states: rows(&states),
             index: index.iter().map(|&v| v as i64).collect(),
-            eigenvalues: (0..k).map(|i| (0..s).map(|j| (re[i * s + j], im[i * s + j])).collect()).collect(),
+            eigenvalues: (0..k)
+                .map(|i| (0..s).map(|j| (re[i * s + j], im[i * s + j])).collect())
+                .collect(),
         }))
     }
 }
@@ -299,7 +347,9 @@ impl Pca {
                 }
             }
         }
-        let evd = cov.self_adjoint_eigen(faer::Side::Lower).map_err(|_| "PCA eigendecomposition failed")?;
+        let evd = cov
+            .self_adjoint_eigen(faer::Side::Lower)
+            .map_err(|_| "PCA eigendecomposition failed")?;
         let total: f64 = (0..s).map(|i| evd.S()[i].max(0.0)).sum();
         let k = k.min(s);
         let mut axes = Vec::with_capacity(k);
@@ -308,18 +358,37 @@ impl Pca {
             // faer sorts eigenvalues in non-decreasing order.
             let idx = s - 1 - c;
             let mut v: Vec<f64> = (0..s).map(|i| evd.U()[(i, idx)]).collect();
-            let big = v.iter().copied().fold(0.0f64, |m, a| if a.abs() > m.abs() { a } else { m });
+            let big = v
+                .iter()
+                .copied()
+                .fold(0.0f64, |m, a| if a.abs() > m.abs() { a } else { m });
             if big < 0.0 {
                 v.iter_mut().for_each(|a| *a = -*a);
             }
             axes.push(v);
-            explained.push(if total > 0.0 { evd.S()[idx].max(0.0) / total } else { 0.0 });
+            explained.push(if total > 0.0 {
+                evd.S()[idx].max(0.0) / total
+            } else {
+                0.0
+            });
         }
-        Ok(Pca { mean, axes, explained })
+        Ok(Pca {
+            mean,
+            axes,
+            explained,
+        })
     }
 
     fn project(&self, h: &[f64]) -> Vec<f64> {
-        self.axes.iter().map(|a| a.iter().zip(h.iter().zip(&self.mean)).map(|(w, (v, m))| w * (v - m)).sum()).collect()
+        self.axes
+            .iter()
+            .map(|a| {
+                a.iter()
+                    .zip(h.iter().zip(&self.mean))
+                    .map(|(w, (v, m))| w * (v - m))
+                    .sum()
+            })
+            .collect()
     }
 
     /// Axis label "PC<k+1> (xx% var.)".

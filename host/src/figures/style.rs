@@ -75,6 +75,8 @@ pub(super) enum Glyph {
     Dot(RGBColor),
     /// Triangle (plotters fills it).
     Triangle(RGBColor),
+    /// Small filled circle.
+    SmallDot(RGBColor),
     /// Diagonal cross.
     Cross(RGBColor),
     /// Solid line.
@@ -95,22 +97,37 @@ pub(super) fn activation_glyph(activation: &str, colour: RGBColor) -> Glyph {
 }
 
 /// Draws `glyph` centred at pixel `(x, y)` with radius `r`.
-pub(super) fn draw_glyph<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, glyph: Glyph, (x, y): (i32, i32), r: i32) -> DrawResult
+pub(super) fn draw_glyph<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    glyph: Glyph,
+    (x, y): (i32, i32),
+    r: i32,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     match glyph {
         Glyph::Dot(c) => area.draw(&Circle::new((x, y), r, c.filled()))?,
+        Glyph::SmallDot(c) => area.draw(&Circle::new((x, y), 3, c.filled()))?,
         Glyph::Triangle(c) => area.draw(&TriangleMarker::new((x, y), r + 1, c.stroke_width(2)))?,
         Glyph::Cross(c) => area.draw(&Cross::new((x, y), r, c.stroke_width(2)))?,
-        Glyph::Line(c, w) => area.draw(&PathElement::new(vec![(x - 14, y), (x + 14, y)], c.stroke_width(w)))?,
+        Glyph::Line(c, w) => area.draw(&PathElement::new(
+            vec![(x - 14, y), (x + 14, y)],
+            c.stroke_width(w),
+        ))?,
         Glyph::Dashed(c) => {
             for k in 0..3 {
                 let x0 = x - 14 + 10 * k;
-                area.draw(&PathElement::new(vec![(x0, y), (x0 + 6, y)], c.stroke_width(2)))?;
+                area.draw(&PathElement::new(
+                    vec![(x0, y), (x0 + 6, y)],
+                    c.stroke_width(2),
+                ))?;
             }
         }
-        Glyph::Band(c) => area.draw(&Rectangle::new([(x - 12, y - 6), (x + 12, y + 6)], c.mix(0.3).filled()))?,
+        Glyph::Band(c) => area.draw(&Rectangle::new(
+            [(x - 12, y - 6), (x + 12, y + 6)],
+            c.mix(0.3).filled(),
+        ))?,
     }
     Ok(())
 }
@@ -125,10 +142,16 @@ pub(super) fn plot_glyph<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let pts = points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
+    let pts = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
     match glyph {
         Glyph::Dot(c) => {
             chart.draw_series(pts.map(|p| Circle::new(p, r, c.filled())))?;
+        }
+        Glyph::SmallDot(c) => {
+            chart.draw_series(pts.map(|p| Circle::new(p, 3, c.filled())))?;
         }
         Glyph::Triangle(c) => {
             chart.draw_series(pts.map(|p| TriangleMarker::new(p, r + 1, c.stroke_width(2))))?;
@@ -148,7 +171,10 @@ where
 }
 
 /// A centred row of legend entries across `area` (wrapping to a second line if needed).
-pub(super) fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, items: &[(Glyph, String)]) -> DrawResult
+pub(super) fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    items: &[(Glyph, String)],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -156,7 +182,10 @@ where
     let (w, h) = area.dim_in_pixel();
     let widths: Vec<i32> = items
         .iter()
-        .map(|(_, label)| area.estimate_text_size(label, &style).map(|(tw, _)| 36 + tw as i32 + 26))
+        .map(|(_, label)| {
+            area.estimate_text_size(label, &style)
+                .map(|(tw, _)| 36 + tw as i32 + 26)
+        })
         .collect::<Result<_, _>>()?;
     // Greedy line breaking.
     let mut lines: Vec<Vec<usize>> = vec![Vec::new()];
@@ -177,7 +206,11 @@ where
         for &i in line {
             let (glyph, label) = &items[i];
             draw_glyph(area, *glyph, (x + 14, y), 6)?;
-            area.draw(&Text::new(label.clone(), (x + 34, y), style.pos(Pos::new(HPos::Left, VPos::Center))))?;
+            area.draw(&Text::new(
+                label.clone(),
+                (x + 34, y),
+                style.pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
             x += widths[i];
         }
     }
@@ -199,7 +232,11 @@ where
     top.draw(&Text::new(
         title.to_string(),
         (w as i32 / 2, TITLE_BAND as i32 / 2 + 2),
-        (FAMILY, TITLE_SIZE).into_font().style(FontStyle::Bold).color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center)),
+        (FAMILY, TITLE_SIZE)
+            .into_font()
+            .style(FontStyle::Bold)
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Center)),
     ))?;
     let band = LEGEND_BAND * legend_lines;
     let (body, bottom) = rest.split_vertically(h - TITLE_BAND - band);
@@ -219,7 +256,10 @@ where
     DB::ErrorType: 'static,
 {
     let mut b = ChartBuilder::on(area);
-    b.margin(10).margin_right(18).x_label_area_size(46).y_label_area_size(62);
+    b.margin(10)
+        .margin_right(18)
+        .x_label_area_size(46)
+        .y_label_area_size(62);
     if !caption.is_empty() {
         b.caption(caption, text(PANEL_TITLE_SIZE));
     }
@@ -254,7 +294,11 @@ pub(super) fn tick(v: f64) -> String {
     } else {
         format!("{v:.2}")
     };
-    let s = if s.contains('.') && !s.contains('e') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let s = if s.contains('.') && !s.contains('e') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     if s == "-0" {
         "0".into()
     } else {
