@@ -10,6 +10,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
+/// Points (x, y) of one curve.
+type Curve = Vec<(f64, f64)>;
+
 /// One network's point in a scatter.
 struct Point {
     arch: String,
@@ -174,7 +177,7 @@ impl Figure for MdsFigure {
 /// Sine: leading eigen-angle against the target frequency of each input.
 pub(super) struct SineFigure {
     /// Per network: points (ω, arg λ), with the network's arch and activation.
-    networks: Vec<(String, String, Vec<(f64, f64)>)>,
+    networks: Vec<(String, String, Curve)>,
     omega: (f64, f64),
     /// Indices of trained frequencies (others held out), if not all.
     held_out: Vec<f64>,
@@ -307,7 +310,7 @@ impl Figure for SineFigure {
 /// Integration: sorted eigenvalue moduli at the fixed points, mean ± s.e. per architecture.
 pub(super) struct IntegrationEigenFigure {
     /// (arch, networks, per rank (mean, s.e.)).
-    archs: Vec<(String, usize, Vec<(f64, f64)>)>,
+    archs: Vec<(String, usize, Curve)>,
 }
 
 /// Ranks shown.

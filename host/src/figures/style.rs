@@ -195,7 +195,9 @@ where
             lines.push(Vec::new());
             used = 0;
         }
-        lines.last_mut().map(|l| l.push(i));
+        if let Some(l) = lines.last_mut() {
+            l.push(i);
+        }
         used += iw;
     }
     let line_h = h as i32 / lines.len() as i32;
@@ -217,12 +219,15 @@ where
     Ok(())
 }
 
-/// Splits a figure into (title band, body, legend band) and draws the title.
+/// Two drawing areas.
+pub(super) type Areas<DB> = (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>);
+
+/// Draws the title band and returns (body, legend band) of a figure.
 pub(super) fn frame<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     legend_lines: u32,
-) -> Result<(DrawingArea<DB, Shift>, DrawingArea<DB, Shift>), super::FigureError>
+) -> Result<Areas<DB>, super::FigureError>
 where
     DB::ErrorType: 'static,
 {
@@ -285,7 +290,7 @@ pub(super) fn tick(v: f64) -> String {
     let a = v.abs();
     let s = if a == 0.0 || a < 1e-9 {
         "0".to_string()
-    } else if a >= 1000.0 || a < 0.01 {
+    } else if !(0.01..1000.0).contains(&a) {
         format!("{v:.0e}")
     } else if a >= 10.0 {
         format!("{v:.0}")
