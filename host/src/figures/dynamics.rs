@@ -270,18 +270,14 @@ impl Figure for SpectraFigure {
             .map(|k| k as f64 * std::f64::consts::TAU / 240.0)
             .map(|a| (a.cos(), a.sin()))
             .collect();
-        // Top row: stable fixed points; bottom row: saddles (coloured by index, higher
-        // indices on top).
+        // Top row: stable fixed points; bottom row: unstable ones (saddles, unstable foci),
+        // coloured by index, higher indices on top.
         for (col, p) in self.panels.iter().enumerate() {
             for row in 0..2 {
                 let caption = if row == 0 {
                     format!("{} · {} stable", p.title, p.stable)
                 } else {
-                    format!(
-                        "{} saddle{}",
-                        p.saddles,
-                        if p.saddles == 1 { "" } else { "s" }
-                    )
+                    format!("{} unstable", p.saddles)
                 };
                 let mut c = style::chart(
                     &cells[row * n + col],
@@ -330,7 +326,7 @@ impl Figure for SpectraFigure {
             let label = if i == 0 {
                 "at stable fixed points".to_string()
             } else {
-                format!("at saddles, {}", style::stability_label(i))
+                format!("at unstable fixed points, {}", style::stability_label(i))
             };
             items.push((glyph, label));
         }
