@@ -1,0 +1,548 @@
+//! Per-network dynamics: trajectories and fixed points on the top principal components
+//! (paper Fig. 1b), Jacobian spectra at the fixed points (Fig. 1c), and for the
+//! integration task the line attractor of each context (Fig. 5b).
+
+use super::style::{self, Glyph};
+use super::{Context, DrawResult, Figure, FigureError, FixedPoints, Pca};
+use crate::dynamics::fixed_points::{find_fixed_points, sample_starts, trajectory_states};
+use crate::dynamics::network::{DynamicsSettings, PROBE_STREAM};
+use crate::npy;
+use crate::task::TaskGen;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use rnndyn_core::task::Context as IntegrationContext;
+use rnndyn_core::Rng;
+
+/// Probe trials drawn as trajectories.
+const TRAJECTORIES: usize = 6;
+
+/// One network's trajectories and fixed points in PC coordinates.
+struct PcaPanel {
+    arch: String,
+    title: String,
+    axis_labels: [String; 3],
+    /// Each trajectory: points (PC1, PC2, PC3).
+    trajectories: Vec<Vec<[f64; 3]>>,
+    /// (PC coordinates, stability index).
+    fixed_points: Vec<([f64; 3], i64)>,
+}
+
+fn pc3(p: &Pca, h: &[f64]) -> [f64; 3] {
+    let v = p.project(h);
+    [
+        v.first().copied().unwrap_or(0.0),
+        v.get(1).copied().unwrap_or(0.0),
+        v.get(2).copied().unwrap_or(0.0),
+    ]
+}
+
+fn pca_panels(ctx: &Context<'_>) -> Result<Vec<PcaPanel>, FigureError> {
+    let steps = ctx
+        .experiment
+        .as_ref()
+        .map(|e| e.task.trial_steps)
+        .unwrap_or(0);
+    let mut panels = Vec::new();
+    for r in &ctx.representatives {
+        let act_path = ctx.network_file(&r.id, "activity.npy");
+        let Some(fps) = FixedPoints::load(&ctx.network_file(&r.id, "fixed_points.npz"))? else {
+            continue;
+        };
+        if !act_path.is_file() {
+            continue;
+        }
+        let act = npy::read_matrix(&act_path)?;
+        let pca = Pca::fit(&act, 3)?;
+        let t = if steps > 0 && act.rows() % steps == 0 {
+            steps
+        } else {
+            act.rows()
+        };
+        let trajectories = (0..(act.rows() / t).min(TRAJECTORIES))
+            .map(|k| {
+                (k * t..(k + 1) * t)
+                    .map(|i| pc3(&pca, act.row(i)))
+                    .collect()
+            })
+            .collect();
+        let fixed_points = fps
+            .states
+            .iter()
+            .zip(&fps.index)
+            .map(|(h, &i)| (pc3(&pca, h), i))
+            .collect();
+        panels.push(PcaPanel {
+            arch: r.arch.clone(),
+            title: Context::panel_title(r),
+            axis_labels: [pca.label(0), pca.label(1), pca.label(2)],
+            trajectories,
+            fixed_points,
+        });
+    }
+    Ok(panels)
+}
+
+pub(super) struct PcaFigure {
+    panels: Vec<PcaPanel>,
+}
+
+pub(super) fn pca_figure(ctx: &Context<'_>) -> Result<Option<PcaFigure>, FigureError> {
+    let panels = pca_panels(ctx)?;
+    Ok((!panels.is_empty()).then_some(PcaFigure { panels }))
+}
+
+/// The stability indices present, for the legend (3+ merged).
+fn indices_present(points: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut v: Vec<i64> = points.map(|i| i.min(3)).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+impl Figure for PcaFigure {
+    fn name(&self) -> &'static str {
+        "pca_fixed_points"
+    }
+    fn title(&self) -> String {
+        "Hidden-state trajectories and fixed points on the top principal components".into()
+    }
+    fn size(&self) -> (u32, u32) {
+        (
+            400 * self.panels.len() as u32 + 20,
+            style::TITLE_BAND + style::LEGEND_BAND + 2 * 380 + 10,
+        )
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let (body, legend) = style::frame(root, &self.title(), 1)?;
+        let cells = body
+            .margin(0, 10, 10, 10)
+            .split_evenly((2, self.panels.len()));
+        for (col, p) in self.panels.iter().enumerate() {
+            for (row, dim) in [1usize, 2].into_iter().enumerate() {
+                let area = &cells[row * self.panels.len() + col];
+                let all = p
+                    .trajectories
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .chain(p.fixed_points.iter().map(|f| f.0));
+                let pts: Vec<[f64; 3]> = all.collect();
+                let x = super::padded_range(pts.iter().map(|q| q[0]), 0.06);
+                let y = super::padded_range(pts.iter().map(|q| q[dim]), 0.06);
+                let caption = if row == 0 { p.title.as_str() } else { "" };
+                let mut c =
+                    style::chart(area, caption, x, y, &p.axis_labels[0], &p.axis_labels[dim])?;
+                let traj = style::arch_colour(&p.arch).mix(0.45);
+                for tr in &p.trajectories {
+                    c.draw_series(LineSeries::new(
+                        tr.iter().map(|q| (q[0], q[dim])),
+                        traj.stroke_width(1),
+                    ))?;
+                }
+                // Unstable points first, so stable ones (the memories) stay on top.
+                let mut fps: Vec<&([f64; 3], i64)> = p.fixed_points.iter().collect();
+                fps.sort_by_key(|f| std::cmp::Reverse(f.1));
+                for f in fps {
+                    let colour = style::stability_colour(f.1);
+                    c.draw_series(std::iter::once(Circle::new(
+                        (f.0[0], f.0[dim]),
+                        6,
+                        colour.filled(),
+                    )))?;
+                    c.draw_series(std::iter::once(Circle::new(
+                        (f.0[0], f.0[dim]),
+                        6,
+                        WHITE.stroke_width(1),
+                    )))?;
+                }
+            }
+        }
+        let mut items = Vec::new();
+        for p in &self.panels {
+            items.push((
+                Glyph::Line(style::arch_colour(&p.arch).mix(0.6).to_rgba().into_rgb(), 2),
+                format!("{} trajectories", style::arch_label(&p.arch)),
+            ));
+        }
+        for i in indices_present(
+            self.panels
+                .iter()
+                .flat_map(|p| p.fixed_points.iter().map(|f| f.1)),
+        ) {
+            items.push((
+                Glyph::Dot(style::stability_colour(i)),
+                style::stability_label(i).to_string(),
+            ));
+        }
+        style::legend(&legend, &items)
+    }
+}
+
+trait IntoRgb {
+    fn into_rgb(self) -> RGBColor;
+}
+impl IntoRgb for RGBAColor {
+    fn into_rgb(self) -> RGBColor {
+        // Blend onto white (legend glyphs are drawn opaque).
+        let a = self.3;
+        let f = |c: u8| (c as f64 * a + 255.0 * (1.0 - a)).round() as u8;
+        RGBColor(f(self.0), f(self.1), f(self.2))
+    }
+}
+
+/// One network's eigenvalues, per fixed point.
+struct SpectrumPanel {
+    title: String,
+    /// (re, im, stability index of the fixed point).
+    eigenvalues: Vec<(f64, f64, i64)>,
+    stable: usize,
+    saddles: usize,
+}
+
+pub(super) struct SpectraFigure {
+    panels: Vec<SpectrumPanel>,
+    radius: f64,
+}
+
+pub(super) fn spectra_figure(ctx: &Context<'_>) -> Result<Option<SpectraFigure>, FigureError> {
+    let mut panels = Vec::new();
+    for r in &ctx.representatives {
+        let Some(fps) = FixedPoints::load(&ctx.network_file(&r.id, "fixed_points.npz"))? else {
+            continue;
+        };
+        if fps.states.is_empty() {
+            continue;
+        }
+        let eigenvalues = fps
+            .eigenvalues
+            .iter()
+            .zip(&fps.index)
+            .flat_map(|(ev, &i)| ev.iter().map(move |&(re, im)| (re, im, i)))
+            .collect();
+        let stable = fps.index.iter().filter(|&&i| i == 0).count();
+        panels.push(SpectrumPanel {
+            title: Context::panel_title(r),
+            eigenvalues,
+            stable,
+            saddles: fps.index.len() - stable,
+        });
+    }
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    let max = panels
+        .iter()
+        .flat_map(|p| p.eigenvalues.iter())
+        .map(|e| e.0.hypot(e.1))
+        .filter(|m| m.is_finite())
+        .fold(1.0, f64::max);
+    Ok(Some(SpectraFigure {
+        panels,
+        radius: (max * 1.08).max(1.15),
+    }))
+}
+
+impl Figure for SpectraFigure {
+    fn name(&self) -> &'static str {
+        "eigenvalue_spectra"
+    }
+    fn title(&self) -> String {
+        "Jacobian eigenvalues at the fixed points (unit circle dashed)".into()
+    }
+    fn size(&self) -> (u32, u32) {
+        (
+            400 * self.panels.len() as u32 + 20,
+            style::TITLE_BAND + style::LEGEND_BAND + 2 * 400,
+        )
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let (body, legend) = style::frame(root, &self.title(), 1)?;
+        let n = self.panels.len();
+        let cells = body.margin(0, 10, 10, 10).split_evenly((2, n));
+        let r = self.radius;
+        let circle: Vec<(f64, f64)> = (0..=240)
+            .map(|k| k as f64 * std::f64::consts::TAU / 240.0)
+            .map(|a| (a.cos(), a.sin()))
+            .collect();
+        // Top row: stable fixed points; bottom row: unstable ones (saddles, unstable foci),
+        // coloured by index, higher indices on top.
+        for (col, p) in self.panels.iter().enumerate() {
+            for row in 0..2 {
+                let caption = if row == 0 {
+                    format!("{} · {} stable", p.title, p.stable)
+                } else {
+                    format!("{} unstable", p.saddles)
+                };
+                let mut c = style::chart(
+                    &cells[row * n + col],
+                    &caption,
+                    (-r, r),
+                    (-r, r),
+                    "Re λ",
+                    "Im λ",
+                )?;
+                style::plot_glyph(&mut c, Glyph::Dashed(RGBColor(90, 90, 90)), &circle, 0)?;
+                let mut ev: Vec<&(f64, f64, i64)> = p
+                    .eigenvalues
+                    .iter()
+                    .filter(|e| (e.2 == 0) == (row == 0))
+                    .collect();
+                ev.sort_by_key(|e| e.2);
+                for e in ev {
+                    let colour = style::stability_colour(e.2);
+                    if row == 0 {
+                        c.draw_series(std::iter::once(Circle::new(
+                            (e.0, e.1),
+                            3,
+                            colour.mix(0.55).filled(),
+                        )))?;
+                    } else {
+                        c.draw_series(std::iter::once(Cross::new(
+                            (e.0, e.1),
+                            4,
+                            colour.stroke_width(2),
+                        )))?;
+                    }
+                }
+            }
+        }
+        let mut items = vec![];
+        for i in indices_present(
+            self.panels
+                .iter()
+                .flat_map(|p| p.eigenvalues.iter().map(|e| e.2)),
+        ) {
+            let glyph = if i == 0 {
+                Glyph::Dot(style::stability_colour(0))
+            } else {
+                Glyph::Cross(style::stability_colour(i))
+            };
+            let label = if i == 0 {
+                "at stable fixed points".to_string()
+            } else {
+                format!("at unstable fixed points, {}", style::stability_label(i))
+            };
+            items.push((glyph, label));
+        }
+        items.push((Glyph::Dashed(RGBColor(90, 90, 90)), "|λ| = 1".to_string()));
+        style::legend(&legend, &items)
+    }
+}
+
+/// One context of one network, in (PC1, PC2).
+#[derive(Default)]
+struct ContextDynamics {
+    trajectories: Vec<Vec<(f64, f64)>>,
+    /// Fixed points and whether each is stable.
+    fixed_points: Vec<((f64, f64), bool)>,
+    /// Ends of the searches with a small residual: slow points, which trace the
+    /// approximate line attractor between the exact fixed points.
+    slow_points: Vec<(f64, f64)>,
+}
+
+/// Integration: fixed points of each context on the top PCs of the probe activity.
+struct LinePanel {
+    title: String,
+    axis_labels: [String; 2],
+    contexts: [ContextDynamics; 2],
+}
+
+/// Residual ‖F(h) − h‖ below which a search end counts as a slow point.
+const SLOW_RESIDUAL: f64 = 1e-3;
+
+pub(super) struct LineAttractorFigure {
+    panels: Vec<LinePanel>,
+}
+
+const CONTEXT_COLOURS: [RGBColor; 2] = [RGBColor(0, 114, 178), RGBColor(213, 94, 0)];
+
+pub(super) fn line_attractor_figure(
+    ctx: &Context<'_>,
+) -> Result<Option<LineAttractorFigure>, FigureError> {
+    let Some(exp) = ctx.experiment.as_ref() else {
+        return Ok(None);
+    };
+    let task = TaskGen::new(&exp.task)?;
+    let TaskGen::Integration(g) = task else {
+        return Ok(None);
+    };
+    let t = exp.task.trial_steps;
+    let mut settings = DynamicsSettings::from_experiment(exp).fixed_points;
+    settings.starts = settings.starts.max(64);
+    let mut panels = Vec::new();
+    for r in &ctx.representatives {
+        let act_path = ctx.network_file(&r.id, "activity.npy");
+        if !act_path.is_file() {
+            continue;
+        }
+        let act = npy::read_matrix(&act_path)?;
+        let pca = Pca::fit(&act, 2)?;
+        let (model, p) = crate::stages::load_network(ctx.store, r)?;
+        let s = model.state_dim();
+        if s != act.cols() {
+            continue;
+        }
+        let pc = |h: &[f64]| {
+            let v = pca.project(h);
+            (v[0], v.get(1).copied().unwrap_or(0.0))
+        };
+        let mut contexts: [ContextDynamics; 2] = Default::default();
+        for (k, context) in [IntegrationContext::First, IntegrationContext::Second]
+            .into_iter()
+            .enumerate()
+        {
+            let mut rng = Rng::stream(exp.seed, PROBE_STREAM ^ (0x11E0 + k as u64));
+            let trials = 8;
+            let mut xs = vec![0.0; trials * t * 4];
+            let mut ys = vec![0.0; t];
+            for tr in 0..trials {
+                let bias = [rng.uniform_range(-0.5, 0.5), rng.uniform_range(-0.5, 0.5)];
+                g.fill_trial(
+                    &mut rng,
+                    bias,
+                    context,
+                    t,
+                    &mut xs[tr * t * 4..(tr + 1) * t * 4],
+                    &mut ys,
+                )?;
+            }
+            let states = trajectory_states(model.as_ref(), &p, &xs, trials, t)?;
+            let starts = sample_starts(&states, s, settings.starts, settings.start_noise, &mut rng);
+            let x = if k == 0 {
+                [0.0, 0.0, 1.0, 0.0]
+            } else {
+                [0.0, 0.0, 0.0, 1.0]
+            };
+            let fa = find_fixed_points(model.as_ref(), &p, &x, &starts, &states, &settings);
+            contexts[k].trajectories = (0..trials.min(4))
+                .map(|tr| {
+                    (0..t)
+                        .map(|i| pc(&states[(tr * t + i) * s..(tr * t + i + 1) * s]))
+                        .collect()
+                })
+                .collect();
+            contexts[k].fixed_points = fa
+                .fixed_points
+                .iter()
+                .map(|f| (pc(&f.state), f.stability_index == 0))
+                .collect();
+            contexts[k].slow_points = fa
+                .candidates
+                .iter()
+                .filter(|c| c.report.is_some_and(|r| r.residual < SLOW_RESIDUAL))
+                .map(|c| pc(&c.end))
+                .collect();
+        }
+        panels.push(LinePanel {
+            title: Context::panel_title(r),
+            axis_labels: [pca.label(0), pca.label(1)],
+            contexts,
+        });
+    }
+    Ok((!panels.is_empty()).then_some(LineAttractorFigure { panels }))
+}
+
+impl Figure for LineAttractorFigure {
+    fn name(&self) -> &'static str {
+        "line_attractors"
+    }
+    fn title(&self) -> String {
+        "Line attractors: fixed points of each context on the top principal components".into()
+    }
+    fn size(&self) -> (u32, u32) {
+        (
+            400 * self.panels.len() as u32 + 20,
+            style::TITLE_BAND + style::LEGEND_BAND + 420,
+        )
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let (body, legend) = style::frame(root, &self.title(), 1)?;
+        let cells = body
+            .margin(0, 10, 10, 10)
+            .split_evenly((1, self.panels.len()));
+        for (p, area) in self.panels.iter().zip(&cells) {
+            let pts: Vec<(f64, f64)> = p
+                .contexts
+                .iter()
+                .flat_map(|c| {
+                    c.trajectories
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .chain(c.fixed_points.iter().map(|f| f.0))
+                })
+                .collect();
+            let x = super::padded_range(pts.iter().map(|q| q.0), 0.06);
+            let y = super::padded_range(pts.iter().map(|q| q.1), 0.06);
+            let mut c = style::chart(area, &p.title, x, y, &p.axis_labels[0], &p.axis_labels[1])?;
+            for (k, cd) in p.contexts.iter().enumerate() {
+                for tr in &cd.trajectories {
+                    c.draw_series(LineSeries::new(
+                        tr.iter().copied(),
+                        CONTEXT_COLOURS[k].mix(0.2).stroke_width(1),
+                    ))?;
+                }
+            }
+            for (k, cd) in p.contexts.iter().enumerate() {
+                // Searches that ran off along an unbounded (ReLU) direction stay out of view.
+                let inside =
+                    |q: &&(f64, f64)| (x.0..=x.1).contains(&q.0) && (y.0..=y.1).contains(&q.1);
+                c.draw_series(
+                    cd.slow_points
+                        .iter()
+                        .filter(inside)
+                        .map(|&q| Circle::new(q, 2, CONTEXT_COLOURS[k].mix(0.7).filled())),
+                )?;
+            }
+            for (k, cd) in p.contexts.iter().enumerate() {
+                let colour = CONTEXT_COLOURS[k];
+                let stable: Vec<(f64, f64)> = cd
+                    .fixed_points
+                    .iter()
+                    .filter(|f| f.1)
+                    .map(|f| f.0)
+                    .collect();
+                let unstable: Vec<(f64, f64)> = cd
+                    .fixed_points
+                    .iter()
+                    .filter(|f| !f.1)
+                    .map(|f| f.0)
+                    .collect();
+                style::plot_glyph(&mut c, Glyph::Cross(colour), &unstable, 5)?;
+                style::plot_glyph(&mut c, Glyph::Dot(colour), &stable, 5)?;
+            }
+        }
+        let items = vec![
+            (
+                Glyph::Dot(CONTEXT_COLOURS[0]),
+                "context 1 fixed points (stable)".to_string(),
+            ),
+            (
+                Glyph::Dot(CONTEXT_COLOURS[1]),
+                "context 2 fixed points (stable)".to_string(),
+            ),
+            (
+                Glyph::Cross(RGBColor(90, 90, 90)),
+                "unstable fixed point".to_string(),
+            ),
+            (
+                Glyph::SmallDot(RGBColor(90, 90, 90)),
+                format!("slow point (‖F(h) − h‖ < {SLOW_RESIDUAL:.0e})"),
+            ),
+            (
+                Glyph::Line(RGBColor(190, 190, 190), 1),
+                "trajectories".to_string(),
+            ),
+        ];
+        style::legend(&legend, &items)
+    }
+}
