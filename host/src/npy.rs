@@ -48,7 +48,7 @@ pub enum NpyError {
     UnsupportedVersion { path: PathBuf, major: u8, minor: u8 },
     #[error("{path}: malformed header: {reason}")]
     BadHeader { path: PathBuf, reason: String },
-    #[error("{path}: unsupported dtype {dtype:?} (expected float32 or float64)")]
+    #[error("{path}: unsupported dtype {dtype:?} (expected float32, float64 or int64)")]
     UnsupportedDtype { path: PathBuf, dtype: String },
     #[error("{path}: expected a 1-D or 2-D array, found {ndim}-D shape {shape:?}")]
     WrongNdim {
@@ -829,7 +829,7 @@ mod tests {
             Err(NpyError::Truncated { what: "data", .. })
         ));
         let b = header_bytes(
-            "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }",
+            "{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }",
             &[0u8; 8],
         );
         assert!(matches!(
