@@ -548,7 +548,7 @@ fn malformed_npy_bytes() {
         npy::read_matrix_bytes(&good[..20]),
         Err(NpyError::Truncated { what: "header", .. })
     ));
-    let ints = npy::to_npy_bytes(&[2], &[1i64, 2]).unwrap();
+    let ints = npy::to_npy_bytes(&[2], &[1i32, 2]).unwrap();
     assert!(matches!(
         npy::read_matrix_bytes(&ints),
         Err(NpyError::UnsupportedDtype { .. })
