@@ -62,7 +62,8 @@ pub fn parse_shard(s: &str) -> Result<Shard, AppError> {
     if s == "slurm" {
         return Ok(crate::slurm::shard_from_env(|k| std::env::var(k).ok())?);
     }
-    let err = || -> AppError { format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. 0/4").into() };
+    let err =
+        || -> AppError { format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. 0/4").into() };
     let (k, n) = s.split_once('/').ok_or_else(err)?;
     let index: usize = k.trim().parse().map_err(|_| err())?;
     let count: usize = n.trim().parse().map_err(|_| err())?;

@@ -71,8 +71,16 @@ pub fn temp_path(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!("{TEMP_PREFIX}{}-{}-{}-{name}", host_tag(), std::process::id(), n))
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(
+        "{TEMP_PREFIX}{}-{}-{}-{name}",
+        host_tag(),
+        std::process::id(),
+        n
+    ))
 }
 
 /// This machine's host name, reduced to `[A-Za-z0-9_]` (at most 32 characters).
@@ -84,7 +92,12 @@ fn host_tag() -> &'static str {
             .or_else(|| std::env::var("HOSTNAME").ok())
             .or_else(|| std::env::var("COMPUTERNAME").ok())
             .unwrap_or_default();
-        let tag: String = raw.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(32).collect();
+        let tag: String = raw
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(32)
+            .collect();
         if tag.is_empty() {
             "host".into()
         } else {
