@@ -92,8 +92,15 @@ pub(crate) fn norm2<R: Real>(a: &[R]) -> R {
 
 /// Rows of the register tile.
 const MR: usize = 4;
-/// Columns of the register tile (two AVX2 vectors of f32).
+/// Columns of the register tile: `MR × NR` accumulators must fit the vector registers
+/// (16 × 256-bit with AVX: two vectors of f32 per row; 16 × 128-bit with SSE2: two
+/// vectors per row; 32 single-precision registers on a Cortex-M4F).
+#[cfg(target_feature = "avx")]
 const NR: usize = 16;
+#[cfg(all(not(target_feature = "avx"), target_arch = "x86_64"))]
+const NR: usize = 8;
+#[cfg(all(not(target_feature = "avx"), not(target_arch = "x86_64")))]
+const NR: usize = 4;
 
 /// `C[m×n] += A[m×k] · W[k×n]`, all row-major with leading dimensions `ldc`, `lda`, `ldw`.
 /// Each `C[i, j]` gets `A[i, p] · W[p, j]` added for `p = 0, 1, …, k−1` in order.
