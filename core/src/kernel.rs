@@ -210,6 +210,32 @@ pub(crate) fn gemm_tn_acc<R: Real>(
     if m == 0 || n == 0 || k == 0 {
         return;
     }
+    // Block the long reduction dimension so that the `KC` rows of `A` and `B` in use stay
+    // in L2 while every tile of `C` passes over them; blocks run in order, so each output
+    // is still accumulated sequentially in `p`.
+    let mut k0 = 0;
+    while k0 < k {
+        let kc = KC.min(k - k0);
+        gemm_tn_block(c, ldc, &a[k0 * lda..], lda, &b[k0 * ldb..], ldb, kc, m, n);
+        k0 += kc;
+    }
+}
+
+/// Rows of `A` and `B` per block of [`gemm_tn_acc`].
+const KC: usize = 256;
+
+#[inline(always)]
+fn gemm_tn_block<R: Real>(
+    c: &mut [R],
+    ldc: usize,
+    a: &[R],
+    lda: usize,
+    b: &[R],
+    ldb: usize,
+    k: usize,
+    m: usize,
+    n: usize,
+) {
     let nfull = n - n % NR;
     let mut j = 0;
     while j < nfull {
