@@ -37,7 +37,7 @@ impl<C: Cell<f32>> Trainer<C> {
             net,
             params,
             grad: vec![0.0; n],
-            scratch: vec![0.0; Network::<C, 3>::bptt_scratch_len::<f32>(STEPS)],
+            scratch: vec![0.0; Network::<C, 3>::bptt_scratch_len::<f32>(BATCH, STEPS)],
             m: vec![0.0; n],
             v: vec![0.0; n],
             xs: vec![0.0; BATCH * STEPS * 3],

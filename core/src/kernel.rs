@@ -80,3 +80,306 @@ pub(crate) fn norm2<R: Real>(a: &[R]) -> R {
     }
     scale * s.sqrt()
 }
+
+// ---------------------------------------------------------------------------------------
+// Batched (matrix-matrix) kernels for BPTT over a whole batch.
+//
+// Every output element is accumulated sequentially in the index order of the reduction
+// dimension (never split into partial sums), and every inner loop is an axpy over
+// contiguous outputs (broadcast × vector). Results are therefore independent of the SIMD
+// width the compiler picks, and LLVM vectorises them without reassociation.
+// ---------------------------------------------------------------------------------------
+
+/// Rows of the register tile.
+const MR: usize = 4;
+/// Columns of the register tile: `MR × NR` accumulators must fit the vector registers
+/// (16 × 256-bit with AVX: two vectors of f32 per row; 16 × 128-bit with SSE2: two
+/// vectors per row; 32 single-precision registers on a Cortex-M4F).
+#[cfg(target_feature = "avx")]
+const NR: usize = 16;
+#[cfg(all(not(target_feature = "avx"), target_arch = "x86_64"))]
+const NR: usize = 8;
+#[cfg(all(not(target_feature = "avx"), not(target_arch = "x86_64")))]
+const NR: usize = 4;
+
+/// `C[m×n] += A[m×k] · W[k×n]`, all row-major with leading dimensions `ldc`, `lda`, `ldw`.
+/// Each `C[i, j]` gets `A[i, p] · W[p, j]` added for `p = 0, 1, …, k−1` in order.
+#[inline]
+pub(crate) fn gemm_acc<R: Real>(
+    c: &mut [R],
+    ldc: usize,
+    a: &[R],
+    lda: usize,
+    w: &[R],
+    ldw: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let nfull = n - n % NR;
+    let mut j = 0;
+    while j < nfull {
+        let mut i = 0;
+        while i + MR <= m {
+            gemm_tile::<R, MR>(
+                &mut c[i * ldc + j..],
+                ldc,
+                &a[i * lda..],
+                lda,
+                &w[j..],
+                ldw,
+                k,
+            );
+            i += MR;
+        }
+        while i < m {
+            gemm_tile::<R, 1>(
+                &mut c[i * ldc + j..],
+                ldc,
+                &a[i * lda..],
+                lda,
+                &w[j..],
+                ldw,
+                k,
+            );
+            i += 1;
+        }
+        j += NR;
+    }
+    if nfull < n {
+        // Column remainder: one axpy per (row, p), still sequential in p.
+        let nr = n - nfull;
+        for i in 0..m {
+            let crow = &mut c[i * ldc + nfull..i * ldc + n];
+            let arow = &a[i * lda..i * lda + k];
+            for (p, &ap) in arow.iter().enumerate() {
+                axpy(crow, ap, &w[p * ldw + nfull..p * ldw + nfull + nr]);
+            }
+        }
+    }
+}
+
+/// One `ROWS × NR` register tile of [`gemm_acc`] at the start of `c`, `a`, `w`.
+#[inline(always)]
+fn gemm_tile<R: Real, const ROWS: usize>(
+    c: &mut [R],
+    ldc: usize,
+    a: &[R],
+    lda: usize,
+    w: &[R],
+    ldw: usize,
+    k: usize,
+) {
+    let mut acc = [[R::ZERO; NR]; ROWS];
+    for (ii, accr) in acc.iter_mut().enumerate() {
+        accr.copy_from_slice(&c[ii * ldc..ii * ldc + NR]);
+    }
+    let arows: [&[R]; ROWS] = core::array::from_fn(|ii| &a[ii * lda..ii * lda + k]);
+    for p in 0..k {
+        let wr: &[R; NR] = w[p * ldw..p * ldw + NR].try_into().unwrap();
+        for ii in 0..ROWS {
+            let av = arows[ii][p];
+            for jj in 0..NR {
+                acc[ii][jj] += av * wr[jj];
+            }
+        }
+    }
+    for (ii, accr) in acc.iter().enumerate() {
+        c[ii * ldc..ii * ldc + NR].copy_from_slice(accr);
+    }
+}
+
+/// `C[m×n] += Aᵀ · B` with `A` of shape `k×m` (leading dimension `lda`) and `B` of shape
+/// `k×n` (leading dimension `ldb`): `C[i, j] += A[p, i] · B[p, j]` for `p = 0, …, k−1` in
+/// order. Used for weight gradients summed over all (time, trial) rows.
+#[inline]
+pub(crate) fn gemm_tn_acc<R: Real>(
+    c: &mut [R],
+    ldc: usize,
+    a: &[R],
+    lda: usize,
+    b: &[R],
+    ldb: usize,
+    k: usize,
+    m: usize,
+    n: usize,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    // Block the long reduction dimension so that the `KC` rows of `A` and `B` in use stay
+    // in L2 while every tile of `C` passes over them; blocks run in order, so each output
+    // is still accumulated sequentially in `p`.
+    let mut k0 = 0;
+    while k0 < k {
+        let kc = KC.min(k - k0);
+        gemm_tn_block(c, ldc, &a[k0 * lda..], lda, &b[k0 * ldb..], ldb, kc, m, n);
+        k0 += kc;
+    }
+}
+
+/// Rows of `A` and `B` per block of [`gemm_tn_acc`].
+const KC: usize = 256;
+
+#[inline(always)]
+fn gemm_tn_block<R: Real>(
+    c: &mut [R],
+    ldc: usize,
+    a: &[R],
+    lda: usize,
+    b: &[R],
+    ldb: usize,
+    k: usize,
+    m: usize,
+    n: usize,
+) {
+    let nfull = n - n % NR;
+    let mut j = 0;
+    while j < nfull {
+        let mut i = 0;
+        while i + MR <= m {
+            gemm_tn_tile::<R, MR>(&mut c[i * ldc + j..], ldc, &a[i..], lda, &b[j..], ldb, k);
+            i += MR;
+        }
+        while i < m {
+            gemm_tn_tile::<R, 1>(&mut c[i * ldc + j..], ldc, &a[i..], lda, &b[j..], ldb, k);
+            i += 1;
+        }
+        j += NR;
+    }
+    if nfull < n {
+        let nr = n - nfull;
+        for i in 0..m {
+            let crow = &mut c[i * ldc + nfull..i * ldc + n];
+            for p in 0..k {
+                axpy(
+                    crow,
+                    a[p * lda + i],
+                    &b[p * ldb + nfull..p * ldb + nfull + nr],
+                );
+            }
+        }
+    }
+}
+
+/// One `ROWS × NR` register tile of [`gemm_tn_acc`].
+#[inline(always)]
+fn gemm_tn_tile<R: Real, const ROWS: usize>(
+    c: &mut [R],
+    ldc: usize,
+    a: &[R],
+    lda: usize,
+    b: &[R],
+    ldb: usize,
+    k: usize,
+) {
+    let mut acc = [[R::ZERO; NR]; ROWS];
+    for (ii, accr) in acc.iter_mut().enumerate() {
+        accr.copy_from_slice(&c[ii * ldc..ii * ldc + NR]);
+    }
+    for p in 0..k {
+        let ar: &[R; ROWS] = a[p * lda..p * lda + ROWS].try_into().unwrap();
+        let br: &[R; NR] = b[p * ldb..p * ldb + NR].try_into().unwrap();
+        for ii in 0..ROWS {
+            let av = ar[ii];
+            for jj in 0..NR {
+                acc[ii][jj] += av * br[jj];
+            }
+        }
+    }
+    for (ii, accr) in acc.iter().enumerate() {
+        c[ii * ldc..ii * ldc + NR].copy_from_slice(accr);
+    }
+}
+
+/// `dst[j·rows + i] = src[i·ld + col0 + j]` for `i < rows`, `j < cols` (transposed copy of
+/// a column block).
+#[inline]
+pub(crate) fn transpose<R: Real>(
+    dst: &mut [R],
+    src: &[R],
+    ld: usize,
+    col0: usize,
+    rows: usize,
+    cols: usize,
+) {
+    for i in 0..rows {
+        for j in 0..cols {
+            dst[j * rows + i] = src[i * ld + col0 + j];
+        }
+    }
+}
+
+/// `Z[(t·B + b)·ld + col0 + j] += Σ_k x[(b·T + t)·I + k] · U[k·ld + col0 + j]` for every
+/// `(t, b)`, skipping zero inputs (flip-flop inputs are mostly zero). `xs` is trial-major,
+/// `z` time-major.
+#[inline]
+pub(crate) fn input_projection_acc<R: Real>(
+    z: &mut [R],
+    ld: usize,
+    col0: usize,
+    n: usize,
+    u: &[R],
+    xs: &[R],
+    batch: usize,
+    steps: usize,
+    inputs: usize,
+) {
+    for b in 0..batch {
+        for t in 0..steps {
+            let x = &xs[(b * steps + t) * inputs..(b * steps + t + 1) * inputs];
+            let row = (t * batch + b) * ld + col0;
+            let zr = &mut z[row..row + n];
+            for (k, &xk) in x.iter().enumerate() {
+                if xk != R::ZERO {
+                    axpy(zr, xk, &u[k * ld + col0..k * ld + col0 + n]);
+                }
+            }
+        }
+    }
+}
+
+/// `dU[k·ld + col0 + j] += Σ_{t,b} x[(b·T + t)·I + k] · dZ[(t·B + b)·ldz + zcol0 + j]`,
+/// skipping zero inputs.
+#[inline]
+pub(crate) fn input_grad_acc<R: Real>(
+    du: &mut [R],
+    ld: usize,
+    col0: usize,
+    n: usize,
+    dz: &[R],
+    ldz: usize,
+    zcol0: usize,
+    xs: &[R],
+    batch: usize,
+    steps: usize,
+    inputs: usize,
+) {
+    for t in 0..steps {
+        for b in 0..batch {
+            let x = &xs[(b * steps + t) * inputs..(b * steps + t + 1) * inputs];
+            let row = (t * batch + b) * ldz + zcol0;
+            let dzr = &dz[row..row + n];
+            for (k, &xk) in x.iter().enumerate() {
+                if xk != R::ZERO {
+                    axpy(&mut du[k * ld + col0..k * ld + col0 + n], xk, dzr);
+                }
+            }
+        }
+    }
+}
+
+/// `db[j] += Σ_r dZ[r·ldz + zcol0 + j]` over `rows` rows, in row order.
+#[inline]
+pub(crate) fn col_sum_acc<R: Real>(db: &mut [R], dz: &[R], ldz: usize, zcol0: usize, rows: usize) {
+    let n = db.len();
+    for r in 0..rows {
+        let row = &dz[r * ldz + zcol0..r * ldz + zcol0 + n];
+        for (d, &v) in db.iter_mut().zip(row) {
+            *d += v;
+        }
+    }
+}

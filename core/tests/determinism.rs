@@ -29,7 +29,7 @@ fn run<C: Cell<f64>>(
     let xs: Vec<f64> = (0..B * T * I).map(|_| data.normal()).collect();
     let ys: Vec<f64> = (0..B * T * O).map(|_| data.normal()).collect();
     let mut grad = vec![0.0; p.len()];
-    let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(T)];
+    let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(B, T)];
     let loss = net
         .loss_and_grad(&p, &xs, &ys, B, T, &mut grad, &mut scratch)
         .unwrap();

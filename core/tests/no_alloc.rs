@@ -94,7 +94,11 @@ fn check_cell<C: Cell<f64> + core::fmt::Debug>(cell: C) {
     let mut js = vec![0.0; ns * ns];
     let mut jx = vec![0.0; ns * ni];
     let mut grad = vec![0.0; np];
-    let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(T)];
+    let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(B, T)];
+    let mut rscratch = vec![0.0; Network::<C, O>::bptt_reference_scratch_len::<f64>(T)];
+    let mut states = vec![0.0; (B * T + B) * ns];
+    let mut work = vec![0.0; C::batch_work_len(B, T)];
+    let mut dh: Vec<f64> = (0..B * T * C::HIDDEN).map(|_| rng.normal()).collect();
     let mut lscratch = vec![0.0; Network::<C, O>::loss_scratch_len::<f64>()];
     let (mut m, mut v) = (vec![0.0; np], vec![0.0; np]);
     let mut adam = Adam::new(&mut m, &mut v).unwrap();
@@ -133,6 +137,18 @@ fn check_cell<C: Cell<f64> + core::fmt::Debug>(cell: C) {
             net.loss_and_grad(&p, &xs, &ys, B, T, &mut grad, &mut scratch)
                 .unwrap(),
         );
+    });
+    check("loss_and_grad_reference", &mut || {
+        black_box(
+            net.loss_and_grad_reference(&p, &xs, &ys, B, T, &mut grad, &mut rscratch)
+                .unwrap(),
+        );
+    });
+    check("forward_batch", &mut || {
+        cell.forward_batch(&p, &xs, B, T, &mut states, &mut work)
+    });
+    check("backward_batch", &mut || {
+        cell.backward_batch(&p, &xs, B, T, &states, &mut dh, &mut dp, &mut work)
     });
     check("add_l2", &mut || {
         black_box(net.add_l2(&p, &mut grad, 1e-3).unwrap());

@@ -263,7 +263,7 @@ fn check_bptt<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<(), 
     let name = cell_label(&cell);
 
     let mut grad = vec![f64::NAN; np];
-    let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(T)];
+    let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(B, T)];
     let loss = net
         .loss_and_grad(p, xs, ys, B, T, &mut grad, &mut scratch)
         .unwrap();

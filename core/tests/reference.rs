@@ -112,7 +112,7 @@ fn check<R: Real, C: Cell<R>>(cell: C, cfg: &str, npz: &HashMap<String, Array>, 
         Quantity::Loss,
     );
     let mut grad = vec![R::ZERO; p.len()];
-    let mut scratch = vec![R::ZERO; Network::<C, O>::bptt_scratch_len::<R>(T)];
+    let mut scratch = vec![R::ZERO; Network::<C, O>::bptt_scratch_len::<R>(B, T)];
     let loss2 = net
         .loss_and_grad(&p, &xs_r, &ys_r, B, T, &mut grad, &mut scratch)
         .unwrap();

@@ -76,7 +76,7 @@ pub trait Model: Send + Sync {
     fn blocks(&self) -> Vec<ParamBlock>;
     /// Fresh parameters.
     fn init(&self, rng: &mut Rng, init: &InitParams) -> Vec<f32>;
-    fn bptt_scratch_len(&self, steps: usize) -> usize;
+    fn bptt_scratch_len(&self, batch: usize, steps: usize) -> usize;
     /// MSE and its gradient (BPTT) for a batch; see `Network::loss_and_grad`.
     fn loss_and_grad(
         &self,
@@ -172,8 +172,8 @@ where
         let _ = self.net.init::<f32>(&mut p, rng, init);
         p
     }
-    fn bptt_scratch_len(&self, steps: usize) -> usize {
-        Network::<C, O>::bptt_scratch_len::<f32>(steps)
+    fn bptt_scratch_len(&self, batch: usize, steps: usize) -> usize {
+        Network::<C, O>::bptt_scratch_len::<f32>(batch, steps)
     }
     fn loss_and_grad(
         &self,

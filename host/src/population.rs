@@ -210,7 +210,7 @@ pub fn train_network(
     let mut xs = vec![0.0f32; batch * steps_t * ni];
     let mut ys = vec![0.0f32; batch * steps_t * no];
     let mut grad = vec![0.0f32; params.len()];
-    let mut scratch = vec![0.0f32; model.bptt_scratch_len(steps_t)];
+    let mut scratch = vec![0.0f32; model.bptt_scratch_len(batch, steps_t)];
     let (mut m, mut v) = (vec![0.0f32; params.len()], vec![0.0f32; params.len()]);
     let mut adam = Adam::new(&mut m, &mut v).map_err(|e| net_err(e.to_string()))?;
     let adam_params = AdamParams {

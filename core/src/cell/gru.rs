@@ -2,7 +2,10 @@
 //! acts (see [`GruConvention`]).
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
-use crate::kernel::{axpy, gemv_acc, gemv_t_acc, outer_acc};
+use crate::kernel::{
+    axpy, col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc,
+    input_projection_acc, outer_acc, transpose,
+};
 use crate::Real;
 
 /// Where the reset gate `r` multiplies the recurrent candidate term.
@@ -344,6 +347,204 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
             gemv_t_acc(dx, u, Self::LD, N, &dar);
             gemv_t_acc(dx, u, Self::LD, 2 * N, &dac);
         }
+    }
+
+    /// Work: gates `[z | r | c]`, then `[daz | dar | dac]` (`steps·batch × 3N`); `r ⊙ h`
+    /// (before-product) or `hw = h W_c + bh`, then `dhw` (after-product)
+    /// (`steps·batch × N`); `Wᵀ` (`3N × N`); `d(r ⊙ h)` of one step (`batch × N`).
+    fn batch_work_len(batch: usize, steps: usize) -> usize {
+        batch * steps * 4 * N + 3 * N * N + batch * N
+    }
+
+    fn forward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &mut [R],
+        work: &mut [R],
+    ) {
+        let (w, u, bias) = (
+            &p[Self::W..Self::U],
+            &p[Self::U..Self::B],
+            &p[Self::B..Self::BH],
+        );
+        let (ld, bn) = (Self::LD, batch * N);
+        let bg = batch * ld;
+        let rows = batch * steps;
+        let (gate, rest) = work.split_at_mut(rows * ld);
+        let extra = &mut rest[..rows * N];
+        for row in gate.chunks_exact_mut(ld) {
+            row.copy_from_slice(bias);
+        }
+        input_projection_acc(gate, ld, 0, ld, u, xs, batch, steps, I);
+        let act = self.activation;
+        let before = self.convention == GruConvention::ResetBeforeProduct;
+        if !before {
+            let bh = &p[Self::BH..Self::BH + N];
+            for row in extra.chunks_exact_mut(N) {
+                row.copy_from_slice(bh);
+            }
+        }
+        for t in 0..steps {
+            let zt = &mut gate[t * bg..(t + 1) * bg];
+            let ex = &mut extra[t * bn..(t + 1) * bn];
+            let (prev, next) = states.split_at_mut((t + 1) * bn);
+            let h = &prev[t * bn..];
+            // Update and reset gates: one product for both.
+            gemm_acc(zt, ld, h, N, w, ld, batch, N, 2 * N);
+            if before {
+                for b in 0..batch {
+                    let zr = &mut zt[b * ld..b * ld + 2 * N];
+                    let hr = &h[b * N..(b + 1) * N];
+                    let rh = &mut ex[b * N..(b + 1) * N];
+                    for v in zr.iter_mut() {
+                        *v = v.sigmoid();
+                    }
+                    for j in 0..N {
+                        rh[j] = zr[N + j] * hr[j];
+                    }
+                }
+                gemm_acc(&mut zt[2 * N..], ld, ex, N, &w[2 * N..], ld, batch, N, N);
+            } else {
+                gemm_acc(ex, N, h, N, &w[2 * N..], ld, batch, N, N);
+            }
+            for b in 0..batch {
+                let (zr, c) = zt[b * ld..(b + 1) * ld].split_at_mut(2 * N);
+                let hr = &h[b * N..(b + 1) * N];
+                let out = &mut next[b * N..(b + 1) * N];
+                if !before {
+                    for v in zr.iter_mut() {
+                        *v = v.sigmoid();
+                    }
+                    let hw = &ex[b * N..(b + 1) * N];
+                    for j in 0..N {
+                        c[j] += zr[N + j] * hw[j];
+                    }
+                }
+                for j in 0..N {
+                    c[j] = act.apply(c[j]);
+                    out[j] = zr[j] * hr[j] + (R::ONE - zr[j]) * c[j];
+                }
+            }
+        }
+    }
+
+    fn backward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &[R],
+        dh: &mut [R],
+        dp: &mut [R],
+        work: &mut [R],
+    ) {
+        let (ld, bn) = (Self::LD, batch * N);
+        let bg = batch * ld;
+        let rows = batch * steps;
+        let (gate, rest) = work.split_at_mut(rows * ld);
+        let (extra, rest) = rest.split_at_mut(rows * N);
+        let (wt, rest) = rest.split_at_mut(ld * N);
+        let drh = &mut rest[..bn];
+        transpose(wt, &p[Self::W..Self::U], ld, 0, N, ld);
+        let act = self.activation;
+        let before = self.convention == GruConvention::ResetBeforeProduct;
+        for t in (0..steps).rev() {
+            let zt = &mut gate[t * bg..(t + 1) * bg];
+            let ex = &mut extra[t * bn..(t + 1) * bn];
+            let h = &states[t * bn..(t + 1) * bn];
+            let (dlo, dhi) = dh.split_at_mut(t * bn);
+            let dht = &dhi[..bn];
+            for b in 0..batch {
+                let zrow = &mut zt[b * ld..(b + 1) * ld];
+                let hr = &h[b * N..(b + 1) * N];
+                let dr = &dht[b * N..(b + 1) * N];
+                if t > 0 {
+                    // Direct path z ⊙ h.
+                    let dprev = &mut dlo[(t - 1) * bn + b * N..(t - 1) * bn + (b + 1) * N];
+                    for j in 0..N {
+                        dprev[j] += dr[j] * zrow[j];
+                    }
+                }
+                let (z, rest) = zrow.split_at_mut(N);
+                let (r, c) = rest.split_at_mut(N);
+                let exr = &mut ex[b * N..(b + 1) * N];
+                for j in 0..N {
+                    let (dhv, zv, cv) = (dr[j], z[j], c[j]);
+                    z[j] = dhv * (hr[j] - cv) * zv * (R::ONE - zv);
+                    let dac = dhv * (R::ONE - zv) * act.derivative_from_output(cv);
+                    c[j] = dac;
+                    if !before {
+                        // a_c = … + r ⊙ hw: dhw = r ⊙ dac, dr = hw ⊙ dac.
+                        let (rv, hw) = (r[j], exr[j]);
+                        r[j] = dac * hw * rv * (R::ONE - rv);
+                        exr[j] = dac * rv;
+                    }
+                }
+            }
+            if before {
+                // d(r ⊙ h) = dac W_cᵀ.
+                drh.iter_mut().for_each(|v| *v = R::ZERO);
+                gemm_acc(drh, N, &zt[2 * N..], ld, &wt[2 * N * N..], N, batch, N, N);
+                for b in 0..batch {
+                    let r = &mut zt[b * ld + N..b * ld + 2 * N];
+                    let hr = &h[b * N..(b + 1) * N];
+                    let d = &drh[b * N..(b + 1) * N];
+                    if t > 0 {
+                        let dprev = &mut dlo[(t - 1) * bn + b * N..(t - 1) * bn + (b + 1) * N];
+                        for j in 0..N {
+                            dprev[j] += d[j] * r[j];
+                        }
+                    }
+                    for j in 0..N {
+                        let rv = r[j];
+                        r[j] = d[j] * hr[j] * rv * (R::ONE - rv);
+                    }
+                }
+            }
+            if t > 0 {
+                let dprev = &mut dlo[(t - 1) * bn..];
+                gemm_acc(dprev, N, zt, ld, wt, N, batch, 2 * N, N);
+                if !before {
+                    gemm_acc(dprev, N, ex, N, &wt[2 * N * N..], N, batch, N, N);
+                }
+            }
+        }
+        let dw = &mut dp[Self::W..Self::U];
+        gemm_tn_acc(dw, ld, states, N, gate, ld, rows, N, 2 * N);
+        if before {
+            gemm_tn_acc(
+                &mut dw[2 * N..],
+                ld,
+                extra,
+                N,
+                &gate[2 * N..],
+                ld,
+                rows,
+                N,
+                N,
+            );
+        } else {
+            gemm_tn_acc(&mut dw[2 * N..], ld, states, N, extra, N, rows, N, N);
+            col_sum_acc(&mut dp[Self::BH..Self::BH + N], extra, N, 0, rows);
+        }
+        input_grad_acc(
+            &mut dp[Self::U..Self::B],
+            ld,
+            0,
+            ld,
+            gate,
+            ld,
+            0,
+            xs,
+            batch,
+            steps,
+            I,
+        );
+        col_sum_acc(&mut dp[Self::B..Self::BH], gate, ld, 0, rows);
     }
 
     fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {

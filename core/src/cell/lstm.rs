@@ -3,7 +3,10 @@
 //! The state is `[h; c]` (dimension 2N), which is what dynamics analysis linearises.
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
-use crate::kernel::{gemv_acc, gemv_t_acc, outer_acc};
+use crate::kernel::{
+    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc, input_projection_acc,
+    outer_acc, transpose,
+};
 use crate::Real;
 
 /// LSTM cell with `N` hidden units and `I` inputs; state `s = [h; c]` (length `2N`).
@@ -268,6 +271,146 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
                 gemv_t_acc(dx, u, Self::LD, k * N, &d[..]);
             }
         }
+    }
+
+    /// Work: gates `[i | f | g | o]`, then their pre-activation gradients
+    /// (`steps·batch × 4N`, time-major); `φ(c')` (`steps·batch × N`); `Wᵀ` (`4N × N`);
+    /// `dL/dc` of two consecutive steps (`2 × batch × N`).
+    fn batch_work_len(batch: usize, steps: usize) -> usize {
+        batch * steps * 5 * N + 4 * N * N + 2 * batch * N
+    }
+
+    fn forward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &mut [R],
+        work: &mut [R],
+    ) {
+        let (w, u, bias) = (
+            &p[Self::W..Self::U],
+            &p[Self::U..Self::B],
+            &p[Self::B..Self::PARAMS],
+        );
+        let (ld, bn, bs) = (Self::LD, batch * N, batch * 2 * N);
+        let bg = batch * ld;
+        let rows = batch * steps;
+        let (gate, rest) = work.split_at_mut(rows * ld);
+        let tc = &mut rest[..rows * N];
+        for row in gate.chunks_exact_mut(ld) {
+            row.copy_from_slice(bias);
+        }
+        input_projection_acc(gate, ld, 0, ld, u, xs, batch, steps, I);
+        let act = self.activation;
+        for t in 0..steps {
+            let zt = &mut gate[t * bg..(t + 1) * bg];
+            let tct = &mut tc[t * bn..(t + 1) * bn];
+            let (prev, next) = states.split_at_mut((t + 1) * bs);
+            let s = &prev[t * bs..];
+            gemm_acc(zt, ld, s, 2 * N, w, ld, batch, N, ld);
+            for b in 0..batch {
+                let zrow = &mut zt[b * ld..(b + 1) * ld];
+                let c = &s[b * 2 * N + N..(b + 1) * 2 * N];
+                let (hn, cn) = next[b * 2 * N..(b + 1) * 2 * N].split_at_mut(N);
+                let tr = &mut tct[b * N..(b + 1) * N];
+                let (i, rest) = zrow.split_at_mut(N);
+                let (f, rest) = rest.split_at_mut(N);
+                let (g, o) = rest.split_at_mut(N);
+                for j in 0..N {
+                    i[j] = i[j].sigmoid();
+                    f[j] = f[j].sigmoid();
+                    g[j] = act.apply(g[j]);
+                    o[j] = o[j].sigmoid();
+                    cn[j] = f[j] * c[j] + i[j] * g[j];
+                    tr[j] = act.apply(cn[j]);
+                    hn[j] = o[j] * tr[j];
+                }
+            }
+        }
+    }
+
+    fn backward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &[R],
+        dh: &mut [R],
+        dp: &mut [R],
+        work: &mut [R],
+    ) {
+        let (ld, bn, bs) = (Self::LD, batch * N, batch * 2 * N);
+        let bg = batch * ld;
+        let rows = batch * steps;
+        let (gate, rest) = work.split_at_mut(rows * ld);
+        let (tc, rest) = rest.split_at_mut(rows * N);
+        let (wt, rest) = rest.split_at_mut(ld * N);
+        let (dc0, rest) = rest.split_at_mut(bn);
+        let dc1 = &mut rest[..bn];
+        transpose(wt, &p[Self::W..Self::U], ld, 0, N, ld);
+        let (mut dc, mut dc_prev) = (dc0, dc1);
+        dc.iter_mut().for_each(|v| *v = R::ZERO);
+        let act = self.activation;
+        for t in (0..steps).rev() {
+            let zt = &mut gate[t * bg..(t + 1) * bg];
+            let tct = &tc[t * bn..(t + 1) * bn];
+            let s = &states[t * bs..(t + 1) * bs];
+            let (dlo, dhi) = dh.split_at_mut(t * bn);
+            let dht = &dhi[..bn];
+            for b in 0..batch {
+                let zrow = &mut zt[b * ld..(b + 1) * ld];
+                let c = &s[b * 2 * N + N..(b + 1) * 2 * N];
+                let tr = &tct[b * N..(b + 1) * N];
+                let dr = &dht[b * N..(b + 1) * N];
+                let dcr = &dc[b * N..(b + 1) * N];
+                let dcp = &mut dc_prev[b * N..(b + 1) * N];
+                let (i, rest) = zrow.split_at_mut(N);
+                let (f, rest) = rest.split_at_mut(N);
+                let (g, o) = rest.split_at_mut(N);
+                for j in 0..N {
+                    let (iv, fv, gv, ov, tv) = (i[j], f[j], g[j], o[j], tr[j]);
+                    let dhn = dr[j];
+                    let dcn = dcr[j] + dhn * ov * act.derivative_from_output(tv);
+                    o[j] = dhn * tv * ov * (R::ONE - ov);
+                    i[j] = dcn * gv * iv * (R::ONE - iv);
+                    f[j] = dcn * c[j] * fv * (R::ONE - fv);
+                    g[j] = dcn * iv * act.derivative_from_output(gv);
+                    dcp[j] = dcn * fv;
+                }
+            }
+            if t > 0 {
+                gemm_acc(&mut dlo[(t - 1) * bn..], N, zt, ld, wt, N, batch, ld, N);
+            }
+            core::mem::swap(&mut dc, &mut dc_prev);
+        }
+        gemm_tn_acc(
+            &mut dp[Self::W..Self::U],
+            ld,
+            states,
+            2 * N,
+            gate,
+            ld,
+            rows,
+            N,
+            ld,
+        );
+        input_grad_acc(
+            &mut dp[Self::U..Self::B],
+            ld,
+            0,
+            ld,
+            gate,
+            ld,
+            0,
+            xs,
+            batch,
+            steps,
+            I,
+        );
+        col_sum_acc(&mut dp[Self::B..Self::PARAMS], gate, ld, 0, rows);
     }
 
     fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {

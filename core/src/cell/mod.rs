@@ -207,6 +207,88 @@ pub trait Cell<R: Real>: Copy + Send + Sync {
     /// Input Jacobian `J[a·INPUT + k] = ∂F_a/∂x_k` (row-major `STATE × INPUT`).
     fn jacobian_input(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]);
 
+    /// Length of the work buffer of [`Cell::forward_batch`] / [`Cell::backward_batch`] for
+    /// `batch` sequences of `steps` steps (an upper bound over runtime variants).
+    fn batch_work_len(batch: usize, steps: usize) -> usize {
+        batch * steps * Self::CACHE + 2 * Self::STATE
+    }
+
+    /// Runs `batch` sequences for `steps` steps at once.
+    ///
+    /// `xs` is trial-major (`xs[(b·steps + t)·INPUT + k]`). `states` has length
+    /// `(steps + 1)·batch·STATE` and is time-major: the state of trial `b` after `t` steps is
+    /// at `(t·batch + b)·STATE`; the caller sets the initial states (`t = 0`), the rest is
+    /// written. `work` (length [`Cell::batch_work_len`]) receives what
+    /// [`Cell::backward_batch`] needs. The default loops [`Cell::forward`] per trial.
+    fn forward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &mut [R],
+        work: &mut [R],
+    ) {
+        let (s, i, c) = (Self::STATE, Self::INPUT, Self::CACHE);
+        for b in 0..batch {
+            for t in 0..steps {
+                let (prev, next) = states.split_at_mut((t + 1) * batch * s);
+                let row = t * batch + b;
+                self.forward(
+                    p,
+                    &prev[row * s..(row + 1) * s],
+                    &xs[(b * steps + t) * i..(b * steps + t + 1) * i],
+                    &mut next[b * s..(b + 1) * s],
+                    &mut work[row * c..(row + 1) * c],
+                );
+            }
+        }
+    }
+
+    /// Backpropagation through time for a batch after [`Cell::forward_batch`] (same `xs`,
+    /// `states`, `work`). `dh` (length `steps·batch·HIDDEN`, time-major) holds on entry the
+    /// direct loss gradient `∂L/∂h` of every state after step `t` at
+    /// `(t·batch + b)·HIDDEN`; its contents on return are unspecified. Adds `∂L/∂p` into
+    /// `dp`. The initial states are treated as constants. The default loops
+    /// [`Cell::backward`] per trial.
+    fn backward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &[R],
+        dh: &mut [R],
+        dp: &mut [R],
+        work: &mut [R],
+    ) {
+        let (s, i, c, n) = (Self::STATE, Self::INPUT, Self::CACHE, Self::HIDDEN);
+        let (cache, rest) = work.split_at_mut(batch * steps * c);
+        let (ds, rest) = rest.split_at_mut(s);
+        let ds_prev = &mut rest[..s];
+        for b in 0..batch {
+            ds.iter_mut().for_each(|v| *v = R::ZERO);
+            for t in (0..steps).rev() {
+                let row = t * batch + b;
+                for (d, &e) in ds[..n].iter_mut().zip(&dh[row * n..(row + 1) * n]) {
+                    *d += e;
+                }
+                self.backward(
+                    p,
+                    &states[row * s..(row + 1) * s],
+                    &xs[(b * steps + t) * i..(b * steps + t + 1) * i],
+                    &states[(row + batch) * s..(row + batch + 1) * s],
+                    &cache[row * c..(row + 1) * c],
+                    ds,
+                    ds_prev,
+                    dp,
+                    None,
+                );
+                ds.copy_from_slice(ds_prev);
+            }
+        }
+    }
+
     /// The hidden part `h` of a state (the readout reads it).
     #[inline(always)]
     fn hidden<'a>(&self, s: &'a [R]) -> &'a [R] {

@@ -2,7 +2,10 @@
 //! `g = σ(h W_g + x U_g + b_g)`, `c = φ(h W_c + x U_c + b_c)`, `h' = g ⊙ h + (1 − g) ⊙ c`.
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS};
-use crate::kernel::{gemv_acc, gemv_t_acc, outer_acc};
+use crate::kernel::{
+    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc, input_projection_acc,
+    outer_acc, transpose,
+};
 use crate::Real;
 
 /// UGRNN cell with `N` hidden units and `I` inputs.
@@ -180,6 +183,123 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
             gemv_t_acc(dx, u, Self::LD, 0, &dag);
             gemv_t_acc(dx, u, Self::LD, N, &dac);
         }
+    }
+
+    /// Work: gates `[g | c]`, then `[dag | dac]` (`steps·batch × 2N`, time-major), and
+    /// `Wᵀ` (`2N × N`).
+    fn batch_work_len(batch: usize, steps: usize) -> usize {
+        batch * steps * 2 * N + 2 * N * N
+    }
+
+    fn forward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &mut [R],
+        work: &mut [R],
+    ) {
+        let (w, u, bias) = (
+            &p[Self::W..Self::U],
+            &p[Self::U..Self::B],
+            &p[Self::B..Self::PARAMS],
+        );
+        let (ld, bn) = (Self::LD, batch * N);
+        let bg = batch * ld;
+        let gate = &mut work[..steps * bg];
+        for row in gate.chunks_exact_mut(ld) {
+            row.copy_from_slice(bias);
+        }
+        input_projection_acc(gate, ld, 0, ld, u, xs, batch, steps, I);
+        let act = self.activation;
+        for t in 0..steps {
+            let zt = &mut gate[t * bg..(t + 1) * bg];
+            let (prev, next) = states.split_at_mut((t + 1) * bn);
+            let h = &prev[t * bn..];
+            gemm_acc(zt, ld, h, N, w, ld, batch, N, ld);
+            for b in 0..batch {
+                let (g, c) = zt[b * ld..(b + 1) * ld].split_at_mut(N);
+                let hr = &h[b * N..(b + 1) * N];
+                let out = &mut next[b * N..(b + 1) * N];
+                for j in 0..N {
+                    g[j] = g[j].sigmoid();
+                    c[j] = act.apply(c[j]);
+                    out[j] = g[j] * hr[j] + (R::ONE - g[j]) * c[j];
+                }
+            }
+        }
+    }
+
+    fn backward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &[R],
+        dh: &mut [R],
+        dp: &mut [R],
+        work: &mut [R],
+    ) {
+        let (ld, bn) = (Self::LD, batch * N);
+        let bg = batch * ld;
+        let rows = batch * steps;
+        let (gate, rest) = work.split_at_mut(rows * ld);
+        let wt = &mut rest[..ld * N];
+        transpose(wt, &p[Self::W..Self::U], ld, 0, N, ld);
+        let act = self.activation;
+        for t in (0..steps).rev() {
+            let zt = &mut gate[t * bg..(t + 1) * bg];
+            let h = &states[t * bn..(t + 1) * bn];
+            let (dlo, dhi) = dh.split_at_mut(t * bn);
+            let dht = &dhi[..bn];
+            for b in 0..batch {
+                let (g, c) = zt[b * ld..(b + 1) * ld].split_at_mut(N);
+                let hr = &h[b * N..(b + 1) * N];
+                let dr = &dht[b * N..(b + 1) * N];
+                if t > 0 {
+                    // Direct path h → h' (g ⊙ h) into dL/dh of the previous step.
+                    let dprev = &mut dlo[(t - 1) * bn + b * N..(t - 1) * bn + (b + 1) * N];
+                    for j in 0..N {
+                        dprev[j] += dr[j] * g[j];
+                    }
+                }
+                for j in 0..N {
+                    let (dhv, gv, cv) = (dr[j], g[j], c[j]);
+                    g[j] = dhv * (hr[j] - cv) * gv * (R::ONE - gv);
+                    c[j] = dhv * (R::ONE - gv) * act.derivative_from_output(cv);
+                }
+            }
+            if t > 0 {
+                gemm_acc(&mut dlo[(t - 1) * bn..], N, zt, ld, wt, N, batch, ld, N);
+            }
+        }
+        gemm_tn_acc(
+            &mut dp[Self::W..Self::U],
+            ld,
+            states,
+            N,
+            gate,
+            ld,
+            rows,
+            N,
+            ld,
+        );
+        input_grad_acc(
+            &mut dp[Self::U..Self::B],
+            ld,
+            0,
+            ld,
+            gate,
+            ld,
+            0,
+            xs,
+            batch,
+            steps,
+            I,
+        );
+        col_sum_acc(&mut dp[Self::B..Self::PARAMS], gate, ld, 0, rows);
     }
 
     fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {

@@ -1,7 +1,10 @@
 //! Vanilla RNN: `h' = φ(h W + x U + b)`.
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS};
-use crate::kernel::{gemv_acc, gemv_t_acc, outer_acc};
+use crate::kernel::{
+    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc, input_projection_acc,
+    outer_acc, transpose,
+};
 use crate::Real;
 
 /// Vanilla (Elman) cell with `N` hidden units and `I` inputs.
@@ -111,6 +114,85 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for VanillaCell<N, I> {
         if let Some(dx) = dx {
             gemv_t_acc(dx, &p[Self::U..Self::B], N, 0, &dz);
         }
+    }
+
+    /// Work: `dZ` (`steps·batch × N`, time-major) and `Wᵀ` (`N × N`).
+    fn batch_work_len(batch: usize, steps: usize) -> usize {
+        batch * steps * N + N * N
+    }
+
+    fn forward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &mut [R],
+        _work: &mut [R],
+    ) {
+        let (w, u, bias) = (
+            &p[Self::W..Self::U],
+            &p[Self::U..Self::B],
+            &p[Self::B..Self::PARAMS],
+        );
+        let bn = batch * N;
+        // Pre-activations b + x U of every step, written where the states will go.
+        let next = &mut states[bn..(steps + 1) * bn];
+        for row in next.chunks_exact_mut(N) {
+            row.copy_from_slice(bias);
+        }
+        input_projection_acc(next, N, 0, N, u, xs, batch, steps, I);
+        let act = self.activation;
+        for t in 0..steps {
+            let (prev, next) = states.split_at_mut((t + 1) * bn);
+            let z = &mut next[..bn];
+            gemm_acc(z, N, &prev[t * bn..], N, w, N, batch, N, N);
+            z.iter_mut().for_each(|v| *v = act.apply(*v));
+        }
+    }
+
+    fn backward_batch(
+        &self,
+        p: &[R],
+        xs: &[R],
+        batch: usize,
+        steps: usize,
+        states: &[R],
+        dh: &mut [R],
+        dp: &mut [R],
+        work: &mut [R],
+    ) {
+        let bn = batch * N;
+        let rows = batch * steps;
+        let (dz, rest) = work.split_at_mut(rows * N);
+        let wt = &mut rest[..N * N];
+        transpose(wt, &p[Self::W..Self::U], N, 0, N, N);
+        let act = self.activation;
+        for t in (0..steps).rev() {
+            let dzt = &mut dz[t * bn..(t + 1) * bn];
+            let h = &states[(t + 1) * bn..(t + 2) * bn];
+            for ((d, &g), &y) in dzt.iter_mut().zip(&dh[t * bn..(t + 1) * bn]).zip(h) {
+                *d = g * act.derivative_from_output(y);
+            }
+            if t > 0 {
+                gemm_acc(&mut dh[(t - 1) * bn..t * bn], N, dzt, N, wt, N, batch, N, N);
+            }
+        }
+        gemm_tn_acc(&mut dp[Self::W..Self::U], N, states, N, dz, N, rows, N, N);
+        input_grad_acc(
+            &mut dp[Self::U..Self::B],
+            N,
+            0,
+            N,
+            dz,
+            N,
+            0,
+            xs,
+            batch,
+            steps,
+            I,
+        );
+        col_sum_acc(&mut dp[Self::B..Self::PARAMS], dz, N, 0, rows);
     }
 
     fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {

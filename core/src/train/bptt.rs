@@ -6,7 +6,9 @@
 
 use crate::cell::{init_block, init_cell, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS};
 use crate::error::check_len;
-use crate::kernel::{gemv_acc, gemv_t_acc, outer_acc};
+use crate::kernel::{
+    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, outer_acc, transpose,
+};
 use crate::rng::Rng;
 use crate::{Error, Real};
 
@@ -26,8 +28,22 @@ impl<C, const O: usize> Network<C, O> {
 }
 
 impl<C, const O: usize> Network<C, O> {
-    /// Length of the scratch buffer [`Network::loss_and_grad`] needs for `steps` time steps.
-    pub fn bptt_scratch_len<R: Real>(steps: usize) -> usize
+    /// Length of the scratch buffer [`Network::loss_and_grad`] needs for `batch` sequences
+    /// of `steps` time steps.
+    pub fn bptt_scratch_len<R: Real>(batch: usize, steps: usize) -> usize
+    where
+        C: Cell<R>,
+    {
+        let rows = batch * steps;
+        (rows + batch) * C::STATE
+            + rows * (C::HIDDEN + O)
+            + O * C::HIDDEN
+            + C::batch_work_len(batch, steps)
+    }
+
+    /// Length of the scratch buffer [`Network::loss_and_grad_reference`] needs for `steps`
+    /// time steps.
+    pub fn bptt_reference_scratch_len<R: Real>(steps: usize) -> usize
     where
         C: Cell<R>,
     {
@@ -195,7 +211,9 @@ impl<C, const O: usize> Network<C, O> {
     }
 
     /// Mean squared error and its gradient (written into `grad`, overwritten) for a batch
-    /// of sequences, by backpropagation through time. `scratch` has length
+    /// of sequences, by backpropagation through time over the whole batch at once
+    /// ([`Cell::forward_batch`], [`Cell::backward_batch`]: the recurrent products are
+    /// `batch × N` by `N × kN` matrix products). `scratch` has length
     /// [`Network::bptt_scratch_len`]. Allocation-free.
     pub fn loss_and_grad<R: Real>(
         &self,
@@ -212,7 +230,74 @@ impl<C, const O: usize> Network<C, O> {
     {
         self.check_batch(p, xs, ys, batch, steps)?;
         check_len(grad.len(), p.len())?;
-        check_len(scratch.len(), Self::bptt_scratch_len::<R>(steps))?;
+        check_len(scratch.len(), Self::bptt_scratch_len::<R>(batch, steps))?;
+        let (s, n) = (C::STATE, C::HIDDEN);
+        let rows = batch * steps;
+        let wo = self.cell.param_count();
+        let bo = wo + n * O;
+        let (states, rest) = scratch.split_at_mut((rows + batch) * s);
+        let (dh, rest) = rest.split_at_mut(rows * n);
+        let (e, rest) = rest.split_at_mut(rows * O);
+        let (wot, work) = rest.split_at_mut(O * n);
+        grad.iter_mut().for_each(|g| *g = R::ZERO);
+        states[..batch * s].iter_mut().for_each(|v| *v = R::ZERO);
+        self.cell.forward_batch(p, xs, batch, steps, states, work);
+        // Readout of every state after a step: e = bo + h Wo (time-major rows).
+        let hs = &states[batch * s..];
+        for row in e.chunks_exact_mut(O) {
+            row.copy_from_slice(&p[bo..bo + O]);
+        }
+        gemm_acc(e, O, hs, s, &p[wo..bo], O, rows, n, O);
+        let scale = R::TWO / R::from_usize((rows * O).max(1));
+        let mut sum = R::ZERO;
+        for t in 0..steps {
+            for b in 0..batch {
+                let er = &mut e[(t * batch + b) * O..(t * batch + b + 1) * O];
+                let yr = &ys[(b * steps + t) * O..(b * steps + t + 1) * O];
+                for (ek, &yk) in er.iter_mut().zip(yr) {
+                    let err = *ek - yk;
+                    sum += err * err;
+                    *ek = scale * err;
+                }
+            }
+        }
+        // dL/dh = e Woᵀ (with a transposed copy of Wo: axpy form).
+        transpose(wot, &p[wo..bo], O, 0, n, O);
+        dh.iter_mut().for_each(|v| *v = R::ZERO);
+        gemm_acc(dh, n, e, O, wot, n, rows, O, n);
+        // dWoᵀ = eᵀ H, then transposed into place; dbo = Σ e.
+        wot.iter_mut().for_each(|v| *v = R::ZERO);
+        gemm_tn_acc(wot, n, e, O, hs, s, rows, O, n);
+        for i in 0..n {
+            for k in 0..O {
+                grad[wo + i * O + k] += wot[k * n + i];
+            }
+        }
+        col_sum_acc(&mut grad[bo..bo + O], e, O, 0, rows);
+        self.cell
+            .backward_batch(p, xs, batch, steps, states, dh, &mut grad[..wo], work);
+        Ok(sum / R::from_usize((rows * O).max(1)))
+    }
+
+    /// Per-trial reference implementation of [`Network::loss_and_grad`] (matrix-vector
+    /// products through [`Cell::forward`] / [`Cell::backward`]); `scratch` has length
+    /// [`Network::bptt_reference_scratch_len`]. Allocation-free.
+    pub fn loss_and_grad_reference<R: Real>(
+        &self,
+        p: &[R],
+        xs: &[R],
+        ys: &[R],
+        batch: usize,
+        steps: usize,
+        grad: &mut [R],
+        scratch: &mut [R],
+    ) -> Result<R, Error>
+    where
+        C: Cell<R>,
+    {
+        self.check_batch(p, xs, ys, batch, steps)?;
+        check_len(grad.len(), p.len())?;
+        check_len(scratch.len(), Self::bptt_reference_scratch_len::<R>(steps))?;
         let (s, i, c) = (C::STATE, C::INPUT, C::CACHE);
         let n = C::HIDDEN;
         let wo = self.cell.param_count();
