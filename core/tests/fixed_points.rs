@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods)] // host-only test code: std maths checks the core independently.
 //! Fixed-point refinement on maps with a known fixed point: Newton converges
 //! quadratically to residual ≤ 1e-12 (f64), and the Adam phase alone reaches its q
 //! tolerance; a failed search is reported, not a panic.

@@ -248,7 +248,10 @@ fn inline(s: &str) -> String {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         // The closing parenthesis after "](": alt text may itself contain parentheses.
-        if let Some((a, b)) = tail.find("](").and_then(|a| tail[a..].find(')').map(|b| (a, a + b))) {
+        if let Some((a, b)) = tail
+            .find("](")
+            .and_then(|a| tail[a..].find(')').map(|b| (a, a + b)))
+        {
             let alt = &tail[2..a];
             let src = &tail[a + 2..b];
             let _ = write!(

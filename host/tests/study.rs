@@ -11,19 +11,46 @@ use std::process::Command;
 fn default_study_reproduces_the_paper() {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rnndyn-default-study");
     let _ = std::fs::remove_dir_all(&out);
-    let st = Command::new(env!("CARGO_BIN_EXE_rnndyn")).arg("run").arg("--out").arg(&out).arg("--quiet").output().unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-    let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("analysis/findings.json")).unwrap()).unwrap();
-    let get = |k: &str| f[k].as_f64().unwrap_or_else(|| panic!("{k} missing in {f}"));
-    let (s_svcca, s_topo) = (get("silhouette_svcca_by_arch"), get("silhouette_topology_by_arch"));
-    assert!(s_svcca > 0.05, "SVCCA silhouette by architecture {s_svcca}: {f}");
+    let st = Command::new(env!("CARGO_BIN_EXE_rnndyn"))
+        .arg("run")
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("analysis/findings.json")).unwrap())
+            .unwrap();
+    let get = |k: &str| {
+        f[k].as_f64()
+            .unwrap_or_else(|| panic!("{k} missing in {f}"))
+    };
+    let (s_svcca, s_topo) = (
+        get("silhouette_svcca_by_arch"),
+        get("silhouette_topology_by_arch"),
+    );
+    assert!(
+        s_svcca > 0.05,
+        "SVCCA silhouette by architecture {s_svcca}: {f}"
+    );
     assert!(get("p_value_svcca_by_arch") < 0.05, "{f}");
-    assert!(s_topo < s_svcca && s_topo.abs() < 0.2, "topology silhouette {s_topo}: {f}");
+    assert!(
+        s_topo < s_svcca && s_topo.abs() < 0.2,
+        "topology silhouette {s_topo}: {f}"
+    );
     assert!(get("p_value_topology_by_arch") > 0.05, "{f}");
     let passed = f["passed"].as_u64().unwrap();
     let canonical = f["canonical_topology"].as_u64().unwrap();
     assert!(passed >= 24, "only {passed} networks passed: {f}");
     // Networks whose memories are slow points rather than fixed points (some ReLU networks
     // at N = 16/32) pass the task but lack some of the 8 attractors; see BENCHMARKS.md.
-    assert!(canonical * 4 >= passed * 3, "{canonical} of {passed} canonical: {f}");
+    assert!(
+        canonical * 4 >= passed * 3,
+        "{canonical} of {passed} canonical: {f}"
+    );
 }
