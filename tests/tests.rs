@@ -267,7 +267,8 @@ fn population_records_divergence_and_goes_on() {
 
 // ----------------------------------------------------------------------------- flip-flop
 
-/// Every architecture × activation at N = 64 (the paper's smallest size), trained once.
+/// Every architecture × activation at N = 64 (the paper's smallest size), trained once:
+/// documented budget 1000 steps of Adam at lr 5e-3, batch 64, T = 100.
 fn flipflop_population() -> &'static (Experiment, Store) {
     static P: OnceLock<(Experiment, Store)> = OnceLock::new();
     P.get_or_init(|| {
@@ -277,8 +278,8 @@ fn flipflop_population() -> &'static (Experiment, Store) {
             &["tanh", "relu"],
             &[64],
             1,
-            600,
-            1e-2,
+            1000,
+            5e-3,
         );
         let (exp, store) = train("flipflop", &t, 2);
         let records = store.records().unwrap();
@@ -312,14 +313,13 @@ fn flipflop_every_architecture_and_activation_learns() {
 #[test]
 fn flipflop_passing_networks_have_the_canonical_topology() {
     let (_, store) = flipflop_population();
-    let mut canonical = 0;
-    let mut exceptions = Vec::new();
     let passing: Vec<_> = store
         .records()
         .unwrap()
         .into_iter()
         .filter(|r| r.passed)
         .collect();
+    assert_eq!(passing.len(), 8);
     for r in &passing {
         let s = stages::dynamics_summary(store, &r.id).unwrap();
         assert!(
@@ -328,41 +328,24 @@ fn flipflop_passing_networks_have_the_canonical_topology() {
             r.id,
             s.max_residual
         );
-        assert!(
-            s.count_by_stability_index.first().copied().unwrap_or(0) >= 7,
-            "{}: {:?}",
-            r.id,
-            s.count_by_stability_index
-        );
         let t = load_topology(&store.network_dir(&r.id)).unwrap();
-        match check_flipflop_canonical(&t, 3) {
-            Ok(()) => {
-                canonical += 1;
-                // Saddles with one unstable direction connect neighbouring corners.
-                for (node, targets) in saddle_connections(&t) {
-                    let corners: Vec<&String> =
-                        targets.iter().filter(|l| l.starts_with("0:")).collect();
-                    if corners.len() == 2 && targets.len() == 2 {
-                        assert_eq!(
-                            corner_distance(corners[0], corners[1]),
-                            Some(1),
-                            "{}: saddle {node} joins {corners:?}",
-                            r.id
-                        );
-                    }
-                }
+        check_flipflop_canonical(&t, 3).unwrap_or_else(|e| panic!("{}: {e}", r.id));
+        // Saddles with one unstable direction connect neighbouring corners.
+        let mut checked = 0;
+        for (node, targets) in saddle_connections(&t) {
+            let corners: Vec<&String> = targets.iter().filter(|l| l.starts_with("0:")).collect();
+            if corners.len() == 2 && targets.len() == 2 {
+                assert_eq!(
+                    corner_distance(corners[0], corners[1]),
+                    Some(1),
+                    "{}: saddle {node} joins {corners:?}",
+                    r.id
+                );
+                checked += 1;
             }
-            Err(e) => exceptions.push(format!("{}: {e}", r.id)),
         }
+        assert!(checked >= 1, "{}: no saddle between two corners", r.id);
     }
-    // A network can pass the task while keeping one memory as a slow point instead of a
-    // fixed point (seen once: LSTM-ReLU N = 64, 7 corners + a spurious stable point); at
-    // most one such exception in the eight.
-    assert!(
-        canonical + 1 >= passing.len() && canonical >= 7,
-        "{canonical} of {} canonical: {exceptions:?}",
-        passing.len()
-    );
 }
 
 #[test]
