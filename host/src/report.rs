@@ -1,7 +1,7 @@
 //! The report of an analysed store: quantitative findings (`analysis/findings.json`), the
 //! population table and fixed-point summary, as `report.md` and an offline `report.html`.
 
-use crate::analysis::{Matrix, SmacofOptions};
+use crate::analysis::Matrix;
 use crate::npy;
 use crate::stages::{self, categories, silhouette, silhouette_p_value, Findings};
 use crate::store::{NetworkRecord, Store};
@@ -56,7 +56,6 @@ pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, Re
             _ => Ok(f64::NAN),
         }
     };
-    let _ = SmacofOptions::default();
     let is_flipflop = records
         .first()
         .map(|r| r.task == "flipflop")

@@ -4,8 +4,7 @@
 //! its own (`rnndyn fixed-points`, `rnndyn topology`, ...) or as part of `rnndyn run`.
 
 use crate::analysis::{
-    classical_mds, pairwise_distances, smacof, Matrix, Metric, SmacofOptions, SvccaOptions,
-    Truncation,
+    pairwise_distances, smacof, Matrix, Metric, SmacofOptions, SvccaOptions, Truncation,
 };
 use crate::config::{self, Experiment};
 use crate::dynamics::network::{
@@ -203,7 +202,6 @@ pub fn geometry_stage(
 pub fn embed_stage(store: &Store, name: &str, d: &Matrix) -> Result<(Matrix, f64), StageError> {
     let n = d.rows();
     let coords = if n >= 3 {
-        let _ = classical_mds(d, 2)?;
         let e = smacof(d, &SmacofOptions::default())?;
         (e.coords, e.stress1)
     } else {

@@ -229,7 +229,7 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
             for k in 0..s {
                 mom1[k] = b1 * mom1[k] + (R::ONE - b1) * g[k];
                 mom2[k] = b2 * mom2[k] + (R::ONE - b2) * g[k] * g[k];
-                h[k] -= step * mom1[k] / ((mom2[k] * inv_c2).sqrt() + eps);
+                h[k] -= step * mom1[k] / (Real::sqrt(mom2[k] * inv_c2) + eps);
             }
             report.adam_iterations = it + 1;
         }

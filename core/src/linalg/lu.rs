@@ -232,7 +232,7 @@ impl<R: Real> Lu<'_, R> {
             if u < R::ZERO {
                 sign = -sign;
             }
-            ln += u.abs().ln();
+            ln += Real::ln(Real::abs(u));
         }
         (sign, ln)
     }
