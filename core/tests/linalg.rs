@@ -477,6 +477,33 @@ fn eigenvalues_only_match_full() {
     assert_eq!(vals, full.values);
 }
 
+/// Regression: before splits were made exact (the negligible subdiagonal set to zero), a
+/// split could dissolve in a later sweep and the eigenvalues-only window then read coupling
+/// entries it had never updated, so the two paths differed in the last bits. Found by
+/// `eigen_random_gaussian` (CI); this matrix is the case it shrank to, plus a sweep.
+#[test]
+fn eigenvalues_only_match_full_after_a_dissolved_split() {
+    let mut cases = vec![(10usize, 15821798111005026162u64)];
+    cases.extend(
+        (0..3000u64).map(|k| (1 + (k % 14) as usize, k.wrapping_mul(0x9E37_79B9_7F4A_7C15))),
+    );
+    for (n, seed) in cases {
+        let a = randn(n, &mut Rng::new(seed));
+        for balance in [Balance::Scale, Balance::None] {
+            let params = EigParams {
+                balance,
+                ..EigParams::default()
+            };
+            let full = run_eigen(n, &a, &params).unwrap();
+            let mut w = a.clone();
+            let mut vals = vec![Eigenvalue::default(); n];
+            let mut s = vec![0.0; eigenvalues_scratch_len(n)];
+            eigenvalues(n, &mut w, &mut vals, &mut s, &params).unwrap();
+            assert_eq!(vals, full.values, "n = {n}, seed = {seed}, {balance:?}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Eigen: hard cases.
 // ---------------------------------------------------------------------------------------

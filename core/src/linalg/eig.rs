@@ -525,6 +525,12 @@ fn hqr<R: Real>(
             }
             l -= 1;
         }
+        // Make the split exact (LAPACK `lahqr` does too): the test above compares against
+        // neighbours that later sweeps change, so an unzeroed entry could let the blocks
+        // merge again, with coupling entries that the eigenvalues-only window never updated.
+        if l > 0 {
+            hh!(l, l - 1) = R::ZERO;
+        }
 
         if l == n {
             // One root found.
