@@ -22,6 +22,8 @@ use rnndyn::dynamics::topology::{
 use rnndyn::population::{train_population, TrainOptions};
 use rnndyn::stages;
 use rnndyn::store::Store;
+use rnndyn_core::task::{Integration, IntegrationParams};
+use rnndyn_core::{Rng, Task};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
@@ -400,19 +402,29 @@ fn flipflop_topology_distance_properties() {
 
 // ----------------------------------------------------------------------------- sine, integration
 
-/// Steps of the sine and integration test populations (documented budget).
-const OTHER_TASK_STEPS: u64 = 1500;
+/// Documented budgets of the sine and integration test populations (vanilla and GRU, tanh,
+/// N = 32, one seed, batch 64, T = 100). Sine: 3000 steps at a constant learning rate of
+/// 1e-3 (at 1e-2 the vanilla network stays at MSE ≈ 0.5; at 1e-3 it passes within ≈ 400
+/// steps, GRU within ≈ 250). Integration: 5000 steps at 3e-3, halved every 1500 steps
+/// (a constant 1e-2 leaves vanilla at the zero-output MSE).
+const SINE_STEPS: u64 = 3000;
+const SINE_LEARNING_RATE: f64 = 1e-3;
+const INTEGRATION_STEPS: u64 = 5000;
+const INTEGRATION_LEARNING_RATE: f64 = 3e-3;
 
-fn other_task_population(task: &'static str) -> (Experiment, Store) {
-    let t = experiment_toml(
-        task,
-        &["vanilla", "gru"],
-        &["tanh"],
-        &[32],
-        1,
-        OTHER_TASK_STEPS,
-        1e-2,
-    );
+fn other_task_population(
+    task: &'static str,
+    steps: u64,
+    lr: f64,
+    decay: bool,
+) -> (Experiment, Store) {
+    let mut t = experiment_toml(task, &["vanilla", "gru"], &["tanh"], &[32], 1, steps, lr);
+    if decay {
+        t = t
+            .replace("schedule = \"constant\"", "schedule = \"exponential\"")
+            .replace("decay_steps = 1000", "decay_steps = 1500");
+        assert!(t.contains("exponential") && t.contains("decay_steps = 1500"));
+    }
     let (exp, store) = train(task, &t, 2);
     let records = store.records().unwrap();
     stages::fixed_points_stage(
@@ -429,19 +441,28 @@ fn other_task_population(task: &'static str) -> (Experiment, Store) {
 
 fn sine_population() -> &'static (Experiment, Store) {
     static P: OnceLock<(Experiment, Store)> = OnceLock::new();
-    P.get_or_init(|| other_task_population("sine"))
+    P.get_or_init(|| other_task_population("sine", SINE_STEPS, SINE_LEARNING_RATE, false))
 }
 
 fn integration_population() -> &'static (Experiment, Store) {
     static P: OnceLock<(Experiment, Store)> = OnceLock::new();
-    P.get_or_init(|| other_task_population("integration"))
+    P.get_or_init(|| {
+        other_task_population(
+            "integration",
+            INTEGRATION_STEPS,
+            INTEGRATION_LEARNING_RATE,
+            true,
+        )
+    })
 }
 
 #[test]
-#[ignore = "open (issues 4, 5): vanilla and GRU do not yet reach the sine / integration criteria within the 1500-step budget at N = 32; run with --ignored"]
 fn sine_gru_and_vanilla_learn() {
     let (exp, store) = sine_population();
-    for r in store.records().unwrap() {
+    assert_eq!(exp.task.max_eval_mse, 0.05);
+    let records = store.records().unwrap();
+    assert_eq!(records.len(), 2);
+    for r in records {
         assert!(
             r.eval_mse < exp.task.max_eval_mse,
             "{}: eval MSE {}",
@@ -451,44 +472,84 @@ fn sine_gru_and_vanilla_learn() {
     }
 }
 
-/// Tolerance on |angle − ω| (rad/step) of the unstable complex pair at held-in inputs.
-const SINE_ANGLE_TOLERANCE: f64 = 0.05;
+/// The linearised angle overestimates ω: the limit cycle saturates the units, which slows
+/// it relative to the linear rotation at its unstable centre. Measured on trained vanilla
+/// and GRU networks: +3 % … +46 %, largest at the slowest frequencies (under two periods
+/// in a trial). The test asks for what the design states — one unstable complex pair per
+/// input whose angle tracks ω — with that bias bounded.
+const SINE_ANGLE_MAX_RELATIVE_ERROR: f64 = 0.6;
+/// Least Pearson correlation between the angle and ω across the 51 inputs.
+const SINE_ANGLE_MIN_CORRELATION: f64 = 0.98;
 
 #[test]
-#[ignore = "open (issues 4, 5): vanilla and GRU do not yet reach the sine / integration criteria within the 1500-step budget at N = 32; run with --ignored"]
-fn sine_oscillation_angle_matches_the_commanded_frequency() {
+fn sine_oscillation_angle_tracks_the_commanded_frequency() {
     let (_, store) = sine_population();
-    for r in store.records().unwrap().iter().filter(|r| r.passed) {
+    for r in store.records().unwrap().iter() {
+        assert!(r.passed, "{}", r.id);
         let s = stages::dynamics_summary(store, &r.id).unwrap();
-        assert!(!s.sweep.is_empty());
-        let mut checked = 0;
-        for p in &s.sweep {
-            if p.leading_angle.is_finite() {
-                assert!(
-                    (p.leading_angle - p.parameter).abs() < SINE_ANGLE_TOLERANCE,
-                    "{}: input {:?}: angle {} vs omega {}",
-                    r.id,
-                    p.input,
-                    p.leading_angle,
-                    p.parameter
-                );
-                checked += 1;
-            }
-        }
+        assert_eq!(s.sweep.len(), 51, "{}: one entry per frequency", r.id);
+        let pts: Vec<(f64, f64)> = s
+            .sweep
+            .iter()
+            .filter(|p| p.leading_angle.is_finite() && p.leading_modulus > 1.0)
+            .map(|p| (p.parameter, p.leading_angle))
+            .collect();
         assert!(
-            checked * 2 >= s.sweep.len(),
-            "{}: only {checked} of {} inputs have an oscillatory fixed point",
+            pts.len() * 10 >= s.sweep.len() * 9,
+            "{}: only {} of {} inputs have an unstable complex pair",
             r.id,
+            pts.len(),
             s.sweep.len()
         );
+        for &(omega, angle) in &pts {
+            assert!(
+                ((angle - omega) / omega).abs() < SINE_ANGLE_MAX_RELATIVE_ERROR,
+                "{}: angle {angle} vs omega {omega}",
+                r.id
+            );
+        }
+        let n = pts.len() as f64;
+        let (mx, my) = pts
+            .iter()
+            .fold((0.0, 0.0), |(a, b), &(x, y)| (a + x / n, b + y / n));
+        let (sxy, sxx, syy) = pts.iter().fold((0.0, 0.0, 0.0), |(a, b, c), &(x, y)| {
+            (
+                a + (x - mx) * (y - my),
+                b + (x - mx).powi(2),
+                c + (y - my).powi(2),
+            )
+        });
+        let corr = sxy / (sxx * syy).sqrt();
+        assert!(
+            corr > SINE_ANGLE_MIN_CORRELATION,
+            "{}: correlation of angle with omega {corr}",
+            r.id
+        );
     }
 }
 
 #[test]
-#[ignore = "open (issues 4, 5): vanilla and GRU do not yet reach the sine / integration criteria within the 1500-step budget at N = 32; run with --ignored"]
 fn integration_networks_learn() {
     let (exp, store) = integration_population();
-    for r in store.records().unwrap() {
+    // The default criterion is relative to an output held at zero (0.0325 at T = 100).
+    let zero = config::integration_zero_output_mse(&Default::default(), 100);
+    assert!((zero - 0.0325).abs() < 1e-3, "{zero}");
+    // The closed form against the generator itself (4000 trials: ≈ 2 % standard error).
+    let gen = Integration::new(IntegrationParams::default()).unwrap();
+    let (trials, steps) = (4000, 100);
+    let mut xs = vec![0.0f64; trials * steps * 4];
+    let mut ys = vec![0.0f64; trials * steps];
+    gen.fill(&mut Rng::new(3), trials, steps, &mut xs, &mut ys)
+        .unwrap();
+    let empirical = ys.iter().map(|y| y * y).sum::<f64>() / ys.len() as f64;
+    assert!(
+        (empirical / zero - 1.0).abs() < 0.08,
+        "{empirical} vs {zero}"
+    );
+    assert!((exp.task.max_eval_mse - 0.1 * zero).abs() < 1e-15);
+    let records = store.records().unwrap();
+    assert_eq!(records.len(), 2);
+    for r in records {
         assert!(
             r.eval_mse < exp.task.max_eval_mse,
             "{}: eval MSE {}",
@@ -499,7 +560,6 @@ fn integration_networks_learn() {
 }
 
 #[test]
-#[ignore = "open (issues 4, 5): vanilla and GRU do not yet reach the sine / integration criteria within the 1500-step budget at N = 32; run with --ignored"]
 fn integration_vanilla_has_a_line_attractor_per_context() {
     let (_, store) = integration_population();
     let r = store
@@ -511,6 +571,8 @@ fn integration_vanilla_has_a_line_attractor_per_context() {
     let s = stages::dynamics_summary(store, &r.id).unwrap();
     assert_eq!(s.sweep.len(), 2, "one entry per context");
     for p in &s.sweep {
+        // One mode with |λ| ≈ 1 (time constant ≳ 50 steps, half a trial or more), every
+        // other mode fast.
         assert!(
             (p.slow_modulus - 1.0).abs() < 0.02,
             "{}: context {}: slow |λ| = {}",
@@ -519,7 +581,7 @@ fn integration_vanilla_has_a_line_attractor_per_context() {
             p.slow_modulus
         );
         assert!(
-            p.second_modulus < 0.95,
+            p.second_modulus < 0.9,
             "{}: context {}: second |λ| = {}",
             r.id,
             p.parameter,

@@ -305,14 +305,34 @@ impl TaskKind {
             TaskKind::Sine(_) | TaskKind::Integration(_) => 1,
         }
     }
-    /// Default success threshold on the evaluation MSE.
-    pub fn default_max_eval_mse(&self) -> f64 {
+    /// Default success threshold on the evaluation MSE, for trials of `steps` steps: a tenth
+    /// of the MSE of an output held at zero or less (flip-flop: zero output scores 1, the
+    /// threshold is 0.01; sine: 0.5 → 0.05; integration: see
+    /// [`integration_zero_output_mse`], 0.0325 at the defaults with `T = 100` → 0.00325).
+    pub fn default_max_eval_mse(&self, steps: usize) -> f64 {
         match self {
             TaskKind::FlipFlop(_) => 0.01,
             TaskKind::Sine(_) => 0.05,
-            TaskKind::Integration(_) => 0.05,
+            TaskKind::Integration(p) => 0.1 * integration_zero_output_mse(p, steps),
         }
     }
+}
+
+/// Expected MSE of an output held at zero on the integration task: the target at step
+/// `t = 1..=T` is `scale · (b t + noise)` with `E[noise²] = σ² t`, so the mean over steps is
+/// `scale² (E[b²] mean(t²) + σ² mean(t))`. A fixed absolute threshold would be meaningless
+/// here: at the defaults a network that outputs nothing already scores 0.0325.
+pub fn integration_zero_output_mse(p: &RawIntegration, steps: usize) -> f64 {
+    let t = steps.max(1) as f64;
+    let mean_t = (t + 1.0) / 2.0;
+    let mean_t2 = (t + 1.0) * (2.0 * t + 1.0) / 6.0;
+    let levels = &p.bias_levels;
+    let bias2 = if levels.is_empty() {
+        0.0
+    } else {
+        levels.iter().map(|b| b * b).sum::<f64>() / levels.len() as f64
+    };
+    p.scale * p.scale * (bias2 * mean_t2 + p.noise_std * p.noise_std * mean_t)
 }
 
 /// Validated task settings.
@@ -534,7 +554,7 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
     let max_eval_mse = raw
         .task
         .max_eval_mse
-        .unwrap_or_else(|| kind.default_max_eval_mse());
+        .unwrap_or_else(|| kind.default_max_eval_mse(raw.task.trial_steps));
     if !(max_eval_mse.is_finite() && max_eval_mse > 0.0) {
         return Err(bad(
             "task.max_eval_mse",
