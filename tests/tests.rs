@@ -269,6 +269,49 @@ fn population_records_divergence_and_goes_on() {
 
 // ----------------------------------------------------------------------------- flip-flop
 
+/// A vanilla tanh network of 4 units (3 used, one per bit, no coupling): unit k gets
+/// `u · pulse k`, keeps `a` times its state, and output k reads it with gain `g`.
+fn one_unit_per_bit(a: f64, u: f64, g: f64) -> (Box<dyn rnndyn::model::Model>, Vec<f64>) {
+    let spec = rnndyn::model::ModelSpec {
+        arch: rnndyn::model::Arch::Vanilla,
+        activation: rnndyn_core::Activation::Tanh,
+        gru_convention: rnndyn_core::GruConvention::ResetBeforeProduct,
+        hidden: 4,
+        inputs: 3,
+        outputs: 3,
+    };
+    let model = rnndyn::model::build(&spec).unwrap();
+    let mut p = Vec::new();
+    for b in model.blocks() {
+        let mut block = vec![0.0; b.rows * b.cols];
+        for k in 0..3 {
+            match b.name {
+                "W" => block[k * b.cols + k] = a,
+                "U" => block[k * b.cols + k] = u,
+                "Wo" => block[k * b.cols + k] = g,
+                _ => {}
+            }
+        }
+        p.extend(block);
+    }
+    assert_eq!(p.len(), model.param_count());
+    (model, p)
+}
+
+#[test]
+fn flipflop_retention_tells_attractors_from_leaky_memories() {
+    use rnndyn::population::flipflop_retention;
+    // a = 1.5: each unit has two stable states h* = tanh(1.5 h*) ≈ ±0.8586 (attractors).
+    let (bistable, p) = one_unit_per_bit(1.5, 2.0, 1.0 / 0.8586);
+    assert_eq!(flipflop_retention(bistable.as_ref(), &p, 3, 1000), 1.0);
+    // a = 0.99 in tanh's linear range: the memory leaks ≈ 1 % a step, and the output
+    // (gain 10) starts at ≈ 1. It holds for 20 steps ...
+    let (leaky, p) = one_unit_per_bit(0.99, 0.1, 10.0);
+    assert_eq!(flipflop_retention(leaky.as_ref(), &p, 3, 20), 1.0);
+    // ... but not for 1000 steps: no corner is held.
+    assert_eq!(flipflop_retention(leaky.as_ref(), &p, 3, 1000), 0.0);
+}
+
 /// Every architecture × activation at N = 64 (the paper's smallest size), trained once:
 /// documented budget 1000 steps of Adam at lr 5e-3, batch 64, T = 100.
 fn flipflop_population() -> &'static (Experiment, Store) {
@@ -303,10 +346,11 @@ fn flipflop_every_architecture_and_activation_learns() {
     let (_, store) = flipflop_population();
     for r in store.records().unwrap() {
         assert!(
-            r.passed && r.eval_mse < 0.01,
-            "{} eval MSE {} (diverged {})",
+            r.passed && r.eval_mse < 0.01 && r.retention == 1.0,
+            "{} eval MSE {}, retention {} (diverged {})",
             r.id,
             r.eval_mse,
+            r.retention,
             r.diverged
         );
     }

@@ -14,6 +14,7 @@ use crate::store::Store;
 use rnndyn_core::GruConvention;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 /// Any error a command reports (printed once by `main`, exit code 2).
 pub type AppError = Box<dyn std::error::Error + Send + Sync>;
@@ -142,7 +143,10 @@ fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
     let opts = train_options(&args.population)?;
     install_ctrlc();
     let store = Store::create(&args.out, &text)?;
+    let mut timings = StageTimings::default();
+    let clock = Instant::now();
     let summary = population::train_population(&exp, &store, &opts, &CANCEL)?;
+    timings.lap("train", &clock);
     if summary.cancelled {
         eprintln!("interrupted: rerun the same command to resume");
         return Ok(ExitCode::from(130));
@@ -152,22 +156,65 @@ fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
     let out = args.out.clone();
     with_threads(threads, move || {
         eprintln!("analysing the dynamics of {} networks", records.len());
+        let clock = Instant::now();
         let (done, skipped) =
             stages::fixed_points_stage(&exp, &store, &records, false, &CANCEL, &say)?;
+        timings.lap("fixed points", &clock);
         if CANCEL.load(Ordering::Relaxed) {
             return Ok(ExitCode::from(130));
         }
         eprintln!("fixed points: {done} analysed, {skipped} already done");
         if records.len() >= 2 {
+            let clock = Instant::now();
             stages::topology_stage(&store, &records)?;
+            timings.lap("topology distances", &clock);
+            let clock = Instant::now();
             stages::geometry_stage(&exp, &store, &records)?;
+            timings.lap("geometry, embedding, findings", &clock);
         }
+        let clock = Instant::now();
         store.rebuild_catalog()?;
         let path = crate::report::write_report(&store)?;
+        timings.lap("report and figures", &clock);
+        timings.save(&store)?;
+        eprintln!("stage times (s): {}", timings.line());
         eprintln!("report: {}", path.display());
         eprintln!("store: {}", out.display());
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Wall time of each stage of `rnndyn run` in this invocation (a resumed run only counts
+/// what it did), saved as `analysis/timings.json`.
+#[derive(Default)]
+struct StageTimings {
+    stages: Vec<(String, f64)>,
+}
+
+impl StageTimings {
+    fn lap(&mut self, stage: &str, since: &Instant) {
+        self.stages
+            .push((stage.into(), since.elapsed().as_secs_f64()));
+    }
+
+    fn line(&self) -> String {
+        self.stages
+            .iter()
+            .map(|(s, t)| format!("{s} {t:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn save(&self, store: &Store) -> Result<(), AppError> {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .stages
+            .iter()
+            .map(|(s, t)| (s.clone(), serde_json::Value::from(*t)))
+            .collect();
+        let text = serde_json::to_string_pretty(&map)?;
+        crate::store::write_atomic(&store.analysis_dir()?.join("timings.json"), text.as_bytes())?;
+        Ok(())
+    }
 }
 
 /// Runs `f` on a pool of `threads` workers (all cores if `None`).

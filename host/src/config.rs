@@ -81,12 +81,18 @@ impl Default for RawTask {
     }
 }
 
+/// Largest `[task.flipflop] hold_steps` accepted (a memory check, not a workload).
+pub const MAX_HOLD_STEPS: usize = 100_000;
+
 /// `[task.flipflop]`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawFlipFlop {
     pub pulse_probability: f64,
     pub pulse_at_t0: bool,
+    /// Passing also needs every one of the 8 memories held this many input-free steps
+    /// after a pulse (see `population::flipflop_retention`); 0 turns the check off.
+    pub hold_steps: usize,
 }
 
 impl Default for RawFlipFlop {
@@ -94,6 +100,7 @@ impl Default for RawFlipFlop {
         RawFlipFlop {
             pulse_probability: 0.05,
             pulse_at_t0: true,
+            hold_steps: 1000,
         }
     }
 }
@@ -466,6 +473,13 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
                     "task.flipflop.pulse_probability",
                     f.pulse_probability.to_string(),
                     "must be in (0, 1]",
+                ));
+            }
+            if f.hold_steps > MAX_HOLD_STEPS {
+                return Err(bad(
+                    "task.flipflop.hold_steps",
+                    f.hold_steps.to_string(),
+                    &format!("must be at most {MAX_HOLD_STEPS} (0 turns the check off)"),
                 ));
             }
             TaskKind::FlipFlop(f.clone())

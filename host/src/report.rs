@@ -197,14 +197,14 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
         );
     }
     let _ = writeln!(md, "\n## Population\n");
-    let _ = writeln!(md, "| id | arch | act | N | L2 | lr | seed | final loss | eval MSE | accuracy | passed | fixed points |\n|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "| id | arch | act | N | L2 | lr | seed | final loss | eval MSE | accuracy | held | passed | fixed points |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &records {
         let fp = stages::dynamics_summary(store, &r.id)
             .map(|s| format!("{:?}", s.count_by_stability_index))
             .unwrap_or_default();
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {:.2e} | {:.3} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {:.2e} | {:.3} | {} | {} | {} |",
             r.id,
             r.arch,
             r.activation,
@@ -215,6 +215,11 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
             r.final_loss,
             r.eval_mse,
             r.eval_accuracy,
+            if r.retention.is_finite() {
+                format!("{:.3}", r.retention)
+            } else {
+                "–".into()
+            },
             if r.diverged {
                 "diverged"
             } else if r.passed {

@@ -139,6 +139,10 @@ pub struct NetworkRecord {
     /// sign; other tasks: fraction within 0.1 of the target).
     #[serde(with = "nan_as_null")]
     pub eval_accuracy: f64,
+    /// Flip-flop: fraction of the 8 memories held for `hold_steps` input-free steps (NaN for
+    /// other tasks, with the check off, or in stores written before it existed).
+    #[serde(with = "nan_as_null", default = "nan")]
+    pub retention: f64,
     pub passed: bool,
     pub diverged: bool,
     /// Step at which the loss or gradient became NaN/Inf (if diverged).
@@ -373,6 +377,7 @@ struct CatalogRow<'a> {
     final_loss: f64,
     eval_mse: f64,
     eval_accuracy: f64,
+    retention: f64,
     passed: bool,
     diverged: bool,
     diverged_at_step: String,
@@ -394,6 +399,7 @@ impl<'a> From<&'a NetworkRecord> for CatalogRow<'a> {
             final_loss: r.final_loss,
             eval_mse: r.eval_mse,
             eval_accuracy: r.eval_accuracy,
+            retention: r.retention,
             passed: r.passed,
             diverged: r.diverged,
             diverged_at_step: r
@@ -490,12 +496,17 @@ pub fn record_for(spec: &NetworkSpec, task: &str, inputs: usize, outputs: usize)
         final_loss: f64::NAN,
         eval_mse: f64::NAN,
         eval_accuracy: f64::NAN,
+        retention: f64::NAN,
         passed: false,
         diverged: false,
         diverged_at_step: None,
         train_seconds: 0.0,
         rnndyn_version: env!("CARGO_PKG_VERSION").into(),
     }
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// JSON has no NaN: store it as `null` and read `null` back as NaN.
