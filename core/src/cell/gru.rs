@@ -3,13 +3,10 @@
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
 use crate::kernel::{
-    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc, input_projection_acc,
-    outer_acc, transpose,
+    axpy, col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc,
+    input_projection_acc, outer_acc, transpose,
 };
 use crate::Real;
-
-/// Rows of the reset-before Jacobian's product per [`gemm_acc`] call.
-const MR_JAC: usize = 4;
 
 /// Where the reset gate `r` multiplies the recurrent candidate term.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -162,45 +159,23 @@ impl<const N: usize, const I: usize> GruCell<N, I> {
                 for j in 0..N {
                     q[j] = h[j] * r[j] * (R::ONE - r[j]);
                 }
-                // t[k, a] = Σ_j (M_r[k, j] q_j) W_c[j, a], `MR_JAC` rows `k` at a time through
-                // the register-tiled `gemm_acc` (each sum sequential in `j`, as the axpy form
-                // it replaces).
-                let mut coef = [[R::ZERO; N]; MR_JAC];
-                let mut t = [[R::ZERO; N]; MR_JAC];
-                let mut k0 = 0;
-                while k0 < rows {
-                    let kb = MR_JAC.min(rows - k0);
-                    for kk in 0..kb {
-                        let row = &m[(k0 + kk) * Self::LD..];
-                        for j in 0..N {
-                            coef[kk][j] = row[N + j] * q[j];
-                        }
-                        t[kk] = [R::ZERO; N];
+                // t[a] = Σ_j M_r[k, j] q_j W_c[j, a] for one k at a time.
+                let mut t = [R::ZERO; N];
+                for k in 0..rows {
+                    let row = &m[k * Self::LD..];
+                    t.iter_mut().for_each(|v| *v = R::ZERO);
+                    for j in 0..N {
+                        let coef = row[N + j] * q[j];
+                        axpy(&mut t, coef, &w[j * Self::LD + 2 * N..j * Self::LD + 3 * N]);
                     }
-                    gemm_acc(
-                        t.as_flattened_mut(),
-                        N,
-                        coef.as_flattened(),
-                        N,
-                        &w[2 * N..],
-                        Self::LD,
-                        kb,
-                        N,
-                        N,
-                    );
-                    for kk in 0..kb {
-                        let k = k0 + kk;
-                        let row = &m[k * Self::LD..];
-                        for a in 0..N {
-                            let direct = if diag {
-                                r[k] * row[2 * N + a]
-                            } else {
-                                row[2 * N + a]
-                            };
-                            jac[a * rows + k] = kz[a] * row[a] + kc[a] * (direct + t[kk][a]);
-                        }
+                    for a in 0..N {
+                        let direct = if diag {
+                            r[k] * row[2 * N + a]
+                        } else {
+                            row[2 * N + a]
+                        };
+                        jac[a * rows + k] = kz[a] * row[a] + kc[a] * (direct + t[a]);
                     }
-                    k0 += kb;
                 }
             }
         }
