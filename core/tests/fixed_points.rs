@@ -5,7 +5,8 @@
 
 use rnndyn_core::cell::{Cell, InitParams, RecurrentInit};
 use rnndyn_core::fixed_point::{
-    find_fixed_point, fixed_point_scratch_len, AdamPhase, FixedPointParams, NewtonPhase, Stop,
+    find_fixed_point, find_fixed_points_batch, fixed_point_batch_scratch_len,
+    fixed_point_scratch_len, AdamPhase, FixedPointParams, NewtonPhase, Stop,
 };
 use rnndyn_core::{Activation, GruCell, GruConvention, LstmCell, Rng, VanillaCell};
 
@@ -252,4 +253,95 @@ fn bad_inputs_are_errors_not_panics() {
         &mut piv
     )
     .is_err());
+}
+
+/// The batched search (Adam on all starts at once, rows leaving the batch as they converge)
+/// gives every start exactly the result of the one-start search, whatever the batch size and
+/// the other rows; a non-finite start is an error in its own slot only.
+#[test]
+fn batched_search_matches_the_one_start_search_bit_for_bit() {
+    fn check<C: Cell<f64>>(cell: C, gain: f64, q_tolerance: f64) {
+        let mut p = vec![0.0; cell.param_count()];
+        let init = InitParams {
+            recurrent: RecurrentInit::Normal { gain },
+            ..Default::default()
+        };
+        let mut rng = Rng::new(21);
+        rnndyn_core::cell::init_cell(&cell, &mut p, &mut rng, &init);
+        let x = [0.3, -0.2, 0.0];
+        let s = C::STATE;
+        let starts = 23;
+        let mut hs: Vec<f64> = (0..starts * s).map(|_| 0.3 * rng.normal()).collect();
+        hs[5 * s + 1] = f64::NAN;
+        let params = FixedPointParams {
+            adam: AdamPhase {
+                max_iterations: 300,
+                q_tolerance,
+                ..Default::default()
+            },
+            newton: NewtonPhase::default(),
+        };
+        // One start at a time.
+        let mut scratch = vec![0.0; fixed_point_scratch_len::<f64, _>(&cell)];
+        let mut piv = vec![0usize; s];
+        let mut single = hs.clone();
+        let single_reports: Vec<_> = single
+            .chunks_exact_mut(s)
+            .map(|h| find_fixed_point(&cell, &p, &x, h, &params, &mut scratch, &mut piv))
+            .collect();
+        assert!(single_reports[5].is_err());
+        let iters: std::collections::BTreeSet<usize> = single_reports
+            .iter()
+            .flatten()
+            .map(|r| r.adam_iterations)
+            .collect();
+        assert!(
+            iters.len() > 3,
+            "{} gain {gain}: rows should leave the batch at different times: {iters:?}",
+            cell.name()
+        );
+        for batch in [starts, 7, 1] {
+            let mut batched = hs.clone();
+            let mut reports = vec![Err(rnndyn_core::Error::NonFinite); starts];
+            let mut scratch = vec![0.0; fixed_point_batch_scratch_len::<f64, _>(&cell, batch)];
+            let mut piv = vec![0usize; s + batch];
+            for (k, (rows, reps)) in batched
+                .chunks_mut(batch * s)
+                .zip(reports.chunks_mut(batch))
+                .enumerate()
+            {
+                let b = reps.len();
+                let len = fixed_point_batch_scratch_len::<f64, _>(&cell, b);
+                find_fixed_points_batch(
+                    &cell,
+                    &p,
+                    &x,
+                    rows,
+                    b,
+                    &params,
+                    reps,
+                    &mut scratch[..len],
+                    &mut piv[..s + b],
+                )
+                .unwrap_or_else(|e| panic!("{} batch {batch} block {k}: {e:?}", cell.name()));
+            }
+            assert_eq!(reports, single_reports, "{} batch {batch}", cell.name());
+            for (i, (a, b)) in batched.iter().zip(&single).enumerate() {
+                assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "{} batch {batch}: element {i}: {a} vs {b}",
+                    cell.name()
+                );
+            }
+        }
+    }
+    for conv in [
+        GruConvention::ResetBeforeProduct,
+        GruConvention::ResetAfterProduct,
+    ] {
+        check(GruCell::<N, I>::new(Activation::Tanh, conv), 1.5, 1e-2);
+        check(GruCell::<N, I>::new(Activation::Tanh, conv), 0.5, 1e-4);
+    }
+    check(VanillaCell::<N, I>::new(Activation::Tanh), 1.5, 1e-2);
+    check(LstmCell::<N, I>::new(Activation::Tanh), 1.2, 1e-2);
 }

@@ -127,6 +127,22 @@ pub trait Model: Send + Sync {
         scratch: &mut [f64],
         pivots: &mut [usize],
     ) -> Result<FixedPointReport<f64>, CoreError>;
+    /// [`Model::find_fixed_point`] on `batch` starts at once (rows of `hs`, overwritten), the
+    /// core's `find_fixed_points_batch`: per row bit-identical to the one-start search.
+    /// `scratch` has length [`Model::fixed_point_batch_scratch_len`], `pivots`
+    /// `state_dim + batch`.
+    #[allow(clippy::too_many_arguments)]
+    fn find_fixed_points_batch(
+        &self,
+        p: &[f64],
+        x: &[f64],
+        hs: &mut [f64],
+        batch: usize,
+        params: &FixedPointParams,
+        reports: &mut [Result<FixedPointReport<f64>, CoreError>],
+        scratch: &mut [f64],
+        pivots: &mut [usize],
+    ) -> Result<(), CoreError>;
     /// Jacobian, eigenvalues (by decreasing modulus) and right eigenvectors at `h`.
     fn linearize(
         &self,
@@ -143,6 +159,8 @@ pub trait Model: Send + Sync {
     fn cell_param_count(&self) -> usize;
     /// Scratch length for [`Model::find_fixed_point`].
     fn fixed_point_scratch_len(&self) -> usize;
+    /// Scratch length for [`Model::find_fixed_points_batch`] with up to `batch` starts.
+    fn fixed_point_batch_scratch_len(&self, batch: usize) -> usize;
 }
 
 struct Concrete<C, const O: usize> {
@@ -242,6 +260,36 @@ where
         }
         fixed_point::find_fixed_point(&self.net.cell, &p[..nc], x, h, params, scratch, pivots)
     }
+    fn find_fixed_points_batch(
+        &self,
+        p: &[f64],
+        x: &[f64],
+        hs: &mut [f64],
+        batch: usize,
+        params: &FixedPointParams,
+        reports: &mut [Result<FixedPointReport<f64>, CoreError>],
+        scratch: &mut [f64],
+        pivots: &mut [usize],
+    ) -> Result<(), CoreError> {
+        let nc = self.cell_param_count();
+        if p.len() < nc {
+            return Err(CoreError::BufferSize {
+                expected: nc,
+                got: p.len(),
+            });
+        }
+        fixed_point::find_fixed_points_batch(
+            &self.net.cell,
+            &p[..nc],
+            x,
+            hs,
+            batch,
+            params,
+            reports,
+            scratch,
+            pivots,
+        )
+    }
     fn linearize(
         &self,
         p: &[f64],
@@ -277,6 +325,9 @@ where
     }
     fn fixed_point_scratch_len(&self) -> usize {
         fixed_point::fixed_point_scratch_len::<f64, C>(&self.net.cell)
+    }
+    fn fixed_point_batch_scratch_len(&self, batch: usize) -> usize {
+        fixed_point::fixed_point_batch_scratch_len::<f64, C>(&self.net.cell, batch)
     }
 }
 

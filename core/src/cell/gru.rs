@@ -547,6 +547,153 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
         col_sum_acc(&mut dp[Self::B..Self::BH], gate, ld, 0, rows);
     }
 
+    /// Work: `Wᵀ` (`3N × N`) and `b + x U` (`3N`), both from [`Cell::speed_batch_prepare`];
+    /// gates `[z | r | c]`, later `[daz | dar | dac]` (`batch × 3N`); `r ⊙ h` or `hw`, later
+    /// `dhw` (`batch × N`); one product (`batch × N`).
+    fn speed_batch_work_len(&self, batch: usize) -> usize {
+        3 * N * N + 3 * N + batch * 5 * N
+    }
+
+    fn speed_batch_prepare(&self, p: &[R], x: &[R], work: &mut [R]) {
+        let ld = Self::LD;
+        let (wt, rest) = work.split_at_mut(ld * N);
+        transpose(wt, &p[Self::W..Self::U], ld, 0, N, ld);
+        // `b + x U` per gate, summed exactly as `gates` does.
+        let base = &mut rest[..ld];
+        base.copy_from_slice(&p[Self::B..Self::BH]);
+        let u = &p[Self::U..Self::B];
+        for g in 0..3 {
+            gemv_acc(&mut base[g * N..(g + 1) * N], u, ld, g * N, x);
+        }
+    }
+
+    /// Batched `forward` + `backward` with the per-state summation order: every
+    /// `gemv_acc` becomes a `gemm_acc` (both sequential over the reduction index) and every
+    /// `gemv_t_acc` a `gemm_acc` against `Wᵀ` into a zeroed buffer that is then added.
+    fn speed_grad_batch(
+        &self,
+        p: &[R],
+        _x: &[R],
+        batch: usize,
+        s: &[R],
+        res: &mut [R],
+        grad: &mut [R],
+        work: &mut [R],
+    ) {
+        let ld = Self::LD;
+        let w = &p[Self::W..Self::U];
+        let (wt, rest) = work.split_at_mut(ld * N);
+        let (base, rest) = rest.split_at_mut(ld);
+        let (gate, rest) = rest.split_at_mut(batch * ld);
+        let (ex, rest) = rest.split_at_mut(batch * N);
+        let tmp = &mut rest[..batch * N];
+        let s = &s[..batch * N];
+        let act = self.activation;
+        let before = self.convention == GruConvention::ResetBeforeProduct;
+        // Forward.
+        for row in gate.chunks_exact_mut(ld) {
+            row.copy_from_slice(base);
+        }
+        gemm_acc(gate, ld, s, N, w, ld, batch, N, 2 * N);
+        for b in 0..batch {
+            let zr = &mut gate[b * ld..b * ld + 2 * N];
+            for v in zr.iter_mut() {
+                *v = v.sigmoid();
+            }
+            let hr = &s[b * N..(b + 1) * N];
+            let e = &mut ex[b * N..(b + 1) * N];
+            if before {
+                for j in 0..N {
+                    e[j] = zr[N + j] * hr[j];
+                }
+            } else {
+                e.copy_from_slice(&p[Self::BH..Self::BH + N]);
+            }
+        }
+        if before {
+            gemm_acc(&mut gate[2 * N..], ld, ex, N, &w[2 * N..], ld, batch, N, N);
+        } else {
+            gemm_acc(ex, N, s, N, &w[2 * N..], ld, batch, N, N);
+        }
+        for b in 0..batch {
+            let (zr, c) = gate[b * ld..(b + 1) * ld].split_at_mut(2 * N);
+            let hr = &s[b * N..(b + 1) * N];
+            let rr = &mut res[b * N..(b + 1) * N];
+            let e = &ex[b * N..(b + 1) * N];
+            for j in 0..N {
+                if !before {
+                    c[j] += zr[N + j] * e[j];
+                }
+                c[j] = act.apply(c[j]);
+                let f = zr[j] * hr[j] + (R::ONE - zr[j]) * c[j];
+                rr[j] = f - hr[j];
+            }
+        }
+        // Backward with ds_next = r: gates become [daz | dar | dac], `grad` the direct
+        // terms, `ex` (after-product) dhw.
+        for b in 0..batch {
+            let (z, rest) = gate[b * ld..(b + 1) * ld].split_at_mut(N);
+            let (r, c) = rest.split_at_mut(N);
+            let hr = &s[b * N..(b + 1) * N];
+            let dr = &res[b * N..(b + 1) * N];
+            let ds = &mut grad[b * N..(b + 1) * N];
+            let e = &mut ex[b * N..(b + 1) * N];
+            for j in 0..N {
+                let (dh, zv, cv) = (dr[j], z[j], c[j]);
+                z[j] = dh * (hr[j] - cv) * zv * (R::ONE - zv);
+                let dac = dh * (R::ONE - zv) * act.derivative_from_output(cv);
+                c[j] = dac;
+                ds[j] = dh * zv;
+                if !before {
+                    let (rv, hw) = (r[j], e[j]);
+                    e[j] = dac * rv;
+                    r[j] = dac * hw * rv * (R::ONE - rv);
+                }
+            }
+        }
+        tmp.iter_mut().for_each(|v| *v = R::ZERO);
+        if before {
+            // d(r ⊙ h) = dac W_cᵀ.
+            gemm_acc(tmp, N, &gate[2 * N..], ld, &wt[2 * N * N..], N, batch, N, N);
+            for b in 0..batch {
+                let r = &mut gate[b * ld + N..b * ld + 2 * N];
+                let hr = &s[b * N..(b + 1) * N];
+                let d = &tmp[b * N..(b + 1) * N];
+                let ds = &mut grad[b * N..(b + 1) * N];
+                for j in 0..N {
+                    let rv = r[j];
+                    r[j] = d[j] * hr[j] * rv * (R::ONE - rv);
+                    ds[j] += d[j] * rv;
+                }
+            }
+        } else {
+            gemm_acc(tmp, N, ex, N, &wt[2 * N * N..], N, batch, N, N);
+            for (d, &t) in grad[..batch * N].iter_mut().zip(tmp.iter()) {
+                *d += t;
+            }
+        }
+        for gi in 0..2 {
+            tmp.iter_mut().for_each(|v| *v = R::ZERO);
+            gemm_acc(
+                tmp,
+                N,
+                &gate[gi * N..],
+                ld,
+                &wt[gi * N * N..],
+                N,
+                batch,
+                N,
+                N,
+            );
+            for (d, &t) in grad[..batch * N].iter_mut().zip(tmp.iter()) {
+                *d += t;
+            }
+        }
+        for (d, &v) in grad[..batch * N].iter_mut().zip(res[..batch * N].iter()) {
+            *d -= v;
+        }
+    }
+
     fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {
         self.jacobian(p, s, x, Wrt::State, jac);
     }

@@ -289,6 +289,57 @@ pub trait Cell<R: Real>: Copy + Send + Sync {
         }
     }
 
+    /// Length of the work buffer of [`Cell::speed_grad_batch`] for up to `batch` states.
+    /// The default (one state at a time) needs a cache, a state and a parameter-gradient
+    /// sink.
+    fn speed_batch_work_len(&self, batch: usize) -> usize {
+        let _ = batch;
+        Self::CACHE + Self::STATE + self.param_count()
+    }
+
+    /// Prepares `work` (length [`Cell::speed_batch_work_len`]) for
+    /// [`Cell::speed_grad_batch`] calls at parameters `p` and input `x` (for example a
+    /// transposed weight copy). The default needs nothing.
+    fn speed_batch_prepare(&self, p: &[R], x: &[R], work: &mut [R]) {
+        let _ = (p, x, work);
+    }
+
+    /// For `batch` states (rows of `s`, `batch × STATE`) at input `x`: the residual
+    /// `r = F(s, x) − s` and the gradient `g = (J − I)ᵀ r` of the speed `½‖r‖²`, row by row
+    /// (`r`, `g` are `batch × STATE`). `work` must have been prepared by
+    /// [`Cell::speed_batch_prepare`] with the same `p` and `x`.
+    ///
+    /// Every row is bit-identical to [`Cell::forward`] followed by [`Cell::backward`] with
+    /// `ds_next = r` (minus `r`), whatever the other rows: the default does exactly that; the
+    /// GRU's batched version keeps the same summation order per element.
+    fn speed_grad_batch(
+        &self,
+        p: &[R],
+        x: &[R],
+        batch: usize,
+        s: &[R],
+        r: &mut [R],
+        g: &mut [R],
+        work: &mut [R],
+    ) {
+        let st = Self::STATE;
+        let (cache, rest) = work.split_at_mut(Self::CACHE);
+        let (f, dp) = rest.split_at_mut(st);
+        for b in 0..batch {
+            let h = &s[b * st..(b + 1) * st];
+            let rb = &mut r[b * st..(b + 1) * st];
+            let gb = &mut g[b * st..(b + 1) * st];
+            self.forward(p, h, x, f, cache);
+            for k in 0..st {
+                rb[k] = f[k] - h[k];
+            }
+            self.backward(p, h, x, f, cache, rb, gb, dp, None);
+            for k in 0..st {
+                gb[k] -= rb[k];
+            }
+        }
+    }
+
     /// The hidden part `h` of a state (the readout reads it).
     #[inline(always)]
     fn hidden<'a>(&self, s: &'a [R]) -> &'a [R] {

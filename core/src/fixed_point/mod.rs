@@ -19,6 +19,7 @@ mod search;
 
 pub use linearize::{linearize, linearize_scratch_len, summarize, Linearization, LinearizeParams};
 pub use search::{
-    find_fixed_point, fixed_point_scratch_len, fixed_point_scratch_len_for, AdamPhase,
-    FixedPointParams, FixedPointReport, NewtonPhase, Stop,
+    find_fixed_point, find_fixed_points_batch, fixed_point_batch_scratch_len,
+    fixed_point_scratch_len, fixed_point_scratch_len_for, AdamPhase, FixedPointParams,
+    FixedPointReport, NewtonPhase, Stop,
 };

@@ -2,7 +2,7 @@
 
 use crate::cell::Cell;
 use crate::error::check_len;
-use crate::kernel::norm2;
+use crate::kernel::{axpy, norm2};
 use crate::linalg::lu::{lu_factor, lu_scratch_len, LuError, LuParams};
 use crate::{Error, Real};
 
@@ -168,18 +168,9 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
     if h.iter().chain(x).chain(p).any(|v| !v.is_finite()) {
         return Err(Error::NonFinite);
     }
-    let (a, rest) = scratch.split_at_mut(s * s);
-    let (m, rest) = rest.split_at_mut(s * s);
-    let (f, rest) = rest.split_at_mut(s);
-    let (r, rest) = rest.split_at_mut(s);
-    let (g, rest) = rest.split_at_mut(s);
-    let (mom1, rest) = rest.split_at_mut(s);
-    let (mom2, rest) = rest.split_at_mut(s);
-    let (trial, rest) = rest.split_at_mut(s);
-    let (delta, rest) = rest.split_at_mut(s);
-    let (best, rest) = rest.split_at_mut(s);
-    let (cache, rest) = rest.split_at_mut(C::CACHE);
-    let (dp, lu_scratch) = rest.split_at_mut(cell.param_count());
+    let sc = Split::new(scratch, s, C::CACHE, cell.param_count());
+    let (f, r, g, mom1, mom2) = (sc.f, sc.r, sc.g, sc.mom1, sc.mom2);
+    let (cache, dp) = (sc.cache, sc.dp);
 
     let mut report = FixedPointReport {
         residual: R::ZERO,
@@ -235,8 +226,77 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
         }
     }
 
-    // Phase 2: Newton with Levenberg–Marquardt fallback.
-    let nt = params.newton;
+    newton_phase(cell, p, x, h, &params.newton, &mut report, scratch, pivots);
+    Ok(report)
+}
+
+/// The scratch of [`find_fixed_point`], split.
+struct Split<'a, R> {
+    a: &'a mut [R],
+    m: &'a mut [R],
+    f: &'a mut [R],
+    r: &'a mut [R],
+    g: &'a mut [R],
+    mom1: &'a mut [R],
+    mom2: &'a mut [R],
+    trial: &'a mut [R],
+    delta: &'a mut [R],
+    best: &'a mut [R],
+    cache: &'a mut [R],
+    dp: &'a mut [R],
+    lu: &'a mut [R],
+}
+
+impl<'a, R> Split<'a, R> {
+    fn new(scratch: &'a mut [R], s: usize, cache: usize, params: usize) -> Self {
+        let (a, rest) = scratch.split_at_mut(s * s);
+        let (m, rest) = rest.split_at_mut(s * s);
+        let (f, rest) = rest.split_at_mut(s);
+        let (r, rest) = rest.split_at_mut(s);
+        let (g, rest) = rest.split_at_mut(s);
+        let (mom1, rest) = rest.split_at_mut(s);
+        let (mom2, rest) = rest.split_at_mut(s);
+        let (trial, rest) = rest.split_at_mut(s);
+        let (delta, rest) = rest.split_at_mut(s);
+        let (best, rest) = rest.split_at_mut(s);
+        let (cache, rest) = rest.split_at_mut(cache);
+        let (dp, lu) = rest.split_at_mut(params);
+        Split {
+            a,
+            m,
+            f,
+            r,
+            g,
+            mom1,
+            mom2,
+            trial,
+            delta,
+            best,
+            cache,
+            dp,
+            lu,
+        }
+    }
+}
+
+/// Phase 2 from `h` (overwritten): Newton with Levenberg–Marquardt fallback. Fills the
+/// Newton fields, `residual` and `q` of `report`. Buffers as checked by the callers.
+#[allow(clippy::too_many_arguments)]
+fn newton_phase<R: Real, C: Cell<R>>(
+    cell: &C,
+    p: &[R],
+    x: &[R],
+    h: &mut [R],
+    nt: &NewtonPhase,
+    report: &mut FixedPointReport<R>,
+    scratch: &mut [R],
+    pivots: &mut [usize],
+) {
+    let s = C::STATE;
+    let sc = Split::new(scratch, s, C::CACHE, cell.param_count());
+    let (a, m, f, r, g, mom1) = (sc.a, sc.m, sc.f, sc.r, sc.g, sc.mom1);
+    let (trial, delta, best, lu_scratch) = (sc.trial, sc.delta, sc.best, sc.lu);
+    let nt = *nt;
     let mut res = residual(cell, p, x, h, f, r);
     if nt.max_iterations > 0 && res.is_finite() {
         let tol = R::from_f64(nt.residual_tolerance);
@@ -284,33 +344,34 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
                 continue;
             }
             // Levenberg–Marquardt: ((J−I)ᵀ(J−I) + λ I) δ = −(J−I)ᵀ r, growing λ until the
-            // residual drops.
+            // residual drops. `AᵀA` and `Aᵀr` do not depend on λ: built once (into `m`, then
+            // kept in `a`, which this iteration no longer needs; `Aᵀr` in the Adam moment
+            // buffer), each sum accumulated in the order of `k` (row-wise axpy form).
+            let atr = &mut *mom1;
+            m.iter_mut().for_each(|v| *v = R::ZERO);
+            atr.iter_mut().for_each(|v| *v = R::ZERO);
+            for k in 0..s {
+                let arow = &a[k * s..(k + 1) * s];
+                for i in 0..s {
+                    let aki = arow[i];
+                    axpy(&mut m[i * s..(i + 1) * s], aki, arow);
+                    atr[i] += aki * r[k];
+                }
+            }
+            a.copy_from_slice(m);
+            let ata = &*a;
             let mut diag_max = R::ZERO;
             for j in 0..s {
-                let mut d = R::ZERO;
-                for i in 0..s {
-                    d += a[i * s + j] * a[i * s + j];
-                }
-                diag_max = diag_max.max(d);
+                diag_max = diag_max.max(ata[j * s + j]);
             }
             let mut lambda = R::from_f64(nt.initial_damping) * (R::ONE + diag_max);
             best.copy_from_slice(h);
             for _ in 0..nt.max_rejections {
                 // m = AᵀA + λI, delta = −Aᵀ r
+                m.copy_from_slice(ata);
                 for i in 0..s {
-                    for j in 0..s {
-                        let mut acc = R::ZERO;
-                        for k in 0..s {
-                            acc += a[k * s + i] * a[k * s + j];
-                        }
-                        m[i * s + j] = acc;
-                    }
                     m[i * s + i] += lambda;
-                    let mut acc = R::ZERO;
-                    for k in 0..s {
-                        acc += a[k * s + i] * r[k];
-                    }
-                    delta[i] = -acc;
+                    delta[i] = -atr[i];
                 }
                 let solved = match lu_factor(
                     s,
@@ -359,5 +420,174 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
     }
     report.residual = res;
     report.q = R::HALF * res * res;
-    Ok(report)
+}
+
+/// Scratch length of [`find_fixed_points_batch`] for up to `batch` starts: the per-start
+/// scratch of [`find_fixed_point`] (for the Newton phase), five `batch × S` blocks (states,
+/// residuals, gradients, Adam moments) and the cell's [`Cell::speed_batch_work_len`].
+pub fn fixed_point_batch_scratch_len<R: Real, C: Cell<R>>(cell: &C, batch: usize) -> usize {
+    fixed_point_scratch_len(cell) + 5 * batch * C::STATE + cell.speed_batch_work_len(batch)
+}
+
+/// [`find_fixed_point`] on `batch` start states at once (rows of `hs`, `batch × STATE`,
+/// overwritten with the results; `reports` gets one entry per row).
+///
+/// The Adam phase runs on all rows together through the cell's batched
+/// [`Cell::speed_grad_batch`] (matrix–matrix products instead of one matrix–vector product
+/// per start); a row leaves the batch when it converges or diverges. Then each row gets the
+/// Newton phase on its own. Every row's result is bit-identical to [`find_fixed_point`] from
+/// the same start, whatever the other rows and the batch size: per-row arithmetic is the
+/// same, in the same order.
+///
+/// `pivots` has length `STATE + batch` (LU pivots, then the map of active rows). Errors on
+/// wrong buffer lengths or non-finite `p` / `x`; a row with a non-finite start gets
+/// `Err(Error::NonFinite)` in `reports`, like [`find_fixed_point`].
+#[allow(clippy::too_many_arguments)]
+pub fn find_fixed_points_batch<R: Real, C: Cell<R>>(
+    cell: &C,
+    p: &[R],
+    x: &[R],
+    hs: &mut [R],
+    batch: usize,
+    params: &FixedPointParams,
+    reports: &mut [Result<FixedPointReport<R>, Error>],
+    scratch: &mut [R],
+    pivots: &mut [usize],
+) -> Result<(), Error> {
+    let s = C::STATE;
+    check_len(p.len(), cell.param_count())?;
+    check_len(x.len(), C::INPUT)?;
+    check_len(hs.len(), batch * s)?;
+    check_len(reports.len(), batch)?;
+    check_len(scratch.len(), fixed_point_batch_scratch_len(cell, batch))?;
+    check_len(pivots.len(), s + batch)?;
+    if x.iter().chain(p).any(|v| !v.is_finite()) {
+        return Err(Error::NonFinite);
+    }
+    let (newton_scratch, rest) = scratch.split_at_mut(fixed_point_scratch_len(cell));
+    let (hb, rest) = rest.split_at_mut(batch * s);
+    let (rb, rest) = rest.split_at_mut(batch * s);
+    let (gb, rest) = rest.split_at_mut(batch * s);
+    let (m1, rest) = rest.split_at_mut(batch * s);
+    let (m2, work) = rest.split_at_mut(batch * s);
+    let (piv, index) = pivots.split_at_mut(s);
+
+    let mut na = 0;
+    for b in 0..batch {
+        let h = &hs[b * s..(b + 1) * s];
+        if h.iter().any(|v| !v.is_finite()) {
+            reports[b] = Err(Error::NonFinite);
+            continue;
+        }
+        reports[b] = Ok(FixedPointReport {
+            residual: R::ZERO,
+            q: R::ZERO,
+            adam_iterations: 0,
+            newton_iterations: 0,
+            adam_stop: Stop::Skipped,
+            newton_stop: Stop::Skipped,
+        });
+        index[na] = b;
+        hb[na * s..(na + 1) * s].copy_from_slice(h);
+        na += 1;
+    }
+
+    // Phase 1: Adam on q, all active rows at once (same arithmetic as `find_fixed_point`).
+    let ad = params.adam;
+    if ad.max_iterations > 0 && na > 0 {
+        m1.iter_mut().for_each(|v| *v = R::ZERO);
+        m2.iter_mut().for_each(|v| *v = R::ZERO);
+        for &b in &index[..na] {
+            if let Ok(rep) = &mut reports[b] {
+                rep.adam_stop = Stop::MaxIterations;
+            }
+        }
+        let (b1, b2) = (R::from_f64(ad.beta1), R::from_f64(ad.beta2));
+        let eps = R::from_f64(ad.eps);
+        let q_tol = R::from_f64(ad.q_tolerance);
+        let work = &mut work[..cell.speed_batch_work_len(batch)];
+        cell.speed_batch_prepare(p, x, work);
+        for it in 0..ad.max_iterations {
+            if na == 0 {
+                break;
+            }
+            cell.speed_grad_batch(
+                p,
+                x,
+                na,
+                &hb[..na * s],
+                &mut rb[..na * s],
+                &mut gb[..na * s],
+                work,
+            );
+            let t = (it + 1) as f64;
+            let lr =
+                ad.learning_rate * libm::pow(ad.decay, it as f64 / ad.decay_every.max(1) as f64);
+            let c1 = 1.0 - libm::pow(ad.beta1, t);
+            let c2 = 1.0 - libm::pow(ad.beta2, t);
+            let step = R::from_f64(lr / c1);
+            let inv_c2 = R::from_f64(1.0 / c2);
+            let mut keep = 0;
+            for k in 0..na {
+                let orig = index[k];
+                let res = norm2(&rb[k * s..(k + 1) * s]);
+                let q = R::HALF * res * res;
+                let stop = if !q.is_finite() {
+                    Some(Stop::Diverged)
+                } else if q < q_tol {
+                    Some(Stop::Converged)
+                } else {
+                    None
+                };
+                if let Some(stop) = stop {
+                    hs[orig * s..(orig + 1) * s].copy_from_slice(&hb[k * s..(k + 1) * s]);
+                    if let Ok(rep) = &mut reports[orig] {
+                        rep.adam_stop = stop;
+                    }
+                    continue;
+                }
+                {
+                    let (h, g) = (&mut hb[k * s..(k + 1) * s], &gb[k * s..(k + 1) * s]);
+                    let (mo1, mo2) = (&mut m1[k * s..(k + 1) * s], &mut m2[k * s..(k + 1) * s]);
+                    for j in 0..s {
+                        mo1[j] = b1 * mo1[j] + (R::ONE - b1) * g[j];
+                        mo2[j] = b2 * mo2[j] + (R::ONE - b2) * g[j] * g[j];
+                        h[j] -= step * mo1[j] / (Real::sqrt(mo2[j] * inv_c2) + eps);
+                    }
+                }
+                if let Ok(rep) = &mut reports[orig] {
+                    rep.adam_iterations = it + 1;
+                }
+                if keep != k {
+                    index[keep] = orig;
+                    hb.copy_within(k * s..(k + 1) * s, keep * s);
+                    m1.copy_within(k * s..(k + 1) * s, keep * s);
+                    m2.copy_within(k * s..(k + 1) * s, keep * s);
+                }
+                keep += 1;
+            }
+            na = keep;
+        }
+    }
+    for k in 0..na {
+        let orig = index[k];
+        hs[orig * s..(orig + 1) * s].copy_from_slice(&hb[k * s..(k + 1) * s]);
+    }
+
+    // Phase 2: Newton, row by row.
+    for (b, rep) in reports.iter_mut().enumerate() {
+        if let Ok(rep) = rep {
+            newton_phase(
+                cell,
+                p,
+                x,
+                &mut hs[b * s..(b + 1) * s],
+                &params.newton,
+                rep,
+                newton_scratch,
+                piv,
+            );
+        }
+    }
+    Ok(())
 }

@@ -9,8 +9,11 @@ use rnndyn_core::fixed_point::{
     AdamPhase, FixedPointParams, FixedPointReport, LinearizeParams, NewtonPhase, Stop,
 };
 use rnndyn_core::linalg::Eigenvalue;
-use rnndyn_core::Rng;
+use rnndyn_core::{Error as CoreError, Rng};
 use std::path::Path;
+
+/// Starts per call of the core's batched search (rows of the Adam phase's matrix products).
+pub const SEARCH_BATCH: usize = 32;
 
 /// Settings of the search. Defaults are documented per field.
 #[derive(Clone, Debug, PartialEq)]
@@ -243,37 +246,70 @@ pub fn find_fixed_points(
     settings: &FixedPointSettings,
 ) -> FixedPointAnalysis {
     let s = model.state_dim();
-    let scratch_len = model.fixed_point_scratch_len();
+    // Starts go through the core's batched search in fixed blocks of `SEARCH_BATCH` (by
+    // index, so the blocks do not depend on the thread count); each candidate's result is
+    // bit-identical to the one-start search anyway.
+    let batch = SEARCH_BATCH.min(starts.len()).max(1);
+    let scratch_len = model.fixed_point_batch_scratch_len(batch);
     let mut candidates: Vec<Candidate> = starts
-        .par_iter()
+        .par_chunks(batch)
         .map_init(
-            || (vec![0.0; scratch_len], vec![0usize; s]),
-            |(scratch, piv), start| {
-                let mut h = start.clone();
-                match model.find_fixed_point(p, x, &mut h, &settings.search, scratch, piv) {
-                    Ok(report) => {
-                        let ok = report.residual <= settings.residual_tolerance
-                            && h.iter().all(|v| v.is_finite());
-                        Candidate {
-                            start: start.clone(),
-                            end: h,
-                            report: Some(report),
-                            status: if ok {
-                                CandidateStatus::Kept(usize::MAX)
-                            } else {
-                                CandidateStatus::NotConverged
+            || {
+                (
+                    vec![0.0; scratch_len],
+                    vec![0usize; s + batch],
+                    vec![0.0; batch * s],
+                    vec![Err(CoreError::NonFinite); batch],
+                )
+            },
+            |(scratch, piv, hs, reports), chunk| {
+                let b = chunk.len();
+                for (row, start) in hs.chunks_exact_mut(s).zip(chunk) {
+                    row.copy_from_slice(start);
+                }
+                let scratch_len = model.fixed_point_batch_scratch_len(b);
+                let whole = model.find_fixed_points_batch(
+                    p,
+                    x,
+                    &mut hs[..b * s],
+                    b,
+                    &settings.search,
+                    &mut reports[..b],
+                    &mut scratch[..scratch_len],
+                    &mut piv[..s + b],
+                );
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(k, start)| {
+                        let h = hs[k * s..(k + 1) * s].to_vec();
+                        match (whole, reports[k]) {
+                            (Ok(()), Ok(report)) => {
+                                let ok = report.residual <= settings.residual_tolerance
+                                    && h.iter().all(|v| v.is_finite());
+                                Candidate {
+                                    start: start.clone(),
+                                    end: h,
+                                    report: Some(report),
+                                    status: if ok {
+                                        CandidateStatus::Kept(usize::MAX)
+                                    } else {
+                                        CandidateStatus::NotConverged
+                                    },
+                                }
+                            }
+                            _ => Candidate {
+                                start: start.clone(),
+                                end: if whole.is_ok() { h } else { start.clone() },
+                                report: None,
+                                status: CandidateStatus::Failed,
                             },
                         }
-                    }
-                    Err(_) => Candidate {
-                        start: start.clone(),
-                        end: h,
-                        report: None,
-                        status: CandidateStatus::Failed,
-                    },
-                }
+                    })
+                    .collect::<Vec<_>>()
             },
         )
+        .flatten()
         .collect();
 
     // Outlier radius from the reference states.
