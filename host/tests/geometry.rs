@@ -422,6 +422,27 @@ fn smacof_is_deterministic() {
         ..Default::default()
     };
     assert_eq!(smacof(&d, &o).unwrap(), smacof(&d, &o).unwrap());
+    // Larger than one parallel chunk of the Guttman transform (32 rows): identical on one
+    // and on three threads, for the 2-D, 3-D and general code paths.
+    let mut rng = Rng::new(5);
+    let pts = Matrix::from_fn(150, 6, |_, _| rng.normal());
+    let d = distances(&pts);
+    for dims in [2, 3, 5] {
+        let o = SmacofOptions {
+            dims,
+            random_starts: 1,
+            seed: 7,
+            ..Default::default()
+        };
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| smacof(&d, &o).unwrap())
+        };
+        assert_eq!(on(1), on(3), "dims {dims}");
+    }
 }
 
 // ------------------------------------------------------------------------------------

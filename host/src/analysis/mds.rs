@@ -228,47 +228,107 @@ impl Default for SmacofOptions {
     }
 }
 
+/// Rows per parallel task of the Guttman transform: fixed, so the stress is summed in the
+/// same order (chunk partials in index order) whatever the number of threads.
+const GUTTMAN_ROWS: usize = 32;
+
 /// One Guttman step: writes `(1/n) B(z) z` into `next` and returns the raw stress of `z`
-/// (its distances are the ones the transform needs, so one pass serves both).
+/// (its distances are the ones the transform needs, so one pass serves both). Rows are
+/// independent, so they run in parallel; 2-D and 3-D embeddings get a fixed-size inner loop.
 fn guttman_step(d: &[f64], n: usize, dims: usize, z: &[f64], next: &mut [f64]) -> f64 {
-    let mut stress = 0.0;
+    let partials: Vec<f64> = next
+        .par_chunks_mut(GUTTMAN_ROWS * dims)
+        .enumerate()
+        .map(|(c, out)| {
+            let i0 = c * GUTTMAN_ROWS;
+            match dims {
+                2 => guttman_rows::<2>(d, n, z, i0, out),
+                3 => guttman_rows::<3>(d, n, z, i0, out),
+                _ => guttman_rows_dyn(d, n, dims, z, i0, out),
+            }
+        })
+        .collect();
+    partials.iter().sum()
+}
+
+/// Rows `i0..` of the Guttman transform for a `D`-dimensional embedding (the same sums in
+/// the same order as [`guttman_rows_dyn`]).
+fn guttman_rows<const D: usize>(d: &[f64], n: usize, z: &[f64], i0: usize, out: &mut [f64]) -> f64 {
     let inv_n = 1.0 / n as f64;
-    for i in 0..n {
-        let zi = &z[i * dims..(i + 1) * dims];
+    let mut stress = 0.0;
+    for (r, o) in out.chunks_exact_mut(D).enumerate() {
+        let i = i0 + r;
+        let mut zi = [0.0; D];
+        zi.copy_from_slice(&z[i * D..(i + 1) * D]);
         let drow = &d[i * n..(i + 1) * n];
-        let mut acc = [0.0f64; 8];
-        let mut acc_v = vec![0.0; if dims > 8 { dims } else { 0 }];
-        for j in 0..n {
+        let mut acc = [0.0; D];
+        for (j, (zj, &t)) in z.chunks_exact(D).zip(drow).enumerate() {
             if j == i {
                 continue;
             }
-            let zj = &z[j * dims..(j + 1) * dims];
+            let mut diff = [0.0; D];
             let mut e2 = 0.0;
-            for k in 0..dims {
-                let t = zi[k] - zj[k];
-                e2 += t * t;
+            for k in 0..D {
+                diff[k] = zi[k] - zj[k];
+                e2 += diff[k] * diff[k];
             }
             let e = e2.sqrt();
-            let t = drow[j];
             if j > i {
                 stress += (t - e) * (t - e);
             }
             if e > 0.0 {
-                let r = t / e;
-                if dims <= 8 {
-                    for k in 0..dims {
-                        acc[k] += r * (zi[k] - zj[k]);
-                    }
-                } else {
-                    for k in 0..dims {
-                        acc_v[k] += r * (zi[k] - zj[k]);
-                    }
+                let q = t / e;
+                for k in 0..D {
+                    acc[k] += q * diff[k];
                 }
             }
         }
-        let out = &mut next[i * dims..(i + 1) * dims];
+        for k in 0..D {
+            o[k] = inv_n * acc[k];
+        }
+    }
+    stress
+}
+
+/// [`guttman_rows`] for any embedding dimension.
+fn guttman_rows_dyn(
+    d: &[f64],
+    n: usize,
+    dims: usize,
+    z: &[f64],
+    i0: usize,
+    out: &mut [f64],
+) -> f64 {
+    let inv_n = 1.0 / n as f64;
+    let mut stress = 0.0;
+    let mut acc = vec![0.0; dims];
+    for (r, o) in out.chunks_exact_mut(dims).enumerate() {
+        let i = i0 + r;
+        let zi = &z[i * dims..(i + 1) * dims];
+        let drow = &d[i * n..(i + 1) * n];
+        acc.fill(0.0);
+        for (j, (zj, &t)) in z.chunks_exact(dims).zip(drow).enumerate() {
+            if j == i {
+                continue;
+            }
+            let mut e2 = 0.0;
+            for k in 0..dims {
+                let u = zi[k] - zj[k];
+                e2 += u * u;
+            }
+            let e = e2.sqrt();
+            if j > i {
+                stress += (t - e) * (t - e);
+            }
+            if e > 0.0 {
+                let q = t / e;
+                for k in 0..dims {
+                    acc[k] += q * (zi[k] - zj[k]);
+                }
+            }
+        }
         for k in 0..dims {
-            out[k] = inv_n * if dims <= 8 { acc[k] } else { acc_v[k] };
+            o[k] = inv_n * acc[k];
         }
     }
     stress
