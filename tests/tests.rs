@@ -170,6 +170,13 @@ fn config_default_round_trips() {
     assert!(!exp.networks.is_empty());
 }
 
+#[test]
+fn config_paper_scale_population_is_480_networks() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../configs/paper-flipflop-480.toml");
+    let exp = config::load(&path).unwrap();
+    assert_eq!(exp.networks.len(), 4 * 2 * 3 * 2 * 10);
+}
+
 // ----------------------------------------------------------------------------- store
 
 #[test]

@@ -168,7 +168,7 @@ fn adam_alone_reaches_its_tolerance() {
 #[test]
 fn gated_cells_agree_with_iteration_of_a_contraction() {
     fn check<C: Cell<f64>>(cell: C) {
-        let mut p = vec![0.0; cell.param_count()];
+        let mut p = vec![0.0f64; Cell::<f64>::param_count(&cell)];
         let init = InitParams {
             recurrent: RecurrentInit::Normal { gain: 0.3 },
             ..Default::default()
@@ -261,7 +261,7 @@ fn bad_inputs_are_errors_not_panics() {
 #[test]
 fn batched_search_matches_the_one_start_search_bit_for_bit() {
     fn check<C: Cell<f64>>(cell: C, gain: f64, q_tolerance: f64) {
-        let mut p = vec![0.0; cell.param_count()];
+        let mut p = vec![0.0f64; Cell::<f64>::param_count(&cell)];
         let init = InitParams {
             recurrent: RecurrentInit::Normal { gain },
             ..Default::default()
@@ -344,4 +344,85 @@ fn batched_search_matches_the_one_start_search_bit_for_bit() {
     }
     check(VanillaCell::<N, I>::new(Activation::Tanh), 1.5, 1e-2);
     check(LstmCell::<N, I>::new(Activation::Tanh), 1.2, 1e-2);
+}
+
+/// The Jacobian of a trained vanilla ReLU network at a fixed point (64 × 64, 50 zero rows:
+/// units that are off) on which the Francis QR cycles when the matrix is balanced.
+/// `linearize` falls back to the unbalanced matrix; the spectrum must match nalgebra's.
+/// Fixture made by `tests/data/make_relu_jacobian.py`.
+#[test]
+fn linearize_survives_a_jacobian_where_balanced_qr_cycles() {
+    use rnndyn_core::fixed_point::{linearize, linearize_scratch_len, LinearizeParams};
+    use rnndyn_core::linalg::{eigen, eigen_scratch_len, ComputeLeft, EigParams, Eigenvalue};
+    use rnndyn_core::Error;
+    use std::io::Read;
+    const S: usize = 64;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/relu_jacobian.npz"
+    );
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut bytes = Vec::new();
+    zip.by_name("jacobian.npy")
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let m: Vec<f64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
+    assert_eq!(m.len(), S * S);
+
+    // Precondition (the case this guards): balanced QR does not converge on it.
+    let (mut work, mut values) = (m.clone(), vec![Eigenvalue::default(); S]);
+    let mut vectors = vec![0.0; S * S];
+    let mut scratch = vec![0.0; eigen_scratch_len(S, ComputeLeft::No)];
+    let balanced = eigen(
+        S,
+        &mut work,
+        &mut values,
+        &mut vectors,
+        None,
+        &mut scratch,
+        &EigParams::default(),
+    );
+    assert_eq!(balanced, Err(Error::NoConvergence));
+
+    // A ReLU cell whose Jacobian is exactly `m`: every unit on (h = 0, x = 0, b = 1), so
+    // J = Wᵀ in the row-vector convention; W = mᵀ.
+    let cell = VanillaCell::<S, I>::new(Activation::Relu);
+    let mut p = vec![0.0f64; Cell::<f64>::param_count(&cell)];
+    for i in 0..S {
+        for j in 0..S {
+            p[i * S + j] = m[j * S + i];
+        }
+    }
+    let b0 = S * S + I * S;
+    p[b0..b0 + S].fill(1.0);
+    let (h, x) = ([0.0; S], [0.0; I]);
+    let mut jac = vec![0.0; S * S];
+    let mut scratch = vec![0.0; linearize_scratch_len(S)];
+    let lin = linearize(
+        &cell,
+        &p,
+        &x,
+        &h,
+        &LinearizeParams::default(),
+        &mut jac,
+        &mut values,
+        &mut vectors,
+        &mut scratch,
+    )
+    .unwrap();
+    assert_eq!(jac, m, "the cell reproduces the fixture's Jacobian");
+    // Oracle: nalgebra's Schur form of the transpose (same spectrum; run uncapped on `m`
+    // itself, nalgebra's QR had not finished after minutes).
+    let mt = nalgebra::DMatrix::from_row_slice(S, S, &m).transpose();
+    let schur = nalgebra::linalg::Schur::try_new(mt, f64::EPSILON, 100_000)
+        .expect("nalgebra Schur of the transpose converges")
+        .complex_eigenvalues();
+    let mut theirs: Vec<f64> = schur.iter().map(|c| c.norm()).collect();
+    theirs.sort_by(|a, b| b.total_cmp(a));
+    for (v, t) in values.iter().zip(&theirs) {
+        assert!((v.modulus() - t).abs() < 1e-9, "{} vs {t}", v.modulus());
+    }
+    assert_eq!(lin.stability_index, 0);
+    assert!((lin.spectral_radius - 0.67036457).abs() < 1e-8);
 }

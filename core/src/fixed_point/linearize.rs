@@ -3,7 +3,9 @@
 
 use crate::cell::Cell;
 use crate::error::check_len;
-use crate::linalg::eig::{eigen, eigen_scratch_len, ComputeLeft, EigParams, Eigenvalue, Sort};
+use crate::linalg::eig::{
+    eigen, eigen_scratch_len, Balance, ComputeLeft, EigParams, Eigenvalue, Sort,
+};
 use crate::{Error, Real};
 
 /// Parameters of [`linearize`]. Default: a mode is slow when `||λ| − 1| < 0.02`.
@@ -71,7 +73,20 @@ pub fn linearize<R: Real, C: Cell<R>>(
         sort: Sort::ByModulusDescending,
         ..Default::default()
     };
-    eigen(s, work, values, vectors, None, eig_scratch, &eig_params)?;
+    match eigen(s, work, values, vectors, None, eig_scratch, &eig_params) {
+        // The QR iteration can cycle on some Jacobians with many exact zeros (ReLU units
+        // that are off: a large defective zero eigenvalue), depending on the balancing
+        // scale; the same matrix unbalanced converges. The Jacobian is still intact.
+        Err(Error::NoConvergence) => {
+            work.copy_from_slice(jacobian);
+            let unbalanced = EigParams {
+                balance: Balance::None,
+                ..eig_params
+            };
+            eigen(s, work, values, vectors, None, eig_scratch, &unbalanced)?;
+        }
+        other => other?,
+    }
     Ok(summarize(values, params))
 }
 

@@ -147,18 +147,29 @@ pub struct FixedPointAnalysis {
 
 impl FixedPointAnalysis {
     /// Number of fixed points with each stability index (index `k` = k unstable dims).
+    /// Points whose spectrum could not be computed are not counted here (see
+    /// [`FixedPointAnalysis::unknown_spectra`]).
     pub fn count_by_index(&self) -> Vec<usize> {
-        let max = self
-            .fixed_points
-            .iter()
-            .map(|f| f.stability_index)
-            .max()
-            .unwrap_or(0);
-        let mut c = vec![0; max + 1];
-        for f in &self.fixed_points {
-            c[f.stability_index] += 1;
+        let known = || {
+            self.fixed_points
+                .iter()
+                .map(|f| f.stability_index)
+                .filter(|&k| k != usize::MAX)
+        };
+        let mut c = vec![0; known().max().unwrap_or(0) + 1];
+        for k in known() {
+            c[k] += 1;
         }
         c
+    }
+
+    /// Fixed points kept with an unknown spectrum (the eigen solver failed on their
+    /// Jacobian; `stability_index` is `usize::MAX`, −1 in the `.npz`).
+    pub fn unknown_spectra(&self) -> usize {
+        self.fixed_points
+            .iter()
+            .filter(|f| f.stability_index == usize::MAX)
+            .count()
     }
 
     /// Index of the fixed point within `tol · max(1, ‖h‖)` of `h`, if any (nearest).

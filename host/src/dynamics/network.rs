@@ -141,6 +141,30 @@ fn sweep_trials(
     Ok(xs)
 }
 
+/// Input-free steps after the pulse for [`memory_starts`].
+const MEMORY_START_STEPS: usize = 500;
+
+/// The flip-flop's `2^bits` memory states: from the zero state, a pulse with each corner's
+/// signs on every channel at `t = 0`, then [`MEMORY_START_STEPS`] steps without input.
+fn memory_starts(model: &dyn Model, p: &[f64], bits: usize) -> Result<Vec<Vec<f64>>, String> {
+    let (s, t) = (model.state_dim(), MEMORY_START_STEPS + 1);
+    let (mut xs, mut states, mut outputs) =
+        (vec![0.0; t * bits], vec![0.0; t * s], vec![0.0; t * bits]);
+    let s0 = vec![0.0; s];
+    (0..1usize << bits)
+        .map(|corner| {
+            xs.fill(0.0);
+            for k in 0..bits {
+                xs[k] = if corner >> k & 1 == 1 { 1.0 } else { -1.0 };
+            }
+            model
+                .run(p, &s0, &xs, &mut states, &mut outputs)
+                .map_err(|e| e.to_string())?;
+            Ok(states[(t - 1) * s..].to_vec())
+        })
+        .collect()
+}
+
 /// Analyses one network.
 pub fn analyze(
     exp: &Experiment,
@@ -167,13 +191,19 @@ pub fn analyze(
     }
     let clock = std::time::Instant::now();
     let states = trajectory_states(model, p, &xs, n, t)?;
-    let starts = sample_starts(
+    let mut starts = sample_starts(
         &states,
         s,
         settings.fixed_points.starts,
         settings.fixed_points.start_noise,
         &mut rng,
     );
+    if let TaskGen::FlipFlop(_) = task {
+        // Plus one start per memory: where the state sits after a pulse on every channel
+        // and MEMORY_START_STEPS input-free steps. Trajectories visit some corners rarely,
+        // and a random sample of 128 states can miss an attractor the network does have.
+        starts.extend(memory_starts(model, p, 3)?);
+    }
     let t_starts = clock.elapsed().as_secs_f64();
     let fixed_points =
         find_fixed_points(model, p, &x_probe, &starts, &states, &settings.fixed_points);
