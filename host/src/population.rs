@@ -8,7 +8,7 @@
 use crate::config::{Experiment, NetworkSpec, TaskKind};
 use crate::model::{self, Model, ModelSpec};
 use crate::store::{self, NetworkRecord, Store, StoreError};
-use crate::task::TaskGen;
+use crate::task::{corner_sign, MemoryTrial, TaskGen};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use rnndyn_core::train::{clip_grad_norm, Adam, AdamParams};
@@ -355,24 +355,15 @@ pub fn evaluate(
 /// defined asks for the bits to be held indefinitely; this checks it directly.
 pub fn flipflop_retention(model: &dyn Model, p: &[f64], bits: usize, hold_steps: usize) -> f64 {
     let settle = 10.min(hold_steps / 2);
-    let t = hold_steps + 1;
-    let s = model.state_dim();
-    let (mut xs, mut states, mut outputs) =
-        (vec![0.0; t * bits], vec![0.0; t * s], vec![0.0; t * bits]);
-    let s0 = vec![0.0; s];
+    let mut trial = MemoryTrial::new(model, bits, hold_steps);
     let mut held = 0usize;
     for corner in 0..1usize << bits {
-        let sign = |k: usize| if corner >> k & 1 == 1 { 1.0 } else { -1.0 };
-        xs.fill(0.0);
-        for k in 0..bits {
-            xs[k] = sign(k);
-        }
-        if model.run(p, &s0, &xs, &mut states, &mut outputs).is_err() {
+        if trial.run(model, p, corner).is_err() {
             continue;
         }
-        let ok = outputs[settle * bits..]
+        let ok = trial.outputs[settle * bits..]
             .chunks_exact(bits)
-            .all(|y| (0..bits).all(|k| (y[k] - sign(k)).abs() < 0.5));
+            .all(|y| (0..bits).all(|k| (y[k] - corner_sign(corner, k)).abs() < 0.5));
         held += ok as usize;
     }
     held as f64 / (1usize << bits) as f64

@@ -1,6 +1,7 @@
 //! The experiment's task as a runtime value over the core's task generators.
 
 use crate::config::{TaskKind, TaskSettings};
+use crate::model::Model;
 use rnndyn_core::task::{
     BiasSet, FlipFlop, FlipFlopParams, FrequencySet, Integration, IntegrationParams, PulseAtT0,
     Sine, SineParams, Task,
@@ -90,5 +91,48 @@ impl TaskGen {
             TaskGen::FlipFlop(_) => target * output > 0.0,
             _ => (target - output).abs() < 0.1,
         }
+    }
+}
+
+/// Sign of channel `k` in flip-flop memory `corner` (bit `k` set: +1).
+pub fn corner_sign(corner: usize, k: usize) -> f64 {
+    if corner >> k & 1 == 1 {
+        1.0
+    } else {
+        -1.0
+    }
+}
+
+/// A flip-flop memory trial: from the zero state, a pulse with a corner's signs on every
+/// channel at `t = 0`, then `hold_steps` steps without input (buffers reused across corners).
+pub struct MemoryTrial {
+    bits: usize,
+    xs: Vec<f64>,
+    s0: Vec<f64>,
+    /// `(hold_steps + 1, S)` states of the last run.
+    pub states: Vec<f64>,
+    /// `(hold_steps + 1, bits)` outputs of the last run.
+    pub outputs: Vec<f64>,
+}
+
+impl MemoryTrial {
+    pub fn new(model: &dyn Model, bits: usize, hold_steps: usize) -> Self {
+        let (s, t) = (model.state_dim(), hold_steps + 1);
+        MemoryTrial {
+            bits,
+            xs: vec![0.0; t * bits],
+            s0: vec![0.0; s],
+            states: vec![0.0; t * s],
+            outputs: vec![0.0; t * bits],
+        }
+    }
+
+    /// Runs the trial of memory `corner` (`0..2^bits`).
+    pub fn run(&mut self, model: &dyn Model, p: &[f64], corner: usize) -> Result<(), Error> {
+        self.xs.fill(0.0);
+        for k in 0..self.bits {
+            self.xs[k] = corner_sign(corner, k);
+        }
+        model.run(p, &self.s0, &self.xs, &mut self.states, &mut self.outputs)
     }
 }

@@ -8,7 +8,7 @@ use super::topology::{build_topology, unit_pulses, Topology, TopologySettings};
 use crate::config::{Experiment, TaskKind};
 use crate::model::Model;
 use crate::npy::{NpyError, NpzWriter};
-use crate::task::TaskGen;
+use crate::task::{MemoryTrial, TaskGen};
 use rnndyn_core::task::{Context, Task};
 use rnndyn_core::Rng;
 use serde::{Deserialize, Serialize};
@@ -147,20 +147,12 @@ const MEMORY_START_STEPS: usize = 500;
 /// The flip-flop's `2^bits` memory states: from the zero state, a pulse with each corner's
 /// signs on every channel at `t = 0`, then [`MEMORY_START_STEPS`] steps without input.
 fn memory_starts(model: &dyn Model, p: &[f64], bits: usize) -> Result<Vec<Vec<f64>>, String> {
-    let (s, t) = (model.state_dim(), MEMORY_START_STEPS + 1);
-    let (mut xs, mut states, mut outputs) =
-        (vec![0.0; t * bits], vec![0.0; t * s], vec![0.0; t * bits]);
-    let s0 = vec![0.0; s];
+    let s = model.state_dim();
+    let mut trial = MemoryTrial::new(model, bits, MEMORY_START_STEPS);
     (0..1usize << bits)
         .map(|corner| {
-            xs.fill(0.0);
-            for k in 0..bits {
-                xs[k] = if corner >> k & 1 == 1 { 1.0 } else { -1.0 };
-            }
-            model
-                .run(p, &s0, &xs, &mut states, &mut outputs)
-                .map_err(|e| e.to_string())?;
-            Ok(states[(t - 1) * s..].to_vec())
+            trial.run(model, p, corner).map_err(|e| e.to_string())?;
+            Ok(trial.states[MEMORY_START_STEPS * s..].to_vec())
         })
         .collect()
 }
