@@ -78,7 +78,7 @@ pub(crate) fn norm2<R: Real>(a: &[R]) -> R {
     for &x in a {
         s += (x / scale).square();
     }
-    scale * s.sqrt()
+    scale * Real::sqrt(s)
 }
 
 // ---------------------------------------------------------------------------------------

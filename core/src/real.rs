@@ -82,9 +82,9 @@ pub trait Real:
     #[inline(always)]
     fn sigmoid(self) -> Self {
         if self >= Self::ZERO {
-            Self::ONE / (Self::ONE + (-self).exp())
+            Self::ONE / (Self::ONE + Real::exp(-self))
         } else {
-            let e = self.exp();
+            let e = Real::exp(self);
             e / (Self::ONE + e)
         }
     }

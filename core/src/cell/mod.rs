@@ -35,7 +35,7 @@ impl Activation {
     #[inline(always)]
     pub fn apply<R: Real>(self, z: R) -> R {
         match self {
-            Activation::Tanh => z.tanh(),
+            Activation::Tanh => Real::tanh(z),
             Activation::Relu => {
                 if z > R::ZERO {
                     z
@@ -432,7 +432,7 @@ fn orthogonalise_square_blocks<R: Real>(
             for j in 0..n {
                 nrm += w[i * cols + g * n + j].square();
             }
-            let nrm = nrm.sqrt();
+            let nrm = Real::sqrt(nrm);
             let scale = if nrm > R::ZERO {
                 R::from_f64(gain) / nrm
             } else {

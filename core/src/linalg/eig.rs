@@ -243,7 +243,7 @@ fn run<R: Real>(
         }
         return Ok(());
     }
-    let small = R::MIN_POSITIVE.sqrt() / R::EPSILON;
+    let small = Real::sqrt(R::MIN_POSITIVE) / R::EPSILON;
     let big = R::ONE / small;
     let mut exp2 = 0i32;
     if amax < small || amax > big {
@@ -400,7 +400,7 @@ fn norm2_iter<R: Real>(it: impl Iterator<Item = R> + Clone) -> R {
         return R::ZERO;
     }
     let s = it.fold(R::ZERO, |acc, x| acc + (x / scale).square());
-    scale * s.sqrt()
+    scale * Real::sqrt(s)
 }
 
 /// LAPACK `gebal` (job `'S'`, LAPACK ≥ 3.5 norms): `a ← D⁻¹ a D`, `scale = diag(D)`.
@@ -544,7 +544,7 @@ fn hqr<R: Real>(
             w = hh!(n, n - 1) * hh!(n - 1, n);
             p = (hh!(n - 1, n - 1) - hh!(n, n)) * R::HALF;
             q = p * p + w;
-            z = q.abs().sqrt();
+            z = Real::sqrt(q.abs());
             hh!(n, n) += exshift;
             hh!(n - 1, n - 1) += exshift;
             x = hh!(n, n);
@@ -570,7 +570,7 @@ fn hqr<R: Real>(
                 s = x.abs() + z.abs();
                 p = x / s;
                 q = z / s;
-                r = (p * p + q * q).sqrt();
+                r = Real::sqrt(p * p + q * q);
                 p /= r;
                 q /= r;
                 // Row modification.
@@ -637,7 +637,7 @@ fn hqr<R: Real>(
                     s = (y - x) * R::HALF;
                     s = s * s + w;
                     if s > R::ZERO {
-                        s = s.sqrt();
+                        s = Real::sqrt(s);
                         if y < x {
                             s = -s;
                         }
@@ -702,7 +702,7 @@ fn hqr<R: Real>(
                     q /= x;
                     r /= x;
                 }
-                s = (p * p + q * q + r * r).sqrt();
+                s = Real::sqrt(p * p + q * q + r * r);
                 if p < R::ZERO {
                     s = -s;
                 }

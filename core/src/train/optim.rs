@@ -82,7 +82,7 @@ impl<'a, R: Real> Adam<'a, R> {
         {
             *mi = b1 * *mi + (one - b1) * gi;
             *vi = b2 * *vi + (one - b2) * gi * gi;
-            *pi -= step * *mi / ((*vi * inv_c2).sqrt() + eps);
+            *pi -= step * *mi / (Real::sqrt(*vi * inv_c2) + eps);
         }
         Ok(())
     }
