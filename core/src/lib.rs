@@ -19,6 +19,7 @@ mod error;
 pub mod fast_math;
 pub mod fixed_point;
 mod kernel;
+mod lanes;
 pub mod linalg;
 pub mod real;
 pub mod rng;

@@ -78,6 +78,11 @@ pub trait Real:
             other
         }
     }
+    /// `tanh` of every element, with the bits of [`Real::tanh`] on each (for `f32` eight
+    /// lanes at a time, see `lanes.rs`).
+    fn tanh_in_place(xs: &mut [Self]);
+    /// σ of every element, with the bits of [`Real::sigmoid`] on each.
+    fn sigmoid_in_place(xs: &mut [Self]);
     /// Logistic function σ(x) = 1 / (1 + e^{-x}), stable for large |x|.
     #[inline(always)]
     fn sigmoid(self) -> Self {
@@ -96,7 +101,8 @@ pub trait Real:
 
 macro_rules! impl_real {
     ($t:ty, $abs:path, $sqrt:path, $exp:path, $ln:path, $tanh:path, $sin:path, $cos:path,
-     $atan2:path, $hypot:path, $floor:path, $fma:path, $copysign:path) => {
+     $atan2:path, $hypot:path, $floor:path, $fma:path, $copysign:path,
+     $tanh_in_place:path, $sigmoid_in_place:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -138,6 +144,14 @@ macro_rules! impl_real {
             #[inline(always)]
             fn tanh(self) -> Self {
                 $tanh(self)
+            }
+            #[inline]
+            fn tanh_in_place(xs: &mut [Self]) {
+                $tanh_in_place(xs)
+            }
+            #[inline]
+            fn sigmoid_in_place(xs: &mut [Self]) {
+                $sigmoid_in_place(xs)
             }
             #[inline(always)]
             fn sin(self) -> Self {
@@ -210,7 +224,9 @@ impl_real!(
     libm::hypotf,
     libm::floorf,
     libm::fmaf,
-    libm::copysignf
+    libm::copysignf,
+    crate::lanes::tanh_in_place,
+    crate::lanes::sigmoid_in_place
 );
 impl_real!(
     f64,
@@ -225,8 +241,18 @@ impl_real!(
     libm::hypot,
     libm::floor,
     libm::fma,
-    libm::copysign
+    libm::copysign,
+    scalar_tanh_in_place,
+    scalar_sigmoid_in_place
 );
+
+fn scalar_tanh_in_place<R: Real>(xs: &mut [R]) {
+    xs.iter_mut().for_each(|x| *x = Real::tanh(*x));
+}
+
+fn scalar_sigmoid_in_place<R: Real>(xs: &mut [R]) {
+    xs.iter_mut().for_each(|x| *x = Real::sigmoid(*x));
+}
 
 #[cfg(test)]
 mod tests {

@@ -399,9 +399,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
                     let zr = &mut zt[b * ld..b * ld + 2 * N];
                     let hr = &h[b * N..(b + 1) * N];
                     let rh = &mut ex[b * N..(b + 1) * N];
-                    for v in zr.iter_mut() {
-                        *v = v.sigmoid();
-                    }
+                    R::sigmoid_in_place(zr);
                     for j in 0..N {
                         rh[j] = zr[N + j] * hr[j];
                     }
@@ -415,16 +413,14 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
                 let hr = &h[b * N..(b + 1) * N];
                 let out = &mut next[b * N..(b + 1) * N];
                 if !before {
-                    for v in zr.iter_mut() {
-                        *v = v.sigmoid();
-                    }
+                    R::sigmoid_in_place(zr);
                     let hw = &ex[b * N..(b + 1) * N];
                     for j in 0..N {
                         c[j] += zr[N + j] * hw[j];
                     }
                 }
+                act.apply_in_place(c);
                 for j in 0..N {
-                    c[j] = act.apply(c[j]);
                     out[j] = zr[j] * hr[j] + (R::ONE - zr[j]) * c[j];
                 }
             }
@@ -597,9 +593,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
         gemm_acc(gate, ld, s, N, w, ld, batch, N, 2 * N);
         for b in 0..batch {
             let zr = &mut gate[b * ld..b * ld + 2 * N];
-            for v in zr.iter_mut() {
-                *v = v.sigmoid();
-            }
+            R::sigmoid_in_place(zr);
             let hr = &s[b * N..(b + 1) * N];
             let e = &mut ex[b * N..(b + 1) * N];
             if before {
@@ -620,11 +614,13 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
             let hr = &s[b * N..(b + 1) * N];
             let rr = &mut res[b * N..(b + 1) * N];
             let e = &ex[b * N..(b + 1) * N];
-            for j in 0..N {
-                if !before {
+            if !before {
+                for j in 0..N {
                     c[j] += zr[N + j] * e[j];
                 }
-                c[j] = act.apply(c[j]);
+            }
+            act.apply_in_place(c);
+            for j in 0..N {
                 let f = zr[j] * hr[j] + (R::ONE - zr[j]) * c[j];
                 rr[j] = f - hr[j];
             }

@@ -315,16 +315,18 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
                 let c = &s[b * 2 * N + N..(b + 1) * 2 * N];
                 let (hn, cn) = next[b * 2 * N..(b + 1) * 2 * N].split_at_mut(N);
                 let tr = &mut tct[b * N..(b + 1) * N];
-                let (i, rest) = zrow.split_at_mut(N);
-                let (f, rest) = rest.split_at_mut(N);
-                let (g, o) = rest.split_at_mut(N);
+                let (ifg, o) = zrow.split_at_mut(3 * N);
+                let (i_f, g) = ifg.split_at_mut(2 * N);
+                R::sigmoid_in_place(i_f);
+                act.apply_in_place(g);
+                R::sigmoid_in_place(o);
+                let (i, f) = i_f.split_at(N);
                 for j in 0..N {
-                    i[j] = i[j].sigmoid();
-                    f[j] = f[j].sigmoid();
-                    g[j] = act.apply(g[j]);
-                    o[j] = o[j].sigmoid();
                     cn[j] = f[j] * c[j] + i[j] * g[j];
-                    tr[j] = act.apply(cn[j]);
+                }
+                tr.copy_from_slice(cn);
+                act.apply_in_place(tr);
+                for j in 0..N {
                     hn[j] = o[j] * tr[j];
                 }
             }

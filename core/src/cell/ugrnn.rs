@@ -222,9 +222,9 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
                 let (g, c) = zt[b * ld..(b + 1) * ld].split_at_mut(N);
                 let hr = &h[b * N..(b + 1) * N];
                 let out = &mut next[b * N..(b + 1) * N];
+                R::sigmoid_in_place(g);
+                act.apply_in_place(c);
                 for j in 0..N {
-                    g[j] = g[j].sigmoid();
-                    c[j] = act.apply(c[j]);
                     out[j] = g[j] * hr[j] + (R::ONE - g[j]) * c[j];
                 }
             }

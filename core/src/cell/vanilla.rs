@@ -147,7 +147,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for VanillaCell<N, I> {
             let (prev, next) = states.split_at_mut((t + 1) * bn);
             let z = &mut next[..bn];
             gemm_acc(z, N, &prev[t * bn..], N, w, N, batch, N, N);
-            z.iter_mut().for_each(|v| *v = act.apply(*v));
+            act.apply_in_place(z);
         }
     }
 

@@ -1,0 +1,226 @@
+//! libm's `expf` (for σ) and `tanhf`, evaluated eight lanes at a time.
+//!
+//! The scalar libm routines branch on the argument's range, which stops LLVM from
+//! vectorising a loop over them; at small N they were most of a training step. Here every
+//! lane runs libm 0.2.16's own operations in the same order (FreeBSD msun `e_expf.c`,
+//! `s_expm1f.c`, `s_tanhf.c`), each branch computed and then selected, so the loops
+//! vectorise and every element gets libm's exact bits. A slice with an element outside the
+//! ranges written out here (|x| ≥ 87.3 or NaN for σ) goes to scalar libm whole.
+//! The tests compare every one of the 2^32 `f32` inputs against libm (`core/tests/lanes.rs`);
+//! the workspace `Cargo.toml` pins the libm version replicated here.
+
+/// σ(x) of every element, with the bits of `Real::sigmoid` (libm `expf`).
+pub(crate) fn sigmoid_in_place(xs: &mut [f32]) {
+    // Not NaN and inside expf's ordinary range (|x| < 0x42aeac50 ≈ 87.34); otherwise the
+    // whole slice goes through scalar libm (rare: only a diverging network gets there).
+    let ordinary = xs.iter().fold(true, |ok, x| {
+        ok & ((x.to_bits() & 0x7fff_ffff) < 0x42ae_ac50)
+    });
+    if ordinary {
+        xs.iter_mut().for_each(|x| *x = sigmoid_lane(*x));
+    } else {
+        xs.iter_mut().for_each(|x| *x = sigmoid_scalar(*x));
+    }
+}
+
+/// tanh(x) of every element, with the bits of libm `tanhf`.
+pub(crate) fn tanh_in_place(xs: &mut [f32]) {
+    xs.iter_mut().for_each(|x| *x = tanh_lane(*x));
+}
+
+#[inline(always)]
+fn sigmoid_scalar(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + libm::expf(-x))
+    } else {
+        let e = libm::expf(x);
+        e / (1.0 + e)
+    }
+}
+
+/// σ for |x| < 87.34: 1 / (1 + e^{-x}) for x ≥ 0, e^{x} / (1 + e^{x}) otherwise.
+#[inline(always)]
+fn sigmoid_lane(x: f32) -> f32 {
+    let nonnegative = x >= 0.0;
+    let e = expf_lane(if nonnegative { -x } else { x });
+    let num = if nonnegative { 1.0 } else { e };
+    num / (1.0 + e)
+}
+
+/// libm `expf` for −87.34 < x ≤ 0 (σ only needs e^{−|x|}; no underflow, no NaN).
+#[inline(always)]
+fn expf_lane(x: f32) -> f32 {
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
+    const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
+    const INV_LN2: f32 = f32::from_bits(0x3fb8_aa3b);
+    const P1: f32 = f32::from_bits(0x3e2a_aa8f);
+    const P2: f32 = f32::from_bits(0xbb35_5215);
+    let hx = x.to_bits() & 0x7fff_ffff;
+    // k = round(x / ln 2) (|x| > 1.5 ln 2), −1 (|x| > 0.5 ln 2), else 0.
+    let k = if (hx as i32) > 0x3f85_1592 {
+        truncate(INV_LN2 * x - 0.5)
+    } else if (hx as i32) > 0x3eb1_7218 {
+        -1
+    } else {
+        0
+    };
+    // k = 0 gives hi = x, lo = 0, r = x exactly, as libm's separate branch does.
+    let kf = k as f32;
+    let hi = x - kf * LN2_HI;
+    let lo = kf * LN2_LO;
+    let r = hi - lo;
+    let rr = r * r;
+    let c = r - rr * (P1 + rr * P2);
+    let y = 1.0 + (r * c / (2.0 - c) - lo + hi);
+    // scalbnf(y, k) is one multiplication by 2^k for k in [-126, 127].
+    let scaled = y * f32::from_bits(((0x7f + k) as u32) << 23);
+    if (hx as i32) <= 0x3900_0000 {
+        1.0 + x // |x| ≤ 2^-14
+    } else if k == 0 {
+        y
+    } else {
+        scaled
+    }
+}
+
+/// libm `tanhf` (NaN in, NaN out).
+#[inline(always)]
+fn tanh_lane(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let w = bits & 0x7fff_ffff;
+    let ax = f32::from_bits(w);
+    // libm takes expm1f(2|x|) above log(5/3)/2 and expm1f(−2|x|) below; the two ranges use
+    // disjoint parts of expm1f, so each gets its own branch-free copy.
+    let wide = (w as i32) > 0x3e82_c578;
+    let t = if wide {
+        expm1f_above_half(2.0 * ax)
+    } else {
+        expm1f_small_negative(-2.0 * ax)
+    };
+    // One division serves libm's three forms 1 − 2/(t+2), t/(t+2), −t/(t+2).
+    let num = if (w as i32) > 0x3f0c_9f54 {
+        2.0
+    } else if wide {
+        t
+    } else {
+        -t
+    };
+    let q = num / (t + 2.0);
+    let tt = if (w as i32) > 0x7f80_0000 {
+        x // NaN
+    } else if (w as i32) > 0x4120_0000 {
+        1.0 // |x| > 10: libm's 1 + 0/x
+    } else if (w as i32) > 0x3f0c_9f54 {
+        1.0 - q
+    } else if (w as i32) >= 0x0080_0000 {
+        q
+    } else {
+        ax // zero or subnormal
+    };
+    if bits >> 31 != 0 {
+        -tt
+    } else {
+        tt
+    }
+}
+
+const M_LN2_HI: f32 = f32::from_bits(0x3f31_7180);
+const M_LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
+const M_INV_LN2: f32 = f32::from_bits(0x3fb8_aa3b);
+
+/// The reduced argument of libm `expm1f` for a given k: `x − k·ln2` as hi − lo, `(x, c)`.
+/// (For k = ±1 libm writes `x ∓ ln2_hi` and `±ln2_lo`; multiplying by ±1 rounds the same.)
+#[inline(always)]
+fn expm1f_reduce(x0: f32, k: i32) -> (f32, f32) {
+    let kf = k as f32;
+    let hi = x0 - kf * M_LN2_HI;
+    let lo = kf * M_LN2_LO;
+    let x = hi - lo;
+    (x, (hi - x) - lo)
+}
+
+/// libm `expm1f`'s rational correction `e` and `hxs = x²/2` on the reduced argument.
+#[inline(always)]
+fn expm1f_core(x: f32) -> (f32, f32) {
+    const Q1: f32 = f32::from_bits(0xbd08_8868);
+    const Q2: f32 = f32::from_bits(0x3acf_3010);
+    let hfx = 0.5 * x;
+    let hxs = x * hfx;
+    let r1 = 1.0 + hxs * (Q1 + hxs * Q2);
+    let t = 3.0 - r1 * hfx;
+    (hxs * ((r1 - t) / (6.0 - x * t)), hxs)
+}
+
+/// libm `expm1f` for 0.5 < x ≤ 20 (k ≥ 1); larger x gives a finite, unused value.
+#[inline(always)]
+fn expm1f_above_half(x0: f32) -> f32 {
+    let hx = x0.to_bits() & 0x7fff_ffff;
+    // The bound keeps `truncate` in range for the unused lanes (and NaN).
+    let bounded = if x0 < 64.0 { x0 } else { 64.0 };
+    let k = if (hx as i32) >= 0x3f85_1592 {
+        truncate(M_INV_LN2 * bounded + 0.5)
+    } else {
+        1
+    };
+    // Only x > 20 reaches k > 56; the clamp keeps 2^-k normal.
+    let k = if k > 56 { 56 } else { k };
+    let (x, c) = expm1f_reduce(x0, k);
+    let (e0, hxs) = expm1f_core(x);
+    let e = x * (e0 - c) - c - hxs;
+    let plus_one = if x < -0.25 {
+        -2.0 * (e - (x + 0.5))
+    } else {
+        1.0 + 2.0 * (x - e)
+    };
+    let twopk = f32::from_bits(((0x7f + k) as u32) << 23);
+    let uf = f32::from_bits(((0x7f - k) as u32) << 23);
+    let scaled = if k < 23 {
+        (x - e + (1.0 - uf)) * twopk
+    } else {
+        (x - (e + uf) + 1.0) * twopk
+    };
+    if k == 1 {
+        plus_one
+    } else {
+        scaled
+    }
+}
+
+/// libm `expm1f` for −0.52 ≤ x ≤ 0 (k = 0 or −1).
+#[inline(always)]
+fn expm1f_small_negative(x0: f32) -> f32 {
+    let hx = x0.to_bits() & 0x7fff_ffff;
+    let k = if (hx as i32) > 0x3eb1_7218 { -1 } else { 0 };
+    // k = 0: hi = x, lo = c = 0, as libm's separate branch.
+    let (x, c) = expm1f_reduce(x0, k);
+    let (e0, hxs) = expm1f_core(x);
+    let zero_k = x - (x * e0 - hxs);
+    let e = x * (e0 - c) - c - hxs;
+    let minus_one = 0.5 * (x - e) - 0.5;
+    if (hx as i32) < 0x3300_0000 {
+        x0 // |x| < 2^-25
+    } else if k == 0 {
+        zero_k
+    } else {
+        minus_one
+    }
+}
+
+/// `v as i32` (truncation toward zero) for |v| < 2^22, in operations that vectorise (the
+/// saturating float-to-int cast does not).
+#[inline(always)]
+fn truncate(v: f32) -> i32 {
+    // 1.5 · 2^23: v + SHIFT lies in [2^23, 2^24), where the spacing is 1, so the sum holds
+    // round-to-nearest(v) in its low mantissa bits.
+    const SHIFT: f32 = 12_582_912.0;
+    let biased = v + SHIFT;
+    let nearest = biased - SHIFT;
+    let k = (biased.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
+    if v >= 0.0 && nearest > v {
+        k - 1
+    } else if v < 0.0 && nearest < v {
+        k + 1
+    } else {
+        k
+    }
+}
