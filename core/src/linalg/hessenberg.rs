@@ -100,16 +100,7 @@ pub(crate) fn reduce<R: Real>(n: usize, a: &mut [R], tau: &mut [R], work: &mut [
             }
         }
         // Right: A[.., k+1..] -= τ (A[.., k+1..] v) vᵀ, every row.
-        for row in a.chunks_exact_mut(n) {
-            let row = &mut row[k + 1..];
-            let s = crate::kernel::dot(row, v);
-            if s != R::ZERO {
-                let c = t * s;
-                for (x, &vi) in row.iter_mut().zip(v.iter()) {
-                    *x -= c * vi;
-                }
-            }
-        }
+        reflect_rows(n, a, k + 1, v, t);
     }
 }
 
@@ -135,14 +126,50 @@ pub(crate) fn accumulate_qt<R: Real>(n: usize, a: &[R], tau: &[R], qt: &mut [R],
             v[i] = a[(k + 1 + i) * n + k];
         }
         // qt[k+1.., k+1..] ← qt[k+1.., k+1..] (I − τ v vᵀ).
-        for row in qt[(k + 1) * n..].chunks_exact_mut(n) {
-            let row = &mut row[k + 1..];
-            let s = crate::kernel::dot(row, v);
+        reflect_rows(n, &mut qt[(k + 1) * n..], k + 1, v, t);
+    }
+}
+
+/// `row[c0..] -= τ (row[c0..] · v) vᵀ` for every length-`n` row of `rows` (`v.len() == n − c0`).
+///
+/// Four rows at a time: each dot product is still summed in order (same numbers as one row
+/// at a time), but the four independent sums hide the add latency that bounds a single one.
+fn reflect_rows<R: Real>(n: usize, rows: &mut [R], c0: usize, v: &[R], t: R) {
+    let mut quads = rows.chunks_exact_mut(4 * n);
+    for quad in &mut quads {
+        let (r0, rest) = quad.split_at_mut(n);
+        let (r1, rest) = rest.split_at_mut(n);
+        let (r2, r3) = rest.split_at_mut(n);
+        let rows = [&mut r0[c0..], &mut r1[c0..], &mut r2[c0..], &mut r3[c0..]];
+        let mut s = [R::ZERO; 4];
+        for ((((&x0, &x1), &x2), &x3), &vi) in rows[0]
+            .iter()
+            .zip(rows[1].iter())
+            .zip(rows[2].iter())
+            .zip(rows[3].iter())
+            .zip(v)
+        {
+            s[0] += x0 * vi;
+            s[1] += x1 * vi;
+            s[2] += x2 * vi;
+            s[3] += x3 * vi;
+        }
+        for (row, s) in rows.into_iter().zip(s) {
             if s != R::ZERO {
                 let c = t * s;
-                for (x, &vi) in row.iter_mut().zip(v.iter()) {
+                for (x, &vi) in row.iter_mut().zip(v) {
                     *x -= c * vi;
                 }
+            }
+        }
+    }
+    for row in quads.into_remainder().chunks_exact_mut(n) {
+        let row = &mut row[c0..];
+        let s = crate::kernel::dot(row, v);
+        if s != R::ZERO {
+            let c = t * s;
+            for (x, &vi) in row.iter_mut().zip(v) {
+                *x -= c * vi;
             }
         }
     }
