@@ -685,107 +685,310 @@ fn hqr<R: Real>(
                 }
             }
 
-            // Double QR step on rows l..=n and columns m..=n.
+            // Double QR step on rows l..=n and columns m..=n, in chunks of up to `CH`
+            // reflectors: each is applied at once only where the next ones need it (rows
+            // below it, columns left of the chunk's end: a small window); `Chunk::flush`
+            // then applies the chunk to the rows above (rows as vector lanes, where one
+            // reflector at a time is a scalar strided walk down the columns), to the columns
+            // right of the window and to Zᵀ (two reflectors per pass over the rows). Every
+            // entry gets the same operations in the same order as one reflector at a time
+            // (left and right updates of an entry never swap), so the numbers do not change.
+            let nu = n as usize;
+            let jend = if full { nn } else { nu + 1 };
+            let i0 = if full { 0 } else { l as usize };
+            let mut chunk = Chunk {
+                k0: 0,
+                len: 0,
+                lc: 0,
+                f: [[R::ZERO; 5]; CH],
+            };
             let mut k = m;
             while k < n {
                 let notlast = k != n - 1;
+                let ku = k as usize;
                 if k != m {
                     p = hh!(k, k - 1);
                     q = hh!(k + 1, k - 1);
                     r = if notlast { hh!(k + 2, k - 1) } else { R::ZERO };
                     x = p.abs() + q.abs() + r.abs();
-                    if x == R::ZERO {
-                        k += 1;
-                        continue;
+                    // x == 0 leaves p = q = r = 0, hence s = 0: no reflector.
+                    if x != R::ZERO {
+                        p /= x;
+                        q /= x;
+                        r /= x;
                     }
-                    p /= x;
-                    q /= x;
-                    r /= x;
                 }
                 s = Real::sqrt(p * p + q * q + r * r);
                 if p < R::ZERO {
                     s = -s;
                 }
-                if s != R::ZERO {
-                    if k != m {
-                        hh!(k, k - 1) = -s * x;
-                    } else if l != m {
-                        hh!(k, k - 1) = -hh!(k, k - 1);
+                let identity = s == R::ZERO;
+                if identity || !notlast {
+                    chunk.flush(h, zt.as_deref_mut(), nn, i0, jend);
+                }
+                if identity {
+                    k += 1;
+                    continue;
+                }
+                if k != m {
+                    hh!(k, k - 1) = -s * x;
+                } else if l != m {
+                    hh!(k, k - 1) = -hh!(k, k - 1);
+                }
+                p += s;
+                x = p / s;
+                y = q / s;
+                z = r / s;
+                q /= p;
+                r /= p;
+                if notlast {
+                    if chunk.len == 0 {
+                        chunk.k0 = ku;
+                        // Columns < lc may get column updates from this chunk: row updates
+                        // there cannot wait.
+                        chunk.lc = ((ku + CH).min(nu - 1) + 2).min(jend);
                     }
-                    p += s;
-                    x = p / s;
-                    y = q / s;
-                    z = r / s;
-                    q /= p;
-                    r /= p;
-                    let ku = k as usize;
-                    let jend = if full { nn } else { n as usize + 1 };
-                    let i0 = if full { 0 } else { l as usize };
-                    // Row modification (rows k, k+1, k+2; columns k..).
+                    let lc = chunk.lc;
+                    let f = [x, y, z, q, r];
+                    // Row modification (rows k, k+1, k+2; columns k..lc).
                     {
                         let (top, rest) = h.split_at_mut((ku + 1) * nn);
-                        let r0 = &mut top[ku * nn + ku..ku * nn + jend];
                         let (r1, r2) = rest.split_at_mut(nn);
-                        let r1 = &mut r1[ku..jend];
-                        if notlast {
-                            let r2 = &mut r2[ku..jend];
-                            for ((a0, a1), a2) in r0.iter_mut().zip(r1.iter_mut()).zip(r2) {
-                                let pp = *a0 + q * *a1 + r * *a2;
-                                *a2 -= pp * z;
-                                *a0 -= pp * x;
-                                *a1 -= pp * y;
-                            }
-                        } else {
-                            for (a0, a1) in r0.iter_mut().zip(r1.iter_mut()) {
-                                let pp = *a0 + q * *a1;
-                                *a0 -= pp * x;
-                                *a1 -= pp * y;
-                            }
-                        }
+                        row_op3::<R, false>(
+                            &f,
+                            &mut top[ku * nn + ku..ku * nn + lc],
+                            &mut r1[ku..lc],
+                            &mut r2[ku..lc],
+                        );
                     }
-                    // Column modification (columns k, k+1, k+2; rows 0..=min(n, k+3)).
-                    let iend = (n as usize).min(ku + 3);
+                    // Column modification (columns k, k+1, k+2) of rows k+1..=min(n, k+3);
+                    // the rows above wait for the flush.
+                    let iend = nu.min(ku + 3);
+                    for row in h[(ku + 1) * nn..(iend + 1) * nn].chunks_exact_mut(nn) {
+                        col_op(&f, &mut row[ku..ku + 3]);
+                    }
+                    chunk.f[chunk.len] = f;
+                    chunk.len += 1;
+                    if chunk.len == CH {
+                        chunk.flush(h, zt.as_deref_mut(), nn, i0, jend);
+                    }
+                } else {
+                    // Last (2-element) reflector, applied at once.
+                    let (top, rest) = h.split_at_mut((ku + 1) * nn);
+                    let r0 = &mut top[ku * nn + ku..ku * nn + jend];
+                    let r1 = &mut rest[ku..jend];
+                    for (a0, a1) in r0.iter_mut().zip(r1.iter_mut()) {
+                        let pp = *a0 + q * *a1;
+                        *a0 -= pp * x;
+                        *a1 -= pp * y;
+                    }
+                    let iend = nu.min(ku + 3);
                     for row in h.chunks_exact_mut(nn).take(iend + 1).skip(i0) {
-                        if notlast {
-                            let c = &mut row[ku..ku + 3];
-                            let pp = x * c[0] + y * c[1] + z * c[2];
-                            c[2] -= pp * r;
-                            c[0] -= pp;
-                            c[1] -= pp * q;
-                        } else {
-                            let c = &mut row[ku..ku + 2];
-                            let pp = x * c[0] + y * c[1];
-                            c[0] -= pp;
-                            c[1] -= pp * q;
-                        }
+                        let c = &mut row[ku..ku + 2];
+                        let pp = x * c[0] + y * c[1];
+                        c[0] -= pp;
+                        c[1] -= pp * q;
                     }
-                    // Accumulate: rows k, k+1, k+2 of Zᵀ.
                     if let Some(zt) = zt.as_deref_mut() {
                         let (top, rest) = zt.split_at_mut((ku + 1) * nn);
                         let r0 = &mut top[ku * nn..];
-                        let (r1, r2) = rest.split_at_mut(nn);
-                        if notlast {
-                            let r2 = &mut r2[..nn];
-                            for ((a0, a1), a2) in r0.iter_mut().zip(r1.iter_mut()).zip(r2) {
-                                let pp = x * *a0 + y * *a1 + z * *a2;
-                                *a2 -= pp * r;
-                                *a0 -= pp;
-                                *a1 -= pp * q;
-                            }
-                        } else {
-                            for (a0, a1) in r0.iter_mut().zip(r1.iter_mut()) {
-                                let pp = x * *a0 + y * *a1;
-                                *a0 -= pp;
-                                *a1 -= pp * q;
-                            }
+                        for (a0, a1) in r0.iter_mut().zip(rest.iter_mut()) {
+                            let pp = x * *a0 + y * *a1;
+                            *a0 -= pp;
+                            *a1 -= pp * q;
                         }
                     }
                 }
                 k += 1;
             }
+            chunk.flush(h, zt.as_deref_mut(), nn, i0, jend);
         }
     }
     Ok(norm)
+}
+
+/// Reflectors per chunk of a QR sweep (see [`hqr`]).
+const CH: usize = 4;
+
+/// Reflectors `k0..k0 + len` of a QR sweep whose updates away from the bulge are pending.
+/// `f[t] = [x, y, z, q, r]`: `P = I − v wᵀ` with `v = (1, q, r)`, `w = (x, y, z)`.
+struct Chunk<R> {
+    k0: usize,
+    len: usize,
+    /// Row updates of columns `< lc` are already done.
+    lc: usize,
+    f: [[R; 5]; CH],
+}
+
+impl<R: Real> Chunk<R> {
+    /// Applies the pending updates: row updates of columns `lc..jend`, column updates of rows
+    /// `i0..k0 + len` (row `i ≥ k0` only takes reflectors `≥ i`: the others were applied at
+    /// once), and the rows of `zt`.
+    fn flush(&mut self, h: &mut [R], zt: Option<&mut [R]>, nn: usize, i0: usize, jend: usize) {
+        let (k0, len) = (self.k0, self.len);
+        if len == 0 {
+            return;
+        }
+        self.len = 0;
+        let f = &self.f[..len];
+        let k1 = k0 + len;
+        if self.lc < jend {
+            row_ops::<R, false>(&mut h[k0 * nn..(k1 + 2) * nn], nn, self.lc, jend, f);
+        }
+        // Rows above the chunk take every reflector. A full chunk goes through a small
+        // transposed copy of RB rows, so that the rows are the vector lanes.
+        let above = &mut h[i0 * nn..k0.max(i0) * nn];
+        let mut rest = &mut above[..];
+        if let Ok(fa) = <&[[R; 5]; CH]>::try_from(f) {
+            let mut blocks = above.chunks_exact_mut(RB * nn);
+            for block in &mut blocks {
+                col_block::<R, RB>(fa, block, nn, k0);
+            }
+            rest = blocks.into_remainder();
+        }
+        for row in rest.chunks_exact_mut(nn) {
+            col_ops(f, &mut row[k0..k1 + 2]);
+        }
+        // Rows k0..k1 take the reflectors from their own index on.
+        for (t, row) in h[k0 * nn..k1 * nn].chunks_exact_mut(nn).enumerate() {
+            col_ops(&f[t..], &mut row[k0 + t..k1 + 2]);
+        }
+        if let Some(zt) = zt {
+            row_ops::<R, true>(&mut zt[k0 * nn..(k1 + 2) * nn], nn, 0, nn, f);
+        }
+    }
+}
+
+/// Reflectors `f[t]` on entries `t..t + 3` of the row segment `c`, in order
+/// (`c.len() == f.len() + 2`).
+fn col_ops<R: Real>(f: &[[R; 5]], c: &mut [R]) {
+    if c.len() != f.len() + 2 {
+        return;
+    }
+    let (mut a0, mut a1) = (c[0], c[1]);
+    for (t, &[x, y, z, q, r]) in f.iter().enumerate() {
+        let a2 = c[t + 2];
+        let pp = x * a0 + y * a1 + z * a2;
+        c[t] = a0 - pp;
+        a0 = a1 - pp * q;
+        a1 = a2 - pp * r;
+    }
+    let b = f.len();
+    c[b] = a0;
+    c[b + 1] = a1;
+}
+
+/// Rows per block in [`col_block`].
+const RB: usize = 8;
+
+/// All `CH` reflectors of `f` on columns `c0..c0 + CH + 2` of the `RB` rows in `block`
+/// (row length `nn`), as [`col_ops`] on each row (same operations, rows as vector lanes).
+#[inline(always)]
+fn col_block<R: Real, const B: usize>(f: &[[R; 5]; CH], block: &mut [R], nn: usize, c0: usize) {
+    let mut tmp = [[R::ZERO; B]; CH + 2];
+    for r in 0..B {
+        let row = &block[r * nn + c0..r * nn + c0 + CH + 2];
+        for (c, &v) in row.iter().enumerate() {
+            tmp[c][r] = v;
+        }
+    }
+    for (t, &[x, y, z, q, rr]) in f.iter().enumerate() {
+        for r in 0..B {
+            let pp = x * tmp[t][r] + y * tmp[t + 1][r] + z * tmp[t + 2][r];
+            tmp[t][r] -= pp;
+            tmp[t + 1][r] -= pp * q;
+            tmp[t + 2][r] -= pp * rr;
+        }
+    }
+    for r in 0..B {
+        let row = &mut block[r * nn + c0..r * nn + c0 + CH + 2];
+        for (c, v) in row.iter_mut().enumerate() {
+            *v = tmp[c][r];
+        }
+    }
+}
+
+/// One reflector on three entries of a row of `H` (from the right): `c ← c (I − w vᵀ)`.
+#[inline(always)]
+fn col_op<R: Real>(f: &[R; 5], c: &mut [R]) {
+    let [x, y, z, q, r] = *f;
+    if let [c0, c1, c2] = c {
+        let pp = x * *c0 + y * *c1 + z * *c2;
+        *c2 -= pp * r;
+        *c0 -= pp;
+        *c1 -= pp * q;
+    }
+}
+
+/// One reflector on one column `(a0, a1, a2)`: from the left on `H` (`ZF = false`), or on
+/// the rows of `Zᵀ` (`ZF = true`, the transpose of a column update).
+#[inline(always)]
+fn refl3<R: Real, const ZF: bool>(f: &[R; 5], a0: R, a1: R, a2: R) -> (R, R, R) {
+    let [x, y, z, q, r] = *f;
+    if ZF {
+        let pp = x * a0 + y * a1 + z * a2;
+        (a0 - pp, a1 - pp * q, a2 - pp * r)
+    } else {
+        let pp = a0 + q * a1 + r * a2;
+        (a0 - pp * x, a1 - pp * y, a2 - pp * z)
+    }
+}
+
+/// One reflector on three rows (see [`refl3`]).
+#[inline(always)]
+fn row_op3<R: Real, const ZF: bool>(f: &[R; 5], r0: &mut [R], r1: &mut [R], r2: &mut [R]) {
+    for ((a0, a1), a2) in r0.iter_mut().zip(r1.iter_mut()).zip(r2.iter_mut()) {
+        (*a0, *a1, *a2) = refl3::<R, ZF>(f, *a0, *a1, *a2);
+    }
+}
+
+/// Reflector `t` of `f` on rows `t..t + 3` of `rows` (row length `nn`), columns `c0..c1`,
+/// in order; two reflectors per pass over four rows (four per pass was slower: the chain of
+/// dependent operations per column gets too long).
+fn row_ops<R: Real, const ZF: bool>(rows: &mut [R], nn: usize, c0: usize, c1: usize, f: &[[R; 5]]) {
+    let mut t = 0;
+    while t + 2 <= f.len() {
+        let (r0, rest) = rows[t * nn..(t + 4) * nn].split_at_mut(nn);
+        let (r1, rest) = rest.split_at_mut(nn);
+        let (r2, r3) = rest.split_at_mut(nn);
+        fuse2::<R, ZF>(
+            &f[t..t + 2],
+            &mut r0[c0..c1],
+            &mut r1[c0..c1],
+            &mut r2[c0..c1],
+            &mut r3[c0..c1],
+        );
+        t += 2;
+    }
+    while t < f.len() {
+        let (r0, rest) = rows[t * nn..(t + 3) * nn].split_at_mut(nn);
+        let (r1, r2) = rest.split_at_mut(nn);
+        row_op3::<R, ZF>(&f[t], &mut r0[c0..c1], &mut r1[c0..c1], &mut r2[c0..c1]);
+        t += 1;
+    }
+}
+
+/// Reflectors `g[0]`, `g[1]` on rows `(r0, r1, r2)`, `(r1, r2, r3)`, in one pass. The rows
+/// are separate arguments so that the compiler knows they do not overlap and vectorises.
+#[inline(never)]
+fn fuse2<R: Real, const ZF: bool>(
+    g: &[[R; 5]],
+    r0: &mut [R],
+    r1: &mut [R],
+    r2: &mut [R],
+    r3: &mut [R],
+) {
+    let [g0, g1] = g else { return };
+    for (((a0, a1), a2), a3) in r0
+        .iter_mut()
+        .zip(r1.iter_mut())
+        .zip(r2.iter_mut())
+        .zip(r3.iter_mut())
+    {
+        let (b0, b1, b2) = refl3::<R, ZF>(g0, *a0, *a1, *a2);
+        *a0 = b0;
+        (*a1, *a2, *a3) = refl3::<R, ZF>(g1, b1, b2, *a3);
+    }
 }
 
 /// Complex division `(xr + i xi) / (yr + i yi)` (Smith).

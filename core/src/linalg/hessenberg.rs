@@ -100,16 +100,7 @@ pub(crate) fn reduce<R: Real>(n: usize, a: &mut [R], tau: &mut [R], work: &mut [
             }
         }
         // Right: A[.., k+1..] -= τ (A[.., k+1..] v) vᵀ, every row.
-        for row in a.chunks_exact_mut(n) {
-            let row = &mut row[k + 1..];
-            let s = crate::kernel::dot(row, v);
-            if s != R::ZERO {
-                let c = t * s;
-                for (x, &vi) in row.iter_mut().zip(v.iter()) {
-                    *x -= c * vi;
-                }
-            }
-        }
+        reflect_rows(n, a, k + 1, v, t);
     }
 }
 
@@ -135,18 +126,57 @@ pub(crate) fn accumulate_qt<R: Real>(n: usize, a: &[R], tau: &[R], qt: &mut [R],
             v[i] = a[(k + 1 + i) * n + k];
         }
         // qt[k+1.., k+1..] ← qt[k+1.., k+1..] (I − τ v vᵀ).
-        for row in qt[(k + 1) * n..].chunks_exact_mut(n) {
-            let row = &mut row[k + 1..];
-            let s = crate::kernel::dot(row, v);
+        reflect_rows(n, &mut qt[(k + 1) * n..], k + 1, v, t);
+    }
+}
+
+/// `row[c0..] -= τ (row[c0..] · v) vᵀ` for every length-`n` row of `rows` (`v.len() == n − c0`).
+///
+/// `RR` rows at a time: each dot product is still summed in order (same numbers as one row
+/// at a time), but the independent sums hide the add latency that bounds a single one.
+fn reflect_rows<R: Real>(n: usize, rows: &mut [R], c0: usize, v: &[R], t: R) {
+    let m = v.len();
+    let mut quads = rows.chunks_exact_mut(RR * n);
+    for quad in &mut quads {
+        let mut s = [R::ZERO; RR];
+        {
+            // Rows cut to length m up front, so that the loop below has no bounds checks.
+            let mut it = quad.chunks_exact(n);
+            let r: [&[R]; RR] = core::array::from_fn(|_| match it.next() {
+                Some(row) if row.len() >= c0 + m => &row[c0..c0 + m],
+                _ => &[],
+            });
+            if r.iter().all(|x| x.len() == m) {
+                for (j, &vj) in v.iter().enumerate() {
+                    for (sr, row) in s.iter_mut().zip(r.iter()) {
+                        *sr += row[j] * vj;
+                    }
+                }
+            }
+        }
+        for (row, s) in quad.chunks_exact_mut(n).zip(s) {
             if s != R::ZERO {
                 let c = t * s;
-                for (x, &vi) in row.iter_mut().zip(v.iter()) {
+                for (x, &vi) in row[c0..].iter_mut().zip(v) {
                     *x -= c * vi;
                 }
             }
         }
     }
+    for row in quads.into_remainder().chunks_exact_mut(n) {
+        let row = &mut row[c0..];
+        let s = crate::kernel::dot(row, v);
+        if s != R::ZERO {
+            let c = t * s;
+            for (x, &vi) in row.iter_mut().zip(v) {
+                *x -= c * vi;
+            }
+        }
+    }
 }
+
+/// Rows per pass in [`reflect_rows`] (8: 9 loads per column, about what the CPU issues).
+const RR: usize = 8;
 
 /// Sets every entry below the first subdiagonal to zero.
 pub(crate) fn zero_below_subdiagonal<R: Real>(n: usize, a: &mut [R]) {
