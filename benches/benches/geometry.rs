@@ -1,10 +1,9 @@
 //! Representational geometry: pairwise SVCCA and linear CKA over a population of 100
 //! networks (2000 datapoints × 64 units each), and MDS of 1000 points.
 //!
-//! Data (seeded): shared probe latents `Z` (2000 × 10, standard normal), per network
-//! `tanh(Z W_i / √10) + 0.05 ε` with `W_i` (10 × 64) and `ε` standard normal — low-rank-ish
-//! activity like a trained RNN's. The NumPy peer (`benches/peers/geometry_numpy.py`) draws
-//! the same distributions.
+//! Data: `rnndyn_benches::activity_population` (low-rank-ish activity like a trained
+//! RNN's; the NumPy peer `benches/peers/geometry_numpy.py` draws the same distributions).
+//! The 1000-network figures come from `benches/benches/pairwise_1000.rs`.
 //!
 //! Run: `cargo bench -p rnndyn-benches --bench geometry`
 
@@ -13,32 +12,11 @@ use rnndyn::analysis::{
     classical_mds, pairwise_distances, smacof, Matrix, Metric, SmacofOptions, SvccaOptions,
     SvccaReduction,
 };
+use rnndyn_benches::activity_population;
 use rnndyn_core::Rng;
 use std::hint::black_box;
 
 const NETWORKS: usize = 100;
-const ROWS: usize = 2000;
-const UNITS: usize = 64;
-const LATENT: usize = 10;
-
-fn population(seed: u64) -> Vec<Matrix> {
-    let mut rng = Rng::new(seed);
-    let z: Vec<f64> = (0..ROWS * LATENT).map(|_| rng.normal()).collect();
-    (0..NETWORKS)
-        .map(|i| {
-            let mut r = Rng::stream(seed, i as u64 + 1);
-            let w: Vec<f64> = (0..LATENT * UNITS)
-                .map(|_| r.normal() / (LATENT as f64).sqrt())
-                .collect();
-            Matrix::from_fn(ROWS, UNITS, |t, u| {
-                let s: f64 = (0..LATENT)
-                    .map(|k| z[t * LATENT + k] * w[k * UNITS + u])
-                    .sum();
-                s.tanh() + 0.05 * r.normal()
-            })
-        })
-        .collect()
-}
 
 fn points(n: usize, seed: u64) -> Matrix {
     // Distances between 1000 points in 5-D (anisotropic), embedded in 2-D.
@@ -55,7 +33,7 @@ fn points(n: usize, seed: u64) -> Matrix {
 }
 
 fn bench_pairwise(c: &mut Criterion) {
-    let pop = population(2019);
+    let pop = activity_population(NETWORKS, 2019);
     let ks: Vec<usize> = pop
         .iter()
         .take(5)

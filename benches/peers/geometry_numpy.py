@@ -12,7 +12,10 @@ pairwise step are timed:
 Same data distribution as the Rust bench: shared latents Z (2000 x 10), per network
 tanh(Z W / sqrt(10)) + 0.05 noise, W (10 x 64) standard normal.
 
-Run: python3 benches/peers/geometry_numpy.py  [--threads N is set by OPENBLAS_NUM_THREADS]
+Run: python3 benches/peers/geometry_numpy.py [REPEATS]  (threads: OPENBLAS_NUM_THREADS)
+     python3 benches/peers/geometry_numpy.py 1 --networks 1000
+With --networks above 100 only the loop variants run, once each (the stacked caches would
+need (1000 * 64)^2 doubles = 33 GB); the Rust side is benches/benches/pairwise_1000.rs.
 """
 import sys
 import time
@@ -22,13 +25,13 @@ import numpy as np
 NETWORKS, ROWS, UNITS, LATENT = 100, 2000, 64, 10
 
 
-def population(seed=2019):
+def population(networks=NETWORKS, seed=2019):
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((ROWS, LATENT))
     return [
         np.tanh(z @ (rng.standard_normal((LATENT, UNITS)) / np.sqrt(LATENT)))
         + 0.05 * rng.standard_normal((ROWS, UNITS))
-        for _ in range(NETWORKS)
+        for _ in range(networks)
     ]
 
 
@@ -115,8 +118,25 @@ def best_of(f, repeats):
     return min(times), float(np.median(times)), out
 
 
+def main_large(networks):
+    pop = population(networks)
+    print(f"numpy {np.__version__}; {networks} networks of {ROWS}x{UNITS}; one run each")
+    t, _, (d, ks) = best_of(lambda: pairwise_svcca_loop(pop), 1)
+    iu = np.triu_indices(networks, 1)
+    print(f"svcca_loop        {t:.2f} s  (mean distance {d[iu].mean():.6f})")
+    t, _, c = best_of(lambda: pairwise_cka_loop(pop), 1)
+    print(f"linear_cka_loop   {t:.2f} s  (mean distance {c[iu].mean():.6f})")
+
+
 def main():
-    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    args = sys.argv[1:]
+    if "--networks" in args:
+        k = args.index("--networks")
+        networks = int(args[k + 1])
+        del args[k:k + 2]
+        if networks > NETWORKS:
+            return main_large(networks)
+    repeats = int(args[0]) if args else 3
     pop = population()
     print(f"numpy {np.__version__}; {NETWORKS} networks of {ROWS}x{UNITS}; best/median of {repeats}")
     t, m, (d_loop, ks) = best_of(lambda: pairwise_svcca_loop(pop), repeats)
