@@ -16,7 +16,10 @@ fn main() {
         .unwrap_or(1000usize);
     let t = Instant::now();
     let pop = activity_population(networks, 2019);
-    println!("{networks} networks generated in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "{networks} networks generated in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     for (name, metric) in [
         ("svcca", Metric::Svcca(SvccaOptions::default())),
         ("linear_cka", Metric::LinearCka),
