@@ -19,23 +19,14 @@ pub(crate) fn sigmoid_in_place(xs: &mut [f32]) {
     if ordinary {
         xs.iter_mut().for_each(|x| *x = sigmoid_lane(*x));
     } else {
-        xs.iter_mut().for_each(|x| *x = sigmoid_scalar(*x));
+        xs.iter_mut()
+            .for_each(|x| *x = <f32 as crate::Real>::sigmoid(*x));
     }
 }
 
 /// tanh(x) of every element, with the bits of libm `tanhf`.
 pub(crate) fn tanh_in_place(xs: &mut [f32]) {
     xs.iter_mut().for_each(|x| *x = tanh_lane(*x));
-}
-
-#[inline(always)]
-fn sigmoid_scalar(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + libm::expf(-x))
-    } else {
-        let e = libm::expf(x);
-        e / (1.0 + e)
-    }
 }
 
 /// σ for |x| < 87.34: 1 / (1 + e^{-x}) for x ≥ 0, e^{x} / (1 + e^{x}) otherwise.
