@@ -54,7 +54,7 @@ struct Data {
     ys: Vec<f64>,
 }
 
-const MAX_P: usize = 256;
+const MAX_P: usize = 1024;
 const MAX_S: usize = 16;
 const MAX_X: usize = 4;
 
@@ -329,6 +329,17 @@ proptest! {
     #[test]
     fn jacobians_match_finite_differences_n4_i2(d in data()) {
         for_every_cell!(4, 2, check_jacobians, &d);
+    }
+
+    /// N = 13 runs the GRU's tiled reset-before product through a full 8-column tile, the
+    /// column remainder and a partial block of rows (the smaller sizes only reach the last).
+    #[test]
+    fn gru_jacobians_match_finite_differences_n13_i3(d in data()) {
+        for act in [Tanh, Relu] {
+            for conv in [ResetBeforeProduct, ResetAfterProduct] {
+                check_jacobians(GruCell::<13, 3>::new(act, conv), &d)?;
+            }
+        }
     }
 
     #[test]
