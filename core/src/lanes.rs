@@ -33,7 +33,9 @@ pub(crate) fn tanh_in_place(xs: &mut [f32]) {
 #[inline(always)]
 fn sigmoid_lane(x: f32) -> f32 {
     let nonnegative = x >= 0.0;
-    let e = expf_lane(if nonnegative { -x } else { x });
+    // −|x| by setting the sign bit: written as a select of −x and x, LLVM evaluated expf
+    // on both and blended the results.
+    let e = expf_lane(f32::from_bits(x.to_bits() | 0x8000_0000));
     let num = if nonnegative { 1.0 } else { e };
     num / (1.0 + e)
 }
@@ -80,14 +82,11 @@ fn tanh_lane(x: f32) -> f32 {
     let bits = x.to_bits();
     let w = bits & 0x7fff_ffff;
     let ax = f32::from_bits(w);
-    // libm takes expm1f(2|x|) above log(5/3)/2 and expm1f(−2|x|) below; the two ranges use
-    // disjoint parts of expm1f, so each gets its own branch-free copy.
+    // libm takes expm1f(2|x|) above log(5/3)/2 and expm1f(−2|x|) below. The two ranges
+    // differ only in the argument reduction and the reconstruction; the rational core (and
+    // its division) runs once on the selected reduced argument.
     let wide = (w as i32) > 0x3e82_c578;
-    let t = if wide {
-        expm1f_above_half(2.0 * ax)
-    } else {
-        expm1f_small_negative(-2.0 * ax)
-    };
+    let t = expm1f_for_tanh(wide, 2.0 * ax);
     // One division serves libm's three forms 1 − 2/(t+2), t/(t+2), −t/(t+2).
     let num = if (w as i32) > 0x3f0c_9f54 {
         2.0
@@ -142,22 +141,28 @@ fn expm1f_core(x: f32) -> (f32, f32) {
     (hxs * ((r1 - t) / (6.0 - x * t)), hxs)
 }
 
-/// libm `expm1f` for 0.5 < x ≤ 20 (k ≥ 1); larger x gives a finite, unused value.
+/// libm `expm1f(x)` for `x = 2|v|` when `wide` (0.5 < x ≤ 20, k ≥ 1; larger x gives a
+/// finite, unused value), else `expm1f(−x)` (−0.52 ≤ −x ≤ 0, k = 0 or −1).
 #[inline(always)]
-fn expm1f_above_half(x0: f32) -> f32 {
-    let hx = x0.to_bits() & 0x7fff_ffff;
+fn expm1f_for_tanh(wide: bool, x_abs: f32) -> f32 {
+    let x0 = if wide { x_abs } else { -x_abs };
+    let hx = x_abs.to_bits() & 0x7fff_ffff;
     // The bound keeps `truncate` in range for the unused lanes (and NaN).
     let bounded = if x0 < 64.0 { x0 } else { 64.0 };
-    let k = if (hx as i32) >= 0x3f85_1592 {
+    let k_wide = if (hx as i32) >= 0x3f85_1592 {
         truncate(M_INV_LN2 * bounded + 0.5)
     } else {
         1
     };
     // Only x > 20 reaches k > 56; the clamp keeps 2^-k normal.
-    let k = if k > 56 { 56 } else { k };
+    let k_wide = if k_wide > 56 { 56 } else { k_wide };
+    let k_small = if (hx as i32) > 0x3eb1_7218 { -1 } else { 0 };
+    let k = if wide { k_wide } else { k_small };
+    // k = 0: hi = x, lo = c = 0, as libm's separate branch.
     let (x, c) = expm1f_reduce(x0, k);
     let (e0, hxs) = expm1f_core(x);
     let e = x * (e0 - c) - c - hxs;
+    // Reconstruction for k ≥ 1.
     let plus_one = if x < -0.25 {
         -2.0 * (e - (x + 0.5))
     } else {
@@ -170,30 +175,21 @@ fn expm1f_above_half(x0: f32) -> f32 {
     } else {
         (x - (e + uf) + 1.0) * twopk
     };
-    if k == 1 {
-        plus_one
-    } else {
-        scaled
-    }
-}
-
-/// libm `expm1f` for −0.52 ≤ x ≤ 0 (k = 0 or −1).
-#[inline(always)]
-fn expm1f_small_negative(x0: f32) -> f32 {
-    let hx = x0.to_bits() & 0x7fff_ffff;
-    let k = if (hx as i32) > 0x3eb1_7218 { -1 } else { 0 };
-    // k = 0: hi = x, lo = c = 0, as libm's separate branch.
-    let (x, c) = expm1f_reduce(x0, k);
-    let (e0, hxs) = expm1f_core(x);
+    let above_half = if k == 1 { plus_one } else { scaled };
+    // Reconstruction for k = 0 and k = −1.
     let zero_k = x - (x * e0 - hxs);
-    let e = x * (e0 - c) - c - hxs;
     let minus_one = 0.5 * (x - e) - 0.5;
-    if (hx as i32) < 0x3300_0000 {
+    let small_negative = if (hx as i32) < 0x3300_0000 {
         x0 // |x| < 2^-25
     } else if k == 0 {
         zero_k
     } else {
         minus_one
+    };
+    if wide {
+        above_half
+    } else {
+        small_negative
     }
 }
 
