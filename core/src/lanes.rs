@@ -9,7 +9,9 @@
 //! The tests compare every one of the 2^32 `f32` inputs against libm (`core/tests/lanes.rs`);
 //! the workspace `Cargo.toml` pins the libm version replicated here.
 
-/// σ(x) of every element, with the bits of `Real::sigmoid` (libm `expf`).
+/// σ(x) of every element, with the bits of `Real::sigmoid` (libm `expf`). Inlined: the
+/// cells call it once per row (2N elements), and a call reloads every constant.
+#[inline(always)]
 pub(crate) fn sigmoid_in_place(xs: &mut [f32]) {
     // Not NaN and inside expf's ordinary range (|x| < 0x42aeac50 ≈ 87.34); otherwise the
     // whole slice goes through scalar libm (rare: only a diverging network gets there).
@@ -24,7 +26,8 @@ pub(crate) fn sigmoid_in_place(xs: &mut [f32]) {
     }
 }
 
-/// tanh(x) of every element, with the bits of libm `tanhf`.
+/// tanh(x) of every element, with the bits of libm `tanhf` (inlined, as `sigmoid_in_place`).
+#[inline(always)]
 pub(crate) fn tanh_in_place(xs: &mut [f32]) {
     xs.iter_mut().for_each(|x| *x = tanh_lane(*x));
 }
