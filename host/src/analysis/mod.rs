@@ -21,6 +21,7 @@ mod matrix;
 pub mod mds;
 pub mod shape;
 pub mod svcca;
+mod svd;
 
 pub use cka::{debiased_linear_cka, linear_cka, rbf_cka, LinearCkaPrep, RbfCkaPrep};
 pub use distance::{pairwise_distances, Metric};
@@ -178,14 +179,7 @@ pub(crate) fn at_b(lhs: faer::MatRef<'_, f64>, rhs: faer::MatRef<'_, f64>) -> Ma
     out
 }
 
-/// Singular values (non-increasing) of a small matrix.
-pub(crate) fn singular_values(m: faer::MatRef<'_, f64>) -> Result<Vec<f64>, AnalysisError> {
-    if m.nrows() == 0 || m.ncols() == 0 {
-        return Ok(Vec::new());
-    }
-    m.singular_values()
-        .map_err(|_| AnalysisError::Decomposition { what: "SVD" })
-}
+pub(crate) use svd::singular_values;
 
 /// Seeded test data shared by the unit tests.
 #[cfg(test)]
