@@ -141,6 +141,18 @@ fn export(args: ExportArgs) -> Result<ExitCode, AppError> {
 fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
     let (exp, text) = experiment(&args.population)?;
     let opts = train_options(&args.population)?;
+    if let Some(s) = opts.shard {
+        // A shard holds part of the population; analysing it would give partial results.
+        return Err(format!(
+            "--shard {}/{}: `rnndyn run` analyses the whole population; train the shards with \
+             `rnndyn train --shard K/N`, then `rnndyn merge --out {}`, then `rnndyn run --out {}`",
+            s.index,
+            s.count,
+            args.out.display(),
+            args.out.display()
+        )
+        .into());
+    }
     install_ctrlc();
     let store = Store::create(&args.out, &text)?;
     let mut timings = StageTimings::default();
@@ -151,7 +163,8 @@ fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
         eprintln!("interrupted: rerun the same command to resume");
         return Ok(ExitCode::from(130));
     }
-    let records = stages::analysable(&store.rebuild_catalog()?);
+    // `train_population` has just rebuilt the catalog.
+    let records = stages::analysable(&store.records()?);
     let threads = args.population.threads;
     let out = args.out.clone();
     with_threads(threads, move || {
@@ -173,7 +186,6 @@ fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
             timings.lap("geometry, embedding, findings", &clock);
         }
         let clock = Instant::now();
-        store.rebuild_catalog()?;
         let path = crate::report::write_report(&store)?;
         timings.lap("report and figures", &clock);
         timings.save(&store)?;
@@ -205,13 +217,19 @@ impl StageTimings {
             .join(", ")
     }
 
+    /// A JSON object with the stages in the order they ran (serde_json's map would sort
+    /// the keys alphabetically).
+    fn json(&self) -> Result<String, AppError> {
+        let mut fields = Vec::with_capacity(self.stages.len());
+        for (stage, secs) in &self.stages {
+            let key = serde_json::to_string(stage)?;
+            fields.push(format!("  {key}: {}", serde_json::Value::from(*secs)));
+        }
+        Ok(format!("{{\n{}\n}}\n", fields.join(",\n")))
+    }
+
     fn save(&self, store: &Store) -> Result<(), AppError> {
-        let map: serde_json::Map<String, serde_json::Value> = self
-            .stages
-            .iter()
-            .map(|(s, t)| (s.clone(), serde_json::Value::from(*t)))
-            .collect();
-        let text = serde_json::to_string_pretty(&map)?;
+        let text = self.json()?;
         crate::store::write_atomic(&store.analysis_dir()?.join("timings.json"), text.as_bytes())?;
         Ok(())
     }
@@ -245,10 +263,9 @@ fn fixed_points(args: FixedPointsArgs) -> Result<ExitCode, AppError> {
         if target.join("store.json").is_file() {
             let store = Store::open(&target)?;
             let exp = stages::store_experiment(&store)?;
-            let records = stages::analysable(&store.rebuild_catalog()?);
+            let records = stages::analysable(&store.records()?);
             let (done, skipped) =
                 stages::fixed_points_stage(&exp, &store, &records, args.force, &CANCEL, &say)?;
-            store.rebuild_catalog()?;
             eprintln!(
                 "fixed points: {done} networks analysed, {skipped} already done, in {}",
                 target.display()
@@ -277,7 +294,6 @@ fn fixed_points(args: FixedPointsArgs) -> Result<ExitCode, AppError> {
                 &DynamicsSettings::from_experiment(&exp),
             )?;
             d.save(&target, &id)?;
-            store.rebuild_catalog()?;
             return emit(&d, args.json, &target);
         }
         if target.is_file() {
@@ -519,4 +535,28 @@ fn report(args: &StoreArgs) -> Result<ExitCode, AppError> {
     let path = crate::report::write_report(&store)?;
     eprintln!("report: {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StageTimings;
+
+    #[test]
+    fn timings_keep_stage_order() {
+        let t = StageTimings {
+            stages: vec![
+                ("train".into(), 1.5),
+                ("fixed points".into(), 0.25),
+                ("geometry, \"embedding\"".into(), 2.0),
+            ],
+        };
+        let text = t.json().unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["fixed points"], 0.25);
+        assert_eq!(parsed["geometry, \"embedding\""], 2.0);
+        let train = text.find("\"train\"").unwrap();
+        let fixed = text.find("\"fixed points\"").unwrap();
+        let geometry = text.find("\"geometry").unwrap();
+        assert!(train < fixed && fixed < geometry, "{text}");
+    }
 }

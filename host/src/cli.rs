@@ -108,6 +108,7 @@ pub struct PopulationArgs {
     /// Process only shard K of N of the sweep (e.g. `3/8`, 0-based K; sweep positions i with
     /// i % N == K), or `slurm` to take K and N from SLURM_ARRAY_TASK_ID/_COUNT.
     /// A sharded run does not rewrite catalog.csv: run `rnndyn merge` when all shards are done.
+    /// `rnndyn run` refuses it (it analyses the whole population).
     #[arg(long, value_name = "K/N|slurm")]
     pub shard: Option<String>,
     /// No progress bar.

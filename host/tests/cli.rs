@@ -103,6 +103,28 @@ fn bad_config_exits_2_naming_file_key_value() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+#[test]
+fn run_refuses_a_shard_before_training() {
+    let dir = temp_dir("runshard");
+    let cfg = write_config(&dir, SMALL);
+    let store = dir.join("s");
+    let out = bin()
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--shard", "1/3", "--out"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--shard 1/3") && err.contains("rnndyn merge"),
+        "{err}"
+    );
+    assert!(!store.exists(), "nothing may be trained or written");
+}
+
 fn catalog(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("catalog.csv")).unwrap()
 }
