@@ -12,6 +12,7 @@ use crate::population::{self, Shard, TrainOptions};
 use crate::stages;
 use crate::store::Store;
 use rnndyn_core::GruConvention;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -47,17 +48,54 @@ pub fn run(cli: Cli) -> Result<ExitCode, AppError> {
 
 /// Loads the experiment named by `--config`, or the built-in default.
 pub fn experiment(args: &PopulationArgs) -> Result<(Experiment, String), AppError> {
-    match &args.config {
+    let (exp, text, file) = match &args.config {
         Some(path) => {
             let exp = config::load(path)?;
             let text = std::fs::read_to_string(path)?;
-            Ok((exp, text))
+            (exp, text, path.display().to_string())
         }
         None => {
             let text = config::default_toml();
-            Ok((config::parse(&text, "<built-in default>")?, text))
+            let file = "<built-in default>".to_string();
+            (config::parse(&text, &file)?, text, file)
+        }
+    };
+    match args.steps {
+        None => Ok((exp, text)),
+        Some(steps) => {
+            let text = config::with_training_steps(&text, &file, steps)?;
+            let exp = config::parse(&text, &format!("{file} with --steps {steps}"))?;
+            Ok((exp, text))
         }
     }
+}
+
+/// Creates the store at `out`, or opens it to resume: then its experiment must be the one
+/// given (same settings; comments and layout may differ), or the population would mix two.
+pub fn store_for(
+    out: &Path,
+    exp: &Experiment,
+    text: &str,
+    args: &PopulationArgs,
+) -> Result<Store, AppError> {
+    let saved = out.join("experiment.toml");
+    if saved.is_file() {
+        let existing = config::load(&saved)?;
+        if existing.raw != exp.raw {
+            let steps = args
+                .steps
+                .map(|n| format!(" with --steps {n}"))
+                .unwrap_or_default();
+            return Err(format!(
+                "{}: the store was made from a different experiment than {}{steps}; use another --out, or --config {}",
+                out.display(),
+                config::describe_source(args.config.as_ref()),
+                saved.display()
+            )
+            .into());
+        }
+    }
+    Ok(Store::create(out, text)?)
 }
 
 /// Parses `K/N`, or `slurm` (the array task's shard, from Slurm's environment).
@@ -107,7 +145,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, AppError> {
     let (exp, text) = experiment(&args.population)?;
     let opts = train_options(&args.population)?;
     install_ctrlc();
-    let store = Store::create(out, &text)?;
+    let store = store_for(out, &exp, &text, &args.population)?;
     let summary = population::train_population(&exp, &store, &opts, &CANCEL)?;
     eprintln!(
         "{} networks in {}: {} trained now, {} already done, {} passed, {} diverged",
@@ -154,7 +192,7 @@ fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
         .into());
     }
     install_ctrlc();
-    let store = Store::create(&args.out, &text)?;
+    let store = store_for(&args.out, &exp, &text, &args.population)?;
     let mut timings = StageTimings::default();
     let clock = Instant::now();
     let summary = population::train_population(&exp, &store, &opts, &CANCEL)?;

@@ -111,6 +111,10 @@ pub struct PopulationArgs {
     /// `rnndyn run` refuses it (it analyses the whole population).
     #[arg(long, value_name = "K/N|slurm")]
     pub shard: Option<String>,
+    /// Training steps per network, overriding `[training] steps` of the experiment (the
+    /// store's copy of the experiment records the value used).
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,

@@ -457,6 +457,27 @@ pub fn parse(text: &str, file: &str) -> Result<Experiment, ConfigError> {
     validate(raw, file)
 }
 
+/// The experiment text with `[training] steps` set to `steps` (re-serialised: the file's
+/// comments and layout are not kept).
+pub fn with_training_steps(text: &str, file: &str, steps: u64) -> Result<String, ConfigError> {
+    let parse_err = |message: String| ConfigError::Parse {
+        file: file.into(),
+        message,
+    };
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|e| parse_err(e.to_string().trim_end().to_string()))?;
+    let training = table
+        .entry("training")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(training) = training else {
+        return Err(parse_err("`training` must be a table".into()));
+    };
+    let steps = i64::try_from(steps)
+        .map_err(|_| parse_err(format!("--steps {steps}: larger than TOML integers allow")))?;
+    training.insert("steps".into(), toml::Value::Integer(steps));
+    toml::to_string(&table).map_err(|e| parse_err(e.to_string()))
+}
+
 /// Turns a raw experiment into typed settings.
 pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigError> {
     let bad = |key: &str, value: String, reason: &str| ConfigError::Invalid {

@@ -14,7 +14,6 @@
 use crate::app::AppError;
 use crate::cli::{PopulationArgs, SlurmArgs};
 use crate::population::Shard;
-use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -317,23 +316,11 @@ pub fn run(args: SlurmArgs) -> Result<ExitCode, AppError> {
         config: args.config.clone(),
         threads: None,
         shard: None,
+        steps: None,
         quiet: true,
     };
     let (exp, text) = crate::app::experiment(&pop)?;
-    let saved = args.out.join("experiment.toml");
-    if saved.is_file() {
-        let existing = crate::config::load(&saved)?;
-        if existing.raw != exp.raw {
-            return Err(format!(
-                "{}: the store was made from a different experiment than {}; use another --out, or --config {}",
-                args.out.display(),
-                crate::config::describe_source(args.config.as_ref()),
-                saved.display()
-            )
-            .into());
-        }
-    }
-    let store = Store::create(&args.out, &text)?;
+    let store = crate::app::store_for(&args.out, &exp, &text, &pop)?;
     let out = std::fs::canonicalize(store.root())
         .map_err(|e| format!("{}: {e}", store.root().display()))?;
     let exe = std::env::current_exe()

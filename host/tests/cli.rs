@@ -3,6 +3,9 @@
 //! Index:
 //! - `print_default_config_parses`: `train --print-default-config` is a valid experiment.
 //! - `bad_config_exits_2_naming_file_key_value`.
+//! - `run_refuses_a_shard_before_training`.
+//! - `steps_override_is_recorded_and_a_changed_experiment_is_refused`: `--steps` lands in the
+//!   store's experiment; resuming with another experiment is an error.
 //! - `killed_run_resumes_to_the_same_store`: SIGKILL midway, rerun, compare with an
 //!   uninterrupted run.
 //! - `run_end_to_end`: `rnndyn run` on a small population writes the report, every advertised
@@ -123,6 +126,56 @@ fn run_refuses_a_shard_before_training() {
         "{err}"
     );
     assert!(!store.exists(), "nothing may be trained or written");
+}
+
+#[test]
+fn steps_override_is_recorded_and_a_changed_experiment_is_refused() {
+    let dir = temp_dir("steps");
+    let cfg = write_config(
+        &dir,
+        &SMALL.replace(r#"["vanilla", "gru", "lstm"]"#, r#"["gru"]"#),
+    );
+    let store = dir.join("s");
+    let train = |extra: &[&str]| {
+        bin()
+            .arg("train")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&store)
+            .args(["--quiet", "--threads", "1"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = train(&["--steps", "7"]);
+    assert!(first.status.success(), "{first:?}");
+    let saved = std::fs::read_to_string(store.join("experiment.toml")).unwrap();
+    let exp = rnndyn::config::parse(&saved, "saved").unwrap();
+    assert_eq!(exp.training.steps, 7);
+    for id in ["gru-tanh-n8-l2_0-lr_1e-2-s0", "gru-relu-n8-l2_0-lr_1e-2-s0"] {
+        let rec =
+            std::fs::read_to_string(store.join("networks").join(id).join("network.json")).unwrap();
+        assert!(rec.contains("\"train_steps\": 7"), "{rec}");
+    }
+    // The same override resumes (nothing left to train) ...
+    let again = train(&["--steps", "7"]);
+    assert!(again.status.success(), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("0 trained now, 2 already done"),
+        "{again:?}"
+    );
+    // ... while another step count, or none (the file says 120), would mix two experiments.
+    for extra in [&["--steps", "8"][..], &[]] {
+        let out = train(extra);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("different experiment"), "{err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(store.join("experiment.toml")).unwrap(),
+        saved
+    );
 }
 
 fn catalog(dir: &Path) -> String {
