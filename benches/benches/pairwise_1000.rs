@@ -3,7 +3,8 @@
 //! Too long for criterion's repeated sampling; the 100-network figures are in `geometry`.
 //!
 //! Run: `cargo bench -p rnndyn-benches --bench pairwise_1000` (≈ 4 minutes on 2 cores,
-//! ≈ 3 GB of memory). `PAIRWISE_NETWORKS=200` runs a smaller population.
+//! ≈ 3 GB of memory). `PAIRWISE_NETWORKS=200` runs a smaller population,
+//! `PAIRWISE_METRICS=linear_cka` one metric.
 
 use rnndyn::analysis::{pairwise_distances, Metric, SvccaOptions};
 use rnndyn_benches::activity_population;
@@ -20,10 +21,18 @@ fn main() {
         "{networks} networks generated in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    // `PAIRWISE_METRICS=linear_cka` (comma-separated) runs a subset.
+    let only = std::env::var("PAIRWISE_METRICS").ok();
     for (name, metric) in [
         ("svcca", Metric::Svcca(SvccaOptions::default())),
         ("linear_cka", Metric::LinearCka),
     ] {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|m| m == name))
+        {
+            continue;
+        }
         let t = Instant::now();
         let d = pairwise_distances(&pop, &metric).expect("pairwise distances");
         let secs = t.elapsed().as_secs_f64();
