@@ -55,10 +55,6 @@ mod tests {
         }
     }
 
-    fn faer_of(m: &crate::analysis::Matrix) -> Mat<f64> {
-        m.to_faer()
-    }
-
     #[test]
     fn matches_faer_on_random_shapes() {
         for (seed, (r, c)) in [
@@ -77,7 +73,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let a = faer_of(&random_matrix(r, c, 300 + seed as u64));
+            let a = random_matrix(r, c, 300 + seed as u64).to_faer();
             check(a.as_ref(), &format!("{r}×{c}"));
         }
     }
