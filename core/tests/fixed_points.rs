@@ -353,7 +353,9 @@ fn batched_search_matches_the_one_start_search_bit_for_bit() {
 #[test]
 fn linearize_survives_a_jacobian_where_balanced_qr_cycles() {
     use rnndyn_core::fixed_point::{linearize, linearize_scratch_len, LinearizeParams};
-    use rnndyn_core::linalg::{eigen, eigen_scratch_len, ComputeLeft, EigParams, Eigenvalue};
+    use rnndyn_core::linalg::{
+        eigen, eigen_scratch_len, Balance, ComputeLeft, EigParams, Eigenvalue, Sort,
+    };
     use rnndyn_core::Error;
     use std::io::Read;
     const S: usize = 64;
@@ -370,20 +372,45 @@ fn linearize_survives_a_jacobian_where_balanced_qr_cycles() {
     let m: Vec<f64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
     assert_eq!(m.len(), S * S);
 
-    // Precondition (the case this guards): balanced QR does not converge on it.
+    // Precondition (the case this guards): QR after scaling-only balancing does not
+    // converge on it.
     let (mut work, mut values) = (m.clone(), vec![Eigenvalue::default(); S]);
     let mut vectors = vec![0.0; S * S];
     let mut scratch = vec![0.0; eigen_scratch_len(S, ComputeLeft::No)];
-    let balanced = eigen(
+    let scaled_only = eigen(
         S,
         &mut work,
         &mut values,
         &mut vectors,
         None,
         &mut scratch,
-        &EigParams::default(),
+        &EigParams {
+            balance: Balance::Scale,
+            ..EigParams::default()
+        },
     );
-    assert_eq!(balanced, Err(Error::NoConvergence));
+    assert_eq!(scaled_only, Err(Error::NoConvergence));
+    // The default balancing first permutes the 50 zero rows out of the way (their
+    // eigenvalue 0 is isolated exactly) and converges without the fallback.
+    let mut work = m.clone();
+    let mut direct = vec![Eigenvalue::default(); S];
+    eigen(
+        S,
+        &mut work,
+        &mut direct,
+        &mut vectors,
+        None,
+        &mut scratch,
+        &EigParams {
+            sort: Sort::ByModulusDescending,
+            ..EigParams::default()
+        },
+    )
+    .expect("permute-and-scale balancing converges");
+    assert_eq!(
+        direct.iter().filter(|v| v.re == 0.0 && v.im == 0.0).count(),
+        50
+    );
 
     // A ReLU cell whose Jacobian is exactly `m`: every unit on (h = 0, x = 0, b = 1), so
     // J = Wᵀ in the row-vector convention; W = mᵀ.
@@ -420,8 +447,9 @@ fn linearize_survives_a_jacobian_where_balanced_qr_cycles() {
         .complex_eigenvalues();
     let mut theirs: Vec<f64> = schur.iter().map(|c| c.norm()).collect();
     theirs.sort_by(|a, b| b.total_cmp(a));
-    for (v, t) in values.iter().zip(&theirs) {
+    for ((v, d), t) in values.iter().zip(&direct).zip(&theirs) {
         assert!((v.modulus() - t).abs() < 1e-9, "{} vs {t}", v.modulus());
+        assert!((d.modulus() - t).abs() < 1e-9, "{} vs {t}", d.modulus());
     }
     assert_eq!(lin.stability_index, 0);
     assert!((lin.spectral_radius - 0.67036457).abs() < 1e-8);

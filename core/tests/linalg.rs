@@ -374,8 +374,16 @@ enum Kind {
     Defective,
 }
 
+/// Every balancing mode.
+const BALANCES: [Balance; 4] = [
+    Balance::PermuteAndScale,
+    Balance::Scale,
+    Balance::Permute,
+    Balance::None,
+];
+
 fn check_all(name: &str, n: usize, a: &[f64], kind: Kind) {
-    for balance in [Balance::Scale, Balance::None] {
+    for balance in BALANCES {
         let params = EigParams {
             balance,
             ..EigParams::default()
@@ -442,6 +450,45 @@ proptest! {
     }
 
     #[test]
+    fn eigen_with_zero_rows_and_columns(
+        n in 1usize..=12,
+        seed in any::<u64>(),
+        rows in any::<u16>(),
+        cols in any::<u16>(),
+    ) {
+        // ReLU-like Jacobians: units that are off give zero rows (and zero columns where a
+        // unit feeds nothing). Every such index is an exact eigenvalue 0 that permuting
+        // balancing isolates.
+        let mut rng = Rng::new(seed);
+        let mut a = randn(n, &mut rng);
+        let mut isolated = 0;
+        for i in 0..n {
+            let (r, c) = (rows >> i & 1 == 1, cols >> i & 1 == 1);
+            for k in 0..n {
+                if r {
+                    a[i * n + k] = 0.0;
+                }
+                if c {
+                    a[k * n + i] = 0.0;
+                }
+            }
+            isolated += usize::from(r || c);
+        }
+        // Zero rows alone keep the zero eigenvalue semisimple (generically); with zero
+        // columns as well it can be defective, where an oracle's eigenvalues scatter by
+        // √ε (ours stay exact), so only residuals and invariants are checked then.
+        let only_rows = (0..n).all(|i| cols >> i & 1 == 0);
+        let kind = if only_rows { Kind::Normal } else { Kind::Sensitive };
+        check_all("zero rows/columns", n, &a, kind);
+        for balance in [Balance::PermuteAndScale, Balance::Permute] {
+            let params = EigParams { balance, ..EigParams::default() };
+            let r = run_eigen(n, &a, &params).unwrap();
+            let zeros = r.values.iter().filter(|v| v.re == 0.0 && v.im == 0.0).count();
+            prop_assert!(zeros >= isolated, "{balance:?}: {zeros} exact zeros < {isolated}");
+        }
+    }
+
+    #[test]
     fn eigen_sorted_by_modulus(n in 1usize..=12, seed in any::<u64>()) {
         let mut rng = Rng::new(seed);
         let a = randn(n, &mut rng);
@@ -489,7 +536,7 @@ fn eigenvalues_only_match_full_after_a_dissolved_split() {
     );
     for (n, seed) in cases {
         let a = randn(n, &mut Rng::new(seed));
-        for balance in [Balance::Scale, Balance::None] {
+        for balance in BALANCES {
             let params = EigParams {
                 balance,
                 ..EigParams::default()

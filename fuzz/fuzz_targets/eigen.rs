@@ -59,10 +59,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let flags: u8 = u.arbitrary().unwrap_or(0);
     let params = EigParams {
-        balance: if flags & 1 == 0 {
-            Balance::Scale
-        } else {
-            Balance::None
+        balance: match flags & 5 {
+            0 => Balance::PermuteAndScale,
+            1 => Balance::Scale,
+            4 => Balance::Permute,
+            _ => Balance::None,
         },
         sort: if flags & 2 == 0 {
             Sort::None

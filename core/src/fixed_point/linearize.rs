@@ -74,9 +74,10 @@ pub fn linearize<R: Real, C: Cell<R>>(
         ..Default::default()
     };
     match eigen(s, work, values, vectors, None, eig_scratch, &eig_params) {
-        // The QR iteration can cycle on some Jacobians with many exact zeros (ReLU units
-        // that are off: a large defective zero eigenvalue), depending on the balancing
-        // scale; the same matrix unbalanced converges. The Jacobian is still intact.
+        // The QR iteration cycled on some Jacobians with many exact zeros (ReLU units that
+        // are off) after scaling-only balancing; the default balancing now permutes those
+        // rows out first. Kept as a safety net: the same matrix unbalanced converges.
+        // The Jacobian is still intact.
         Err(Error::NoConvergence) => {
             work.copy_from_slice(jacobian);
             let unbalanced = EigParams {

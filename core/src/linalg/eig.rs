@@ -3,8 +3,9 @@
 //! Pipeline (LAPACK `geev` in spirit, unblocked, no allocation):
 //! 1. power-of-two scaling of the whole matrix when its entries are near the over- or
 //!    underflow thresholds (exact; undone on the eigenvalues);
-//! 2. optional diagonal balancing `B = D⁻¹ A D` with powers of two (`gebal`, scaling
-//!    only), which makes eigenvalues of badly scaled matrices accurate;
+//! 2. optional balancing `B = D⁻¹ P A Pᵀ D` (`gebal`): a permutation that isolates
+//!    eigenvalues exposed by zero rows and columns, then powers of two on the remaining
+//!    block, which makes eigenvalues of badly scaled matrices accurate;
 //! 3. Householder reduction to Hessenberg form (see [`super::hessenberg`]);
 //! 4. Francis implicit double-shift QR with deflation on negligible subdiagonal entries
 //!    and exceptional shifts every 10 sweeps without deflation (EISPACK `hqr2`, as in
@@ -53,16 +54,22 @@ impl<R: Real> Eigenvalue<R> {
     }
 }
 
-/// Diagonal balancing before the reduction.
+/// Balancing before the reduction (LAPACK `gebal` jobs `'N'`, `'P'`, `'S'`, `'B'`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Balance {
     /// Work on `A` as given.
     None,
-    /// Scale rows and columns by powers of two so that they have comparable norms
-    /// (LAPACK `gebal` with job `'S'`; exact, undone on the eigenvectors). Default: it
-    /// makes eigenvalues of badly scaled matrices accurate and rarely hurts.
-    #[default]
+    /// Permute rows and columns (a similarity, exact) so that eigenvalues isolated by zero
+    /// rows or columns move to the top and bottom, already triangular; the QR iteration
+    /// then starts deflated there. ReLU Jacobians have such rows: units that are off.
+    Permute,
+    /// Scale rows and columns by powers of two so that they have comparable norms (exact,
+    /// undone on the eigenvectors): eigenvalues of badly scaled matrices become accurate.
     Scale,
+    /// Permute, then scale the rest (LAPACK `geev`'s choice). Default. On a matrix with
+    /// nothing to permute it is [`Balance::Scale`], bit for bit.
+    #[default]
+    PermuteAndScale,
 }
 
 /// Order of the returned eigenvalues.
@@ -90,7 +97,7 @@ pub enum ComputeLeft {
 /// Parameters of [`eigenvalues`] and [`eigen`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EigParams {
-    /// Default: [`Balance::Scale`].
+    /// Default: [`Balance::PermuteAndScale`].
     pub balance: Balance,
     /// Default: [`Sort::None`].
     pub sort: Sort,
@@ -104,7 +111,7 @@ pub struct EigParams {
 impl Default for EigParams {
     fn default() -> Self {
         Self {
-            balance: Balance::Scale,
+            balance: Balance::PermuteAndScale,
             sort: Sort::None,
             max_sweeps_per_eigenvalue: 30,
         }
@@ -260,10 +267,7 @@ fn run<R: Real>(
     }
 
     // 2. Balancing.
-    match params.balance {
-        Balance::Scale => balance(n, a, scale),
-        Balance::None => scale.fill(R::ONE),
-    }
+    let window = balance(n, a, scale, params.balance);
 
     // 3. Hessenberg reduction; Zᵀ (rows = Schur vectors) goes into `right`.
     reduce(n, a, tau, work);
@@ -313,11 +317,7 @@ fn run<R: Real>(
                 }
                 r += if pair { 2 } else { 1 };
             }
-            for row in lv.chunks_exact_mut(n) {
-                for (x, &s) in row.iter_mut().zip(scale.iter()) {
-                    *x /= s;
-                }
-            }
+            undo_balance(n, lv, scale, window, Side::Left);
             normalize_rows(n, lv, e);
         }
         backsub(n, a, |i| (d[i], e[i]), norm);
@@ -336,11 +336,7 @@ fn run<R: Real>(
                 }
             }
         }
-        for row in zt.chunks_exact_mut(n) {
-            for (x, &s) in row.iter_mut().zip(scale.iter()) {
-                *x *= s;
-            }
-        }
+        undo_balance(n, zt, scale, window, Side::Right);
         normalize_rows(n, zt, e);
         right = Some(zt);
     }
@@ -403,9 +399,104 @@ fn norm2_iter<R: Real>(it: impl Iterator<Item = R> + Clone) -> R {
     scale * Real::sqrt(s)
 }
 
-/// LAPACK `gebal` (job `'S'`, LAPACK ≥ 3.5 norms): `a ← D⁻¹ a D`, `scale = diag(D)`.
-fn balance<R: Real>(n: usize, a: &mut [R], scale: &mut [R]) {
+/// The rows and columns `lo..=hi` that balancing left unpermuted (everything outside is
+/// already triangular; `lo = hi + 1` when nothing is left).
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    lo: usize,
+    hi: usize,
+}
+
+/// LAPACK `gebal` (LAPACK ≥ 3.5 norms): `a ← D⁻¹ P a Pᵀ D`. Returns the window; `scale[i]`
+/// holds `D_ii` inside it and, outside, the index that row/column `i` was swapped with
+/// (LAPACK's convention). `n ≥ 1`.
+fn balance<R: Real>(n: usize, a: &mut [R], scale: &mut [R], job: Balance) -> Window {
     scale.fill(R::ONE);
+    let mut w = Window { lo: 0, hi: n - 1 };
+    if matches!(job, Balance::Permute | Balance::PermuteAndScale) {
+        w = permute(n, a, scale);
+    }
+    if matches!(job, Balance::Scale | Balance::PermuteAndScale) && w.lo < w.hi {
+        scale_window(n, a, scale, w);
+    }
+    w
+}
+
+/// Swaps rows `i`, `j` and columns `i`, `j` (the similarity `P a Pᵀ` of a transposition).
+fn swap_sym<R: Real>(n: usize, a: &mut [R], i: usize, j: usize) {
+    if i == j {
+        return;
+    }
+    for k in 0..n {
+        a.swap(k * n + i, k * n + j);
+    }
+    for k in 0..n {
+        a.swap(i * n + k, j * n + k);
+    }
+}
+
+/// `gebal`'s permutation: rows with no off-diagonal nonzero in the window go to its
+/// bottom, then columns with none go to its top.
+fn permute<R: Real>(n: usize, a: &mut [R], scale: &mut [R]) -> Window {
+    let (mut lo, mut hi) = (0usize, n - 1);
+    // Rows isolating an eigenvalue → bottom.
+    while let Some(i) = (0..=hi)
+        .rev()
+        .find(|&i| (0..=hi).all(|j| j == i || a[i * n + j] == R::ZERO))
+    {
+        scale[hi] = R::from_usize(i);
+        swap_sym(n, a, i, hi);
+        if hi == 0 {
+            // Triangular after the swaps (here i = 0: nothing moved).
+            scale[0] = R::ONE;
+            return Window { lo: 0, hi: 0 };
+        }
+        hi -= 1;
+    }
+    // Columns isolating an eigenvalue → top (none left once `lo > hi`).
+    while let Some(j) = (lo..=hi).find(|&j| (lo..=hi).all(|i| i == j || a[i * n + j] == R::ZERO)) {
+        scale[lo] = R::from_usize(j);
+        swap_sym(n, a, j, lo);
+        lo += 1;
+    }
+    for s in &mut scale[lo..=hi] {
+        *s = R::ONE;
+    }
+    Window { lo, hi }
+}
+
+/// Which eigenvectors [`undo_balance`] transforms.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Right,
+    Left,
+}
+
+/// LAPACK `gebak` on vectors stored by rows: the scaling (right: `× D`, left: `÷ D`), then
+/// the swaps in reverse order of [`permute`].
+fn undo_balance<R: Real>(n: usize, v: &mut [R], scale: &[R], w: Window, side: Side) {
+    for row in v.chunks_exact_mut(n) {
+        for (x, &s) in row[w.lo..=w.hi].iter_mut().zip(&scale[w.lo..=w.hi]) {
+            match side {
+                Side::Right => *x *= s,
+                Side::Left => *x /= s,
+            }
+        }
+    }
+    let swaps = (0..w.lo).rev().chain(w.hi + 1..n);
+    for i in swaps {
+        let k = scale[i].to_f64() as usize;
+        if k != i && k < n {
+            for row in v.chunks_exact_mut(n) {
+                row.swap(i, k);
+            }
+        }
+    }
+}
+
+/// `gebal`'s scaling of the window `lo..=hi` (norms over the window, as LAPACK ≥ 3.5).
+fn scale_window<R: Real>(n: usize, a: &mut [R], scale: &mut [R], w: Window) {
+    let Window { lo, hi } = w;
     let radix = R::TWO;
     let sfmin1 = R::MIN_POSITIVE / (R::EPSILON * R::HALF);
     let sfmax1 = R::ONE / sfmin1;
@@ -414,12 +505,13 @@ fn balance<R: Real>(n: usize, a: &mut [R], scale: &mut [R]) {
     let factor = R::from_f64(0.95);
     for _sweep in 0..100 {
         let mut noconv = false;
-        for i in 0..n {
-            let col = (0..n).map(|k| a[k * n + i]);
-            let c0 = norm2_iter(col.clone());
-            let ca0 = col.fold(R::ZERO, |m, x| m.max(x.abs()));
+        for i in lo..=hi {
+            // Norms over the window; maxima over the whole row and column (outside the
+            // window they are zero except above it / right of it, as LAPACK's ranges).
+            let c0 = norm2_iter((lo..=hi).map(|k| a[k * n + i]));
+            let ca0 = (0..n).fold(R::ZERO, |m, k| m.max(a[k * n + i].abs()));
             let row = &a[i * n..(i + 1) * n];
-            let r0 = crate::kernel::norm2(row);
+            let r0 = crate::kernel::norm2(&row[lo..=hi]);
             let ra0 = max_abs(row);
             if c0 == R::ZERO || r0 == R::ZERO {
                 continue;
