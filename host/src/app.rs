@@ -357,9 +357,10 @@ fn emit(
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         eprintln!(
-            "{} fixed points (by stability index {:?}); results in {}",
+            "{} fixed points (by stability index {:?}), {} slow points; results in {}",
             d.fixed_points.fixed_points.len(),
             d.fixed_points.count_by_index(),
+            d.fixed_points.slow_points.len(),
             dir.display()
         );
         let [a, b, c, e] = d.seconds;

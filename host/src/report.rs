@@ -165,18 +165,27 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
         }
     }
     let _ = writeln!(md, "## Fixed points by architecture\n");
-    let _ = writeln!(md, "| architecture | activation | networks | mean fixed points | mean stable | mean index 1 | mean index ≥ 2 |\n|---|---|---|---|---|---|---|");
-    let mut groups: BTreeMap<(String, String), Vec<Vec<usize>>> = BTreeMap::new();
+    let _ = writeln!(md, "| architecture | activation | networks | mean fixed points | mean stable | mean index 1 | mean index ≥ 2 | mean slow points |\n|---|---|---|---|---|---|---|---|");
+    // (architecture, activation) → per network: fixed points by stability index, slow points.
+    type Counts = (Vec<usize>, Option<usize>);
+    let mut groups: BTreeMap<(String, String), Vec<Counts>> = BTreeMap::new();
     for r in &records {
         if let Some(s) = stages::dynamics_summary(store, &r.id) {
             groups
                 .entry((r.arch.clone(), r.activation.clone()))
                 .or_default()
-                .push(s.count_by_stability_index);
+                .push((s.count_by_stability_index, s.slow_points));
         }
     }
-    for ((a, act), counts) in &groups {
-        let m = counts.len() as f64;
+    for ((a, act), nets) in &groups {
+        let m = nets.len() as f64;
+        let known: Vec<f64> = nets.iter().filter_map(|n| n.1).map(|k| k as f64).collect();
+        let slow = if known.is_empty() {
+            "–".to_string()
+        } else {
+            format!("{:.1}", known.iter().sum::<f64>() / known.len() as f64)
+        };
+        let counts: Vec<&Vec<usize>> = nets.iter().map(|n| &n.0).collect();
         let get = |c: &Vec<usize>, i: usize| c.get(i).copied().unwrap_or(0) as f64;
         let total: f64 = counts
             .iter()
@@ -192,19 +201,24 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
             / m;
         let _ = writeln!(
             md,
-            "| {a} | {act} | {} | {total:.1} | {s0:.1} | {s1:.1} | {s2:.1} |",
+            "| {a} | {act} | {} | {total:.1} | {s0:.1} | {s1:.1} | {s2:.1} | {slow} |",
             counts.len()
         );
     }
     let _ = writeln!(md, "\n## Population\n");
-    let _ = writeln!(md, "| id | arch | act | N | L2 | lr | seed | final loss | eval MSE | accuracy | held | passed | fixed points |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "| id | arch | act | N | L2 | lr | seed | final loss | eval MSE | accuracy | held | passed | fixed points | slow points |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &records {
-        let fp = stages::dynamics_summary(store, &r.id)
+        let summary = stages::dynamics_summary(store, &r.id);
+        let fp = summary
+            .as_ref()
             .map(|s| format!("{:?}", s.count_by_stability_index))
+            .unwrap_or_default();
+        let slow = summary
+            .map(|s| s.slow_points.map_or("–".to_string(), |k| k.to_string()))
             .unwrap_or_default();
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {:.2e} | {:.3} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {:.2e} | {:.3} | {} | {} | {} | {} |",
             r.id,
             r.arch,
             r.activation,
@@ -227,7 +241,8 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
             } else {
                 "no"
             },
-            fp
+            fp,
+            slow
         );
     }
     let _ = writeln!(md, "\n## Files\n\nEvery matrix is a `.npy` in `analysis/` (row order: `analysis/networks.txt`); per network see `networks/<id>/`. The catalog is `catalog.csv`.");

@@ -75,10 +75,11 @@ pub fn fixed_points_stage(
                 .map_err(|e| format!("{}: {e}", r.id))?;
             d.save(&store.network_dir(&r.id), &r.id)?;
             say(format!(
-                "{:<40} fixed points {:>3}  by stability index {:?}",
+                "{:<40} fixed points {:>3}  by stability index {:?}  slow points {}",
                 r.id,
                 d.fixed_points.fixed_points.len(),
-                d.fixed_points.count_by_index()
+                d.fixed_points.count_by_index(),
+                d.fixed_points.slow_points.len()
             ));
             Ok(true)
         })

@@ -29,6 +29,13 @@ pub struct FixedPointSettings {
     /// Fixed points farther from the trajectories' centroid than `outlier_scale` × the
     /// trajectories' RMS radius are outliers (default 10).
     pub outlier_scale: f64,
+    /// A search that stalled (residual above `residual_tolerance`) with `q = ½‖F(h) − h‖²`
+    /// at or below this found a slow point (default 1e-6: the state moves by at most
+    /// ≈ 1.4e-3 per step there).
+    pub slow_q_tolerance: f64,
+    /// Slow points closer than `slow_dedup_tolerance · max(1, ‖h‖)` to a fixed point or to
+    /// a slow point with smaller q are not kept (default 1e-2).
+    pub slow_dedup_tolerance: f64,
     /// The core search (default: Adam ≤ 300 iterations to q < 1e-8, then Newton).
     pub search: FixedPointParams,
     /// Slow-mode tolerance of the linearisation (default 0.02).
@@ -43,6 +50,8 @@ impl Default for FixedPointSettings {
             residual_tolerance: 1e-10,
             dedup_tolerance: 1e-6,
             outlier_scale: 10.0,
+            slow_q_tolerance: 1e-6,
+            slow_dedup_tolerance: 1e-2,
             search: FixedPointParams {
                 adam: AdamPhase {
                     max_iterations: 300,
@@ -69,11 +78,13 @@ pub enum CandidateStatus {
     Outlier,
     /// The search returned an error (non-finite state).
     Failed,
+    /// Not converged, but stalled at a small q: a slow point (index into `slow_points`).
+    Slow(usize),
 }
 
 impl CandidateStatus {
     /// Numeric code saved in `fixed_points.npz`: 0 kept, 1 not converged, 2 duplicate,
-    /// 3 outlier, 4 failed.
+    /// 3 outlier, 4 failed, 5 slow point.
     pub fn code(self) -> i64 {
         match self {
             CandidateStatus::Kept(_) => 0,
@@ -81,6 +92,14 @@ impl CandidateStatus {
             CandidateStatus::Duplicate(_) => 2,
             CandidateStatus::Outlier => 3,
             CandidateStatus::Failed => 4,
+            CandidateStatus::Slow(_) => 5,
+        }
+    }
+    /// Index of the slow point this candidate found, or −1.
+    pub fn slow_point(self) -> i64 {
+        match self {
+            CandidateStatus::Slow(i) => i as i64,
+            _ => -1,
         }
     }
     /// Index of the fixed point this candidate found (kept or duplicate), or −1.
@@ -114,11 +133,13 @@ pub struct Candidate {
     pub status: CandidateStatus,
 }
 
-/// A unique fixed point with its linearisation.
+/// A unique fixed point (or slow point) with its linearisation.
 #[derive(Clone, Debug)]
 pub struct FixedPoint {
     pub state: Vec<f64>,
     pub residual: f64,
+    /// `½‖F(h) − h‖²` where the search ended.
+    pub q: f64,
     /// Number of |λ| > 1.
     pub stability_index: usize,
     /// Number of ||λ| − 1| < tolerance.
@@ -143,6 +164,8 @@ pub struct FixedPointAnalysis {
     pub input: Vec<f64>,
     pub candidates: Vec<Candidate>,
     pub fixed_points: Vec<FixedPoint>,
+    /// Slow points, smallest q first (see [`FixedPointSettings::slow_q_tolerance`]).
+    pub slow_points: Vec<FixedPoint>,
 }
 
 impl FixedPointAnalysis {
@@ -184,6 +207,15 @@ impl FixedPointAnalysis {
             }
         }
         best.filter(|_| best_d <= tol * norm(h).max(1.0))
+    }
+}
+
+/// A stability index as saved: −1 for an unknown spectrum.
+fn index_code(k: usize) -> i64 {
+    if k == usize::MAX {
+        -1
+    } else {
+        k as i64
     }
 }
 
@@ -377,70 +409,115 @@ pub fn find_fixed_points(
         }
     }
 
-    let o = model.spec().outputs;
-    let fixed_points: Vec<FixedPoint> = unique
-        .par_iter()
-        .map(|&c| {
-            let h = &candidates[c].end;
-            let mut jac = vec![0.0; s * s];
-            let mut values = vec![Eigenvalue::default(); s];
-            let mut vectors = vec![0.0; s * s];
-            let mut scratch = vec![0.0; rnndyn_core::fixed_point::linearize_scratch_len(s)];
-            let lin = model.linearize(
-                p,
-                x,
-                h,
-                &settings.linearize,
-                &mut jac,
-                &mut values,
-                &mut vectors,
-                &mut scratch,
-            );
-            let mut output = vec![0.0; o];
-            model.readout(p, h, &mut output);
-            let residual = candidates[c].report.map(|r| r.residual).unwrap_or(f64::NAN);
-            match lin {
-                Ok(l) => FixedPoint {
-                    state: h.clone(),
-                    residual,
-                    stability_index: l.stability_index,
-                    slow_modes: l.slow_modes,
-                    spectral_radius: l.spectral_radius,
-                    leading_angle: l.leading_angle,
-                    eigenvalues: values,
-                    eigenvectors: vectors,
-                    jacobian: jac,
-                    output,
-                },
-                // The eigen solver failed (should not happen on a finite Jacobian): keep the
-                // point, mark its spectrum unknown.
-                Err(_) => FixedPoint {
-                    state: h.clone(),
-                    residual,
-                    stability_index: usize::MAX,
-                    slow_modes: 0,
-                    spectral_radius: f64::NAN,
-                    leading_angle: f64::NAN,
-                    eigenvalues: vec![
-                        Eigenvalue {
-                            re: f64::NAN,
-                            im: f64::NAN
-                        };
-                        s
-                    ],
-                    eigenvectors: vec![f64::NAN; s * s],
-                    jacobian: jac,
-                    output,
-                },
-            }
+    // Slow points: searches that stalled at a small but nonzero q (local minima of q, e.g.
+    // along an approximate line attractor), smallest q first, away from every fixed point
+    // and from each other. Outliers stay "not converged".
+    let q_of = |c: &Candidate| c.report.map(|r| r.q).unwrap_or(f64::INFINITY);
+    let mut slow_order: Vec<usize> = (0..candidates.len())
+        .filter(|&i| {
+            let c = &candidates[i];
+            c.status == CandidateStatus::NotConverged
+                && q_of(c) <= settings.slow_q_tolerance
+                && c.end.iter().all(|v| v.is_finite())
         })
         .collect();
+    slow_order.sort_by(|&a, &b| {
+        q_of(&candidates[a])
+            .total_cmp(&q_of(&candidates[b]))
+            .then(a.cmp(&b))
+    });
+    let mut slow: Vec<usize> = Vec::new();
+    for &c in &slow_order {
+        let h = &candidates[c].end;
+        let tol = settings.slow_dedup_tolerance * norm(h).max(1.0);
+        let near = |u: &usize| dist(&candidates[*u].end, h) <= tol;
+        if dist(h, &centroid) > outlier_radius || unique.iter().any(near) || slow.iter().any(near) {
+            continue;
+        }
+        candidates[c].status = CandidateStatus::Slow(slow.len());
+        slow.push(c);
+    }
+
+    let describe = |ids: &[usize]| -> Vec<FixedPoint> {
+        ids.par_iter()
+            .map(|&c| linearized_point(model, p, x, &candidates[c], settings))
+            .collect()
+    };
+    let fixed_points = describe(&unique);
+    let slow_points = describe(&slow);
 
     FixedPointAnalysis {
         state_dim: s,
         input: x.to_vec(),
         candidates,
         fixed_points,
+        slow_points,
+    }
+}
+
+/// The linearisation and readout at a candidate's end state.
+fn linearized_point(
+    model: &dyn Model,
+    p: &[f64],
+    x: &[f64],
+    candidate: &Candidate,
+    settings: &FixedPointSettings,
+) -> FixedPoint {
+    let (s, o) = (model.state_dim(), model.spec().outputs);
+    let h = &candidate.end;
+    let mut jac = vec![0.0; s * s];
+    let mut values = vec![Eigenvalue::default(); s];
+    let mut vectors = vec![0.0; s * s];
+    let mut scratch = vec![0.0; rnndyn_core::fixed_point::linearize_scratch_len(s)];
+    let lin = model.linearize(
+        p,
+        x,
+        h,
+        &settings.linearize,
+        &mut jac,
+        &mut values,
+        &mut vectors,
+        &mut scratch,
+    );
+    let mut output = vec![0.0; o];
+    model.readout(p, h, &mut output);
+    let residual = candidate.report.map(|r| r.residual).unwrap_or(f64::NAN);
+    let q = candidate.report.map(|r| r.q).unwrap_or(f64::NAN);
+    match lin {
+        Ok(l) => FixedPoint {
+            state: h.clone(),
+            residual,
+            q,
+            stability_index: l.stability_index,
+            slow_modes: l.slow_modes,
+            spectral_radius: l.spectral_radius,
+            leading_angle: l.leading_angle,
+            eigenvalues: values,
+            eigenvectors: vectors,
+            jacobian: jac,
+            output,
+        },
+        // The eigen solver failed (should not happen on a finite Jacobian): keep the point,
+        // mark its spectrum unknown.
+        Err(_) => FixedPoint {
+            state: h.clone(),
+            residual,
+            q,
+            stability_index: usize::MAX,
+            slow_modes: 0,
+            spectral_radius: f64::NAN,
+            leading_angle: f64::NAN,
+            eigenvalues: vec![
+                Eigenvalue {
+                    re: f64::NAN,
+                    im: f64::NAN
+                };
+                s
+            ],
+            eigenvectors: vec![f64::NAN; s * s],
+            jacobian: jac,
+            output,
+        },
     }
 }
 
@@ -463,8 +540,13 @@ impl FixedPointAnalysis {
     /// | `candidate_residual`, `candidate_q` | (C,) | final residual and q |
     /// | `candidate_adam_iterations`, `candidate_newton_iterations` | (C,) int64 | |
     /// | `candidate_adam_stop`, `candidate_newton_stop` | (C,) int64 | 0 converged, 1 max iterations, 2 singular, 3 stalled, 4 diverged, 5 skipped |
-    /// | `candidate_status` | (C,) int64 | 0 kept, 1 not converged, 2 duplicate, 3 outlier, 4 failed |
+    /// | `candidate_status` | (C,) int64 | 0 kept, 1 not converged, 2 duplicate, 3 outlier, 4 failed, 5 slow point |
     /// | `candidate_fixed_point` | (C,) int64 | index of the fixed point found, or −1 |
+    /// | `candidate_slow_point` | (C,) int64 | index of the slow point found, or −1 |
+    /// | `slow_states` | (L, S) | slow points (L of them), smallest q first |
+    /// | `slow_q`, `slow_residuals` | (L,) | q = ½‖F(h) − h‖² and ‖F(h) − h‖ there |
+    /// | `slow_stability_index` | (L,) int64 | number of \|λ\| > 1 there (−1: unknown) |
+    /// | `slow_eigenvalues_re`, `slow_eigenvalues_im` | (L, S) | by decreasing modulus |
     pub fn save(&self, path: &Path) -> Result<(), NpyError> {
         let (k, s, c) = (
             self.fixed_points.len(),
@@ -486,13 +568,7 @@ impl FixedPointAnalysis {
         let idx: Vec<i64> = self
             .fixed_points
             .iter()
-            .map(|f| {
-                if f.stability_index == usize::MAX {
-                    -1
-                } else {
-                    f.stability_index as i64
-                }
-            })
+            .map(|f| index_code(f.stability_index))
             .collect();
         w.add("stability_index", &[k], &idx)?;
         let slow: Vec<i64> = self
@@ -561,6 +637,34 @@ impl FixedPointAnalysis {
             &[c],
             &cint(&|x| x.status.fixed_point()),
         )?;
+        w.add(
+            "candidate_slow_point",
+            &[c],
+            &cint(&|x| x.status.slow_point()),
+        )?;
+        let l = self.slow_points.len();
+        let sflat = |f: &dyn Fn(&FixedPoint) -> Vec<f64>| -> Vec<f64> {
+            self.slow_points.iter().flat_map(f).collect()
+        };
+        w.add("slow_states", &[l, s], &sflat(&|f| f.state.clone()))?;
+        w.add("slow_q", &[l], &sflat(&|f| vec![f.q]))?;
+        w.add("slow_residuals", &[l], &sflat(&|f| vec![f.residual]))?;
+        let sidx: Vec<i64> = self
+            .slow_points
+            .iter()
+            .map(|f| index_code(f.stability_index))
+            .collect();
+        w.add("slow_stability_index", &[l], &sidx)?;
+        w.add(
+            "slow_eigenvalues_re",
+            &[l, s],
+            &sflat(&|f| f.eigenvalues.iter().map(|e| e.re).collect()),
+        )?;
+        w.add(
+            "slow_eigenvalues_im",
+            &[l, s],
+            &sflat(&|f| f.eigenvalues.iter().map(|e| e.im).collect()),
+        )?;
         w.finish()
     }
 
@@ -595,7 +699,156 @@ impl FixedPointAnalysis {
                 "not_converged": counts(|s| matches!(s, CandidateStatus::NotConverged)),
                 "outlier": counts(|s| matches!(s, CandidateStatus::Outlier)),
                 "failed": counts(|s| matches!(s, CandidateStatus::Failed)),
-            }
+                "slow": counts(|s| matches!(s, CandidateStatus::Slow(_))),
+            },
+            "slow_points": self.slow_points.iter().map(|f| serde_json::json!({
+                "state": f.state,
+                "q": f.q,
+                "residual": f.residual,
+                "stability_index": f.stability_index,
+                "spectral_radius": f.spectral_radius,
+            })).collect::<Vec<_>>(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{build, Arch, ModelSpec};
+    use rnndyn_core::cell::{Activation, GruConvention};
+
+    const N: usize = 4;
+    const EPS: f64 = 1e-4;
+
+    /// A ReLU vanilla network with no fixed point but a line of slow points:
+    /// `F(h) = relu(h W + b)` with `W = diag(1, ½, ½, ½)`, `b = (ε, ½, ½, ½)`. Along
+    /// `h = (t, 1, 1, 1)`, `t > −ε`, the state drifts by exactly ε per step:
+    /// `q = ½‖F(h) − h‖² = ε²/2` there and larger everywhere else.
+    fn slow_line() -> (Box<dyn Model>, Vec<f64>) {
+        let spec = ModelSpec {
+            arch: Arch::Vanilla,
+            activation: Activation::Relu,
+            gru_convention: GruConvention::ResetBeforeProduct,
+            hidden: N,
+            inputs: 3,
+            outputs: 3,
+        };
+        let model = build(&spec).unwrap();
+        let mut p = vec![0.0; model.param_count()];
+        for i in 0..N {
+            p[i * N + i] = if i == 0 { 1.0 } else { 0.5 };
+        }
+        let b = N * N + 3 * N;
+        p[b] = EPS;
+        p[b + 1..b + N].fill(0.5);
+        (model, p)
+    }
+
+    fn starts_along_the_line(count: usize) -> Vec<Vec<f64>> {
+        let mut rng = Rng::new(7);
+        (0..count)
+            .map(|k| {
+                let mut h = vec![k as f64 / count as f64, 1.0, 1.0, 1.0];
+                for v in &mut h[1..] {
+                    *v += 0.2 * rng.normal();
+                }
+                h
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_of_slow_points_is_found_and_no_fixed_point_is_invented() {
+        let (model, p) = slow_line();
+        let starts = starts_along_the_line(24);
+        let reference: Vec<f64> = starts.iter().flatten().copied().collect();
+        let settings = FixedPointSettings::default();
+        let a = find_fixed_points(
+            model.as_ref(),
+            &p,
+            &[0.0; 3],
+            &starts,
+            &reference,
+            &settings,
+        );
+        assert!(
+            a.fixed_points.is_empty(),
+            "{} fixed points",
+            a.fixed_points.len()
+        );
+        assert!(
+            a.slow_points.len() >= 5,
+            "{} slow points",
+            a.slow_points.len()
+        );
+        for (k, f) in a.slow_points.iter().enumerate() {
+            assert!(
+                (f.q - EPS * EPS / 2.0).abs() < 1e-3 * EPS * EPS,
+                "q = {:e}",
+                f.q
+            );
+            assert!(
+                (f.residual - EPS).abs() < 1e-3 * EPS,
+                "residual {:e}",
+                f.residual
+            );
+            for &v in &f.state[1..] {
+                assert!((v - 1.0).abs() < 1e-6, "state {:?}", f.state);
+            }
+            // Spectrum {1, ½, ½, ½}: stable, one slow mode.
+            assert_eq!((f.stability_index, f.slow_modes), (0, 1));
+            assert!((f.spectral_radius - 1.0).abs() < 1e-12);
+            if k > 0 {
+                assert!(f.q >= a.slow_points[k - 1].q, "smallest q first");
+            }
+            for g in &a.slow_points[..k] {
+                let tol = settings.slow_dedup_tolerance * norm(&f.state).max(1.0);
+                assert!(dist(&f.state, &g.state) > tol, "duplicates kept");
+            }
+        }
+        // Every candidate marked slow points at a slow point within the dedup distance or is
+        // itself one.
+        let marked = a
+            .candidates
+            .iter()
+            .filter(|c| matches!(c.status, CandidateStatus::Slow(_)))
+            .count();
+        assert_eq!(marked, a.slow_points.len());
+
+        // Saved for NumPy: the slow arrays and the candidates' links to them.
+        let path = std::env::temp_dir().join(format!("rnndyn-slow-{}.npz", std::process::id()));
+        a.save(&path).unwrap();
+        let read = |name: &str| crate::npy::read_npz_shaped(&path, name).unwrap();
+        let l = a.slow_points.len();
+        assert_eq!(
+            read("slow_states"),
+            (
+                vec![l, N],
+                a.slow_points.iter().flat_map(|f| f.state.clone()).collect()
+            )
+        );
+        assert_eq!(read("slow_q").0, vec![l]);
+        assert_eq!(read("slow_eigenvalues_re").0, vec![l, N]);
+        assert_eq!(read("states").0, vec![0, N]);
+        let links = read("candidate_slow_point").1;
+        let codes = read("candidate_status").1;
+        for (c, (&link, &code)) in a.candidates.iter().zip(links.iter().zip(&codes)) {
+            assert_eq!(link, c.status.slow_point() as f64);
+            assert_eq!(code == 5.0, link >= 0.0);
+        }
+        std::fs::remove_file(&path).unwrap();
+
+        // Below ε²/2 nothing qualifies.
+        let strict = FixedPointSettings {
+            slow_q_tolerance: 1e-10,
+            ..FixedPointSettings::default()
+        };
+        let b = find_fixed_points(model.as_ref(), &p, &[0.0; 3], &starts, &reference, &strict);
+        assert!(b.slow_points.is_empty() && b.fixed_points.is_empty());
+        assert!(b
+            .candidates
+            .iter()
+            .all(|c| c.status == CandidateStatus::NotConverged));
     }
 }

@@ -86,6 +86,9 @@ pub struct DynamicsSummary {
     pub seconds: [f64; 4],
     pub fixed_points: usize,
     pub count_by_stability_index: Vec<usize>,
+    /// Slow points (`None` in summaries written before rnndyn looked for them).
+    #[serde(default)]
+    pub slow_points: Option<usize>,
     pub candidates: usize,
     pub max_residual: f64,
     pub node_labels: Vec<String>,
@@ -314,6 +317,7 @@ impl NetworkDynamics {
             seconds: self.seconds,
             fixed_points: self.fixed_points.fixed_points.len(),
             count_by_stability_index: self.fixed_points.count_by_index(),
+            slow_points: Some(self.fixed_points.slow_points.len()),
             candidates: self.fixed_points.candidates.len(),
             max_residual: self
                 .fixed_points
