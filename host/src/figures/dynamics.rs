@@ -25,6 +25,8 @@ struct PcaPanel {
     trajectories: Vec<Vec<[f64; 3]>>,
     /// (PC coordinates, stability index).
     fixed_points: Vec<([f64; 3], i64)>,
+    /// Slow points (PC coordinates).
+    slow_points: Vec<[f64; 3]>,
 }
 
 fn pc3(p: &Pca, h: &[f64]) -> [f64; 3] {
@@ -71,12 +73,14 @@ fn pca_panels(ctx: &Context<'_>) -> Result<Vec<PcaPanel>, FigureError> {
             .zip(&fps.index)
             .map(|(h, &i)| (pc3(&pca, h), i))
             .collect();
+        let slow_points = fps.slow_states.iter().map(|h| pc3(&pca, h)).collect();
         panels.push(PcaPanel {
             arch: r.arch.clone(),
             title: Context::panel_title(r),
             axis_labels: [pca.label(0), pca.label(1), pca.label(2)],
             trajectories,
             fixed_points,
+            slow_points,
         });
     }
     Ok(panels)
@@ -128,7 +132,8 @@ impl Figure for PcaFigure {
                     .iter()
                     .flatten()
                     .copied()
-                    .chain(p.fixed_points.iter().map(|f| f.0));
+                    .chain(p.fixed_points.iter().map(|f| f.0))
+                    .chain(p.slow_points.iter().copied());
                 let pts: Vec<[f64; 3]> = all.collect();
                 let x = super::padded_range(pts.iter().map(|q| q[0]), 0.06);
                 let y = super::padded_range(pts.iter().map(|q| q[dim]), 0.06);
@@ -142,6 +147,12 @@ impl Figure for PcaFigure {
                         traj.stroke_width(1),
                     ))?;
                 }
+                // Slow points under the fixed points.
+                c.draw_series(
+                    p.slow_points
+                        .iter()
+                        .map(|q| Cross::new((q[0], q[dim]), 4, style::SLOW_POINT.stroke_width(2))),
+                )?;
                 // Unstable points first, so stable ones (the memories) stay on top.
                 let mut fps: Vec<&([f64; 3], i64)> = p.fixed_points.iter().collect();
                 fps.sort_by_key(|f| std::cmp::Reverse(f.1));
@@ -176,6 +187,9 @@ impl Figure for PcaFigure {
                 Glyph::Dot(style::stability_colour(i)),
                 style::stability_label(i).to_string(),
             ));
+        }
+        if self.panels.iter().any(|p| !p.slow_points.is_empty()) {
+            items.push((Glyph::Cross(style::SLOW_POINT), "slow points".to_string()));
         }
         style::legend(&legend, &items)
     }

@@ -8,7 +8,7 @@
 //! | file | what it shows | paper |
 //! |---|---|---|
 //! | `task_examples` | inputs, targets and outputs of one trial, one network per architecture | Fig. 1a, 4a, 5a |
-//! | `pca_fixed_points` | hidden trajectories and fixed points (by stability index) on the top PCs | Fig. 1b, 4b, 5b |
+//! | `pca_fixed_points` | hidden trajectories, fixed points (by stability index) and slow points on the top PCs | Fig. 1b, 4b, 5b |
 //! | `eigenvalue_spectra` | Jacobian eigenvalues at the fixed points against the unit circle | Fig. 1c |
 //! | `mds` | MDS of the population under SVCCA and under topological distance | Fig. 1d, 1f |
 //! | `sine_frequency` | leading eigen-angle vs target frequency, every network | Fig. 4c |
@@ -283,6 +283,8 @@ struct FixedPoints {
     index: Vec<i64>,
     /// Eigenvalues (re, im) per fixed point, by decreasing modulus.
     eigenvalues: Vec<Vec<(f64, f64)>>,
+    /// Slow points, L × S (none in files written before rnndyn looked for them).
+    slow_states: Vec<Vec<f64>>,
 }
 
 impl FixedPoints {
@@ -302,7 +304,18 @@ impl FixedPoints {
         let rows = |v: &[f64]| -> Vec<Vec<f64>> {
             (0..k).map(|i| v[i * s..(i + 1) * s].to_vec()).collect()
         };
+        let slow_states = if npy::npz_names(path)?.iter().any(|n| n == "slow_states") {
+            let (shape, v) = npy::read_npz_shaped(path, "slow_states")?;
+            let l = shape.first().copied().unwrap_or(0);
+            if v.len() != l * s {
+                return Err(format!("{}: inconsistent slow_states shape", path.display()).into());
+            }
+            (0..l).map(|i| v[i * s..(i + 1) * s].to_vec()).collect()
+        } else {
+            Vec::new()
+        };
         Ok(Some(FixedPoints {
+            slow_states,
             states: rows(&states),
             index: index.iter().map(|&v| v as i64).collect(),
             eigenvalues: (0..k)

@@ -63,6 +63,8 @@ pub(super) fn stability_label(index: i64) -> &'static str {
 }
 
 pub(super) const INPUT: RGBColor = RGBColor(140, 140, 140);
+/// Slow points (crosses): dark grey, apart from the stability colours.
+pub(super) const SLOW_POINT: RGBColor = RGBColor(70, 70, 70);
 
 pub(super) fn text(size: u32) -> TextStyle<'static> {
     (FAMILY, size).into_font().color(&BLACK)
