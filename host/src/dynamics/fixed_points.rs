@@ -210,6 +210,44 @@ impl FixedPointAnalysis {
     }
 }
 
+/// `{prefix}states` (P, S), `{prefix}residuals` (P,), `{prefix}stability_index` (P,) and
+/// `{prefix}eigenvalues_re` / `_im` (P, S) of `points`.
+fn add_points(
+    w: &mut NpzWriter,
+    prefix: &str,
+    points: &[FixedPoint],
+    s: usize,
+) -> Result<(), NpyError> {
+    let k = points.len();
+    let flat =
+        |f: &dyn Fn(&FixedPoint) -> Vec<f64>| -> Vec<f64> { points.iter().flat_map(f).collect() };
+    w.add(
+        &format!("{prefix}states"),
+        &[k, s],
+        &flat(&|f| f.state.clone()),
+    )?;
+    w.add(
+        &format!("{prefix}residuals"),
+        &[k],
+        &flat(&|f| vec![f.residual]),
+    )?;
+    let idx: Vec<i64> = points
+        .iter()
+        .map(|f| index_code(f.stability_index))
+        .collect();
+    w.add(&format!("{prefix}stability_index"), &[k], &idx)?;
+    for (part, name) in [(0, "re"), (1, "im")] {
+        let v = flat(&|f| {
+            f.eigenvalues
+                .iter()
+                .map(|e| if part == 0 { e.re } else { e.im })
+                .collect()
+        });
+        w.add(&format!("{prefix}eigenvalues_{name}"), &[k, s], &v)?;
+    }
+    Ok(())
+}
+
 /// A stability index as saved: −1 for an unknown spectrum.
 fn index_code(k: usize) -> i64 {
     if k == usize::MAX {
@@ -563,30 +601,13 @@ impl FixedPointAnalysis {
         };
         let mut w = NpzWriter::new(path);
         w.add("input", &[self.input.len()], &self.input)?;
-        w.add("states", &[k, s], &flat(&|f| f.state.clone()))?;
-        w.add("residuals", &[k], &flat(&|f| vec![f.residual]))?;
-        let idx: Vec<i64> = self
-            .fixed_points
-            .iter()
-            .map(|f| index_code(f.stability_index))
-            .collect();
-        w.add("stability_index", &[k], &idx)?;
+        add_points(&mut w, "", &self.fixed_points, s)?;
         let slow: Vec<i64> = self
             .fixed_points
             .iter()
             .map(|f| f.slow_modes as i64)
             .collect();
         w.add("slow_modes", &[k], &slow)?;
-        w.add(
-            "eigenvalues_re",
-            &[k, s],
-            &flat(&|f| f.eigenvalues.iter().map(|e| e.re).collect()),
-        )?;
-        w.add(
-            "eigenvalues_im",
-            &[k, s],
-            &flat(&|f| f.eigenvalues.iter().map(|e| e.im).collect()),
-        )?;
         w.add(
             "eigenvectors",
             &[k, s, s],
@@ -642,29 +663,9 @@ impl FixedPointAnalysis {
             &[c],
             &cint(&|x| x.status.slow_point()),
         )?;
-        let l = self.slow_points.len();
-        let sflat = |f: &dyn Fn(&FixedPoint) -> Vec<f64>| -> Vec<f64> {
-            self.slow_points.iter().flat_map(f).collect()
-        };
-        w.add("slow_states", &[l, s], &sflat(&|f| f.state.clone()))?;
-        w.add("slow_q", &[l], &sflat(&|f| vec![f.q]))?;
-        w.add("slow_residuals", &[l], &sflat(&|f| vec![f.residual]))?;
-        let sidx: Vec<i64> = self
-            .slow_points
-            .iter()
-            .map(|f| index_code(f.stability_index))
-            .collect();
-        w.add("slow_stability_index", &[l], &sidx)?;
-        w.add(
-            "slow_eigenvalues_re",
-            &[l, s],
-            &sflat(&|f| f.eigenvalues.iter().map(|e| e.re).collect()),
-        )?;
-        w.add(
-            "slow_eigenvalues_im",
-            &[l, s],
-            &sflat(&|f| f.eigenvalues.iter().map(|e| e.im).collect()),
-        )?;
+        add_points(&mut w, "slow_", &self.slow_points, s)?;
+        let q: Vec<f64> = self.slow_points.iter().map(|f| f.q).collect();
+        w.add("slow_q", &[q.len()], &q)?;
         w.finish()
     }
 
