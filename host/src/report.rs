@@ -2,6 +2,7 @@
 //! population table and fixed-point summary, as `report.md` and an offline `report.html`.
 
 use crate::analysis::Matrix;
+use crate::dynamics::network::DynamicsSummary;
 use crate::npy;
 use crate::stages::{self, categories, silhouette, silhouette_p_value, Findings};
 use crate::store::{NetworkRecord, Store};
@@ -166,26 +167,33 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
     }
     let _ = writeln!(md, "## Fixed points by architecture\n");
     let _ = writeln!(md, "| architecture | activation | networks | mean fixed points | mean stable | mean index 1 | mean index ≥ 2 | mean slow points |\n|---|---|---|---|---|---|---|---|");
-    // (architecture, activation) → per network: fixed points by stability index, slow points.
-    type Counts = (Vec<usize>, Option<usize>);
-    let mut groups: BTreeMap<(String, String), Vec<Counts>> = BTreeMap::new();
-    for r in &records {
-        if let Some(s) = stages::dynamics_summary(store, &r.id) {
+    // Each network's dynamics.json, read once for both tables.
+    let summaries: Vec<_> = records
+        .iter()
+        .map(|r| stages::dynamics_summary(store, &r.id))
+        .collect();
+    let mut groups: BTreeMap<(String, String), Vec<&DynamicsSummary>> = BTreeMap::new();
+    for (r, s) in records.iter().zip(&summaries) {
+        if let Some(s) = s {
             groups
                 .entry((r.arch.clone(), r.activation.clone()))
                 .or_default()
-                .push((s.count_by_stability_index, s.slow_points));
+                .push(s);
         }
     }
     for ((a, act), nets) in &groups {
         let m = nets.len() as f64;
-        let known: Vec<f64> = nets.iter().filter_map(|n| n.1).map(|k| k as f64).collect();
+        let known: Vec<f64> = nets
+            .iter()
+            .filter_map(|n| n.slow_points)
+            .map(|k| k as f64)
+            .collect();
         let slow = if known.is_empty() {
             "–".to_string()
         } else {
             format!("{:.1}", known.iter().sum::<f64>() / known.len() as f64)
         };
-        let counts: Vec<&Vec<usize>> = nets.iter().map(|n| &n.0).collect();
+        let counts: Vec<&Vec<usize>> = nets.iter().map(|n| &n.count_by_stability_index).collect();
         let get = |c: &Vec<usize>, i: usize| c.get(i).copied().unwrap_or(0) as f64;
         let total: f64 = counts
             .iter()
@@ -207,13 +215,13 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
     }
     let _ = writeln!(md, "\n## Population\n");
     let _ = writeln!(md, "| id | arch | act | N | L2 | lr | seed | final loss | eval MSE | accuracy | held | passed | fixed points | slow points |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for r in &records {
-        let summary = stages::dynamics_summary(store, &r.id);
+    for (r, summary) in records.iter().zip(&summaries) {
         let fp = summary
             .as_ref()
             .map(|s| format!("{:?}", s.count_by_stability_index))
             .unwrap_or_default();
         let slow = summary
+            .as_ref()
             .map(|s| s.slow_points.map_or("–".to_string(), |k| k.to_string()))
             .unwrap_or_default();
         let _ = writeln!(

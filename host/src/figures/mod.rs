@@ -301,16 +301,16 @@ impl FixedPoints {
         if states.len() != k * s || index.len() != k || re.len() != k * s || im.len() != k * s {
             return Err(format!("{}: inconsistent array shapes", path.display()).into());
         }
+        // Rows of length S (the last partial row, if any, is left out).
         let rows = |v: &[f64]| -> Vec<Vec<f64>> {
-            (0..k).map(|i| v[i * s..(i + 1) * s].to_vec()).collect()
+            v.chunks_exact(s.max(1)).map(<[f64]>::to_vec).collect()
         };
         let slow_states = if npy::npz_names(path)?.iter().any(|n| n == "slow_states") {
             let (shape, v) = npy::read_npz_shaped(path, "slow_states")?;
-            let l = shape.first().copied().unwrap_or(0);
-            if v.len() != l * s {
+            if v.len() != shape.first().copied().unwrap_or(0) * s {
                 return Err(format!("{}: inconsistent slow_states shape", path.display()).into());
             }
-            (0..l).map(|i| v[i * s..(i + 1) * s].to_vec()).collect()
+            rows(&v)
         } else {
             Vec::new()
         };
