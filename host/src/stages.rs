@@ -91,10 +91,23 @@ pub fn fixed_points_stage(
     Ok((done, skipped))
 }
 
-/// Reads a network's `dynamics.json`.
+/// Reads a network's `dynamics.json`: `None` if it has none (not analysed, e.g. diverged);
+/// a file that exists but does not parse is a warning naming it, then `None`, so one bad
+/// file leaves a visible gap in the report instead of stopping it.
 pub fn dynamics_summary(store: &Store, id: &str) -> Option<DynamicsSummary> {
     let p = store.network_dir(id).join("dynamics.json");
-    serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
+    let text = std::fs::read_to_string(&p).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!(
+                "rnndyn: warning: {}: {e}; left out of the fixed-point tables (`rnndyn fixed-points {} --force` redoes it)",
+                p.display(),
+                store.root().display()
+            );
+            None
+        }
+    }
 }
 
 /// Writes `analysis/networks.txt`: the network order of every matrix in `analysis/`.

@@ -509,8 +509,8 @@ fn nan() -> f64 {
     f64::NAN
 }
 
-/// JSON has no NaN: store it as `null` and read `null` back as NaN.
-mod nan_as_null {
+/// JSON has no NaN: store it as `null` and read `null` back as NaN (`#[serde(with = …)]`).
+pub(crate) mod nan_as_null {
     use serde::{Deserialize, Deserializer, Serializer};
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         if v.is_finite() {

@@ -161,6 +161,8 @@ pub struct FixedPoint {
 #[derive(Clone, Debug)]
 pub struct FixedPointAnalysis {
     pub state_dim: usize,
+    /// Readout dimension O (so `outputs` is (0, O), not (0, 0), when nothing was found).
+    pub output_dim: usize,
     pub input: Vec<f64>,
     pub candidates: Vec<Candidate>,
     pub fixed_points: Vec<FixedPoint>,
@@ -486,6 +488,7 @@ pub fn find_fixed_points(
 
     FixedPointAnalysis {
         state_dim: s,
+        output_dim: model.spec().outputs,
         input: x.to_vec(),
         candidates,
         fixed_points,
@@ -591,11 +594,7 @@ impl FixedPointAnalysis {
             self.state_dim,
             self.candidates.len(),
         );
-        let o = self
-            .fixed_points
-            .first()
-            .map(|f| f.output.len())
-            .unwrap_or(0);
+        let o = self.output_dim;
         let flat = |f: &dyn Fn(&FixedPoint) -> Vec<f64>| -> Vec<f64> {
             self.fixed_points.iter().flat_map(f).collect()
         };
@@ -832,6 +831,8 @@ mod tests {
         assert_eq!(read("slow_q").0, vec![l]);
         assert_eq!(read("slow_eigenvalues_re").0, vec![l, N]);
         assert_eq!(read("states").0, vec![0, N]);
+        // The readout's width even with no fixed point, so arrays of networks concatenate.
+        assert_eq!(read("outputs").0, vec![0, model.spec().outputs]);
         let links = read("candidate_slow_point").1;
         let codes = read("candidate_status").1;
         for (c, (&link, &code)) in a.candidates.iter().zip(links.iter().zip(&codes)) {

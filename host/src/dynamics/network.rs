@@ -8,6 +8,7 @@ use super::topology::{build_topology, unit_pulses, Topology, TopologySettings};
 use crate::config::{Experiment, TaskKind};
 use crate::model::Model;
 use crate::npy::{NpyError, NpzWriter};
+use crate::store::nan_as_null;
 use crate::task::{MemoryTrial, TaskGen};
 use rnndyn_core::task::{Context, Task};
 use rnndyn_core::Rng;
@@ -55,16 +56,21 @@ impl DynamicsSettings {
 pub struct SweepPoint {
     pub input: Vec<f64>,
     /// The task's parameter at this input (sine: ω in rad/step; integration: context index).
+    #[serde(with = "nan_as_null")]
     pub parameter: f64,
     pub fixed_points: usize,
     pub stable: usize,
     /// Sine: arg λ of the leading oscillatory mode of the fixed point with an unstable
     /// complex pair (NaN if none).
+    #[serde(with = "nan_as_null")]
     pub leading_angle: f64,
+    #[serde(with = "nan_as_null")]
     pub leading_modulus: f64,
     /// Integration: the eigenvalue modulus closest to 1 over the fixed points, and the
     /// largest modulus of the remaining eigenvalues of that fixed point.
+    #[serde(with = "nan_as_null")]
     pub slow_modulus: f64,
+    #[serde(with = "nan_as_null")]
     pub second_modulus: f64,
     pub slow_modes: usize,
 }
@@ -90,6 +96,7 @@ pub struct DynamicsSummary {
     #[serde(default)]
     pub slow_points: Option<usize>,
     pub candidates: usize,
+    #[serde(with = "nan_as_null")]
     pub max_residual: f64,
     pub node_labels: Vec<String>,
     pub sweep: Vec<SweepPoint>,
@@ -442,4 +449,44 @@ pub fn load_topology(dir: &Path) -> Result<Topology, String> {
 /// True if the task kind has an input sweep.
 pub fn has_sweep(kind: &TaskKind) -> bool {
     !matches!(kind, TaskKind::FlipFlop(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// JSON has no NaN: a sweep point without an oscillatory mode (NaN angle) must still
+    /// read back, or the report silently loses the network.
+    #[test]
+    fn a_summary_with_undefined_values_reads_back() {
+        let point = SweepPoint {
+            input: vec![0.0, 0.0, 1.0, 0.0],
+            parameter: 0.0,
+            fixed_points: 1,
+            stable: 1,
+            leading_angle: f64::NAN,
+            leading_modulus: f64::NAN,
+            slow_modulus: 0.999,
+            second_modulus: f64::NAN,
+            slow_modes: 1,
+        };
+        let summary = DynamicsSummary {
+            seconds: [0.1, 0.2, 0.3, 0.4],
+            fixed_points: 0,
+            count_by_stability_index: vec![],
+            slow_points: Some(4),
+            candidates: 128,
+            max_residual: f64::NAN,
+            node_labels: vec![],
+            sweep: vec![point],
+        };
+        let text = serde_json::to_string(&summary).unwrap();
+        assert!(text.contains("\"leading_angle\":null"), "{text}");
+        let back: DynamicsSummary = serde_json::from_str(&text).unwrap();
+        let p = &back.sweep[0];
+        assert!(p.leading_angle.is_nan() && p.leading_modulus.is_nan());
+        assert!(p.second_modulus.is_nan() && back.max_residual.is_nan());
+        assert_eq!(p.slow_modulus, 0.999);
+        assert_eq!(back.slow_points, Some(4));
+    }
 }

@@ -4,8 +4,11 @@
 
 use super::style::{self, Glyph};
 use super::{Context, DrawResult, Figure, FigureError, FixedPoints, Pca};
-use crate::dynamics::fixed_points::{find_fixed_points, sample_starts, trajectory_states};
+use crate::dynamics::fixed_points::{
+    find_fixed_points, sample_starts, trajectory_states, FixedPoint,
+};
 use crate::dynamics::network::{DynamicsSettings, PROBE_STREAM};
+use crate::model::Model;
 use crate::npy;
 use crate::task::TaskGen;
 use plotters::coord::Shift;
@@ -355,10 +358,17 @@ struct ContextDynamics {
     trajectories: Vec<Vec<(f64, f64)>>,
     /// Fixed points and whether each is stable.
     fixed_points: Vec<((f64, f64), bool)>,
-    /// Ends of the searches with a small residual: slow points, which trace the
-    /// approximate line attractor between the exact fixed points.
+    /// Slow points (the analysis' own definition, as in `fixed_points.npz`).
     slow_points: Vec<(f64, f64)>,
+    /// Probe states after [`RELAX_STEPS`] steps at the context's input with zero streams:
+    /// the fast modes have died out, so they lie along the slow manifold (the line).
+    relaxed: Vec<(f64, f64)>,
+    /// At each stable fixed point, its slowest real mode drawn across the relaxed states.
+    slow_modes: Vec<[(f64, f64); 2]>,
 }
+
+/// Input-free steps that take a probe state onto the slow manifold.
+const RELAX_STEPS: usize = 50;
 
 /// Integration: fixed points of each context on the top PCs of the probe activity.
 struct LinePanel {
@@ -367,11 +377,17 @@ struct LinePanel {
     contexts: [ContextDynamics; 2],
 }
 
-/// Residual ‖F(h) − h‖ below which a search end counts as a slow point.
-const SLOW_RESIDUAL: f64 = 1e-3;
-
 pub(super) struct LineAttractorFigure {
     panels: Vec<LinePanel>,
+    /// q = ½‖F(h) − h‖² at or below which a search end is a slow point.
+    slow_q_tolerance: f64,
+}
+
+impl LineAttractorFigure {
+    /// Legend rows: its six entries take about 1600 px in one row.
+    fn legend_lines(&self) -> u32 {
+        1600u32.div_ceil(400 * self.panels.len().max(1) as u32)
+    }
 }
 
 const CONTEXT_COLOURS: [RGBColor; 2] = [RGBColor(0, 114, 178), RGBColor(213, 94, 0)];
@@ -446,12 +462,16 @@ pub(super) fn line_attractor_figure(
                 .iter()
                 .map(|f| (pc(&f.state), f.stability_index == 0))
                 .collect();
-            contexts[k].slow_points = fa
-                .candidates
+            contexts[k].slow_points = fa.slow_points.iter().map(|f| pc(&f.state)).collect();
+            let relaxed = relaxed_states(model.as_ref(), &p, &x, &states, s, trials * t);
+            contexts[k].slow_modes = fa
+                .fixed_points
                 .iter()
-                .filter(|c| c.report.is_some_and(|r| r.residual < SLOW_RESIDUAL))
-                .map(|c| pc(&c.end))
+                .filter(|f| f.stability_index == 0)
+                .filter_map(|f| slow_mode_segment(f, &relaxed, s))
+                .map(|[a, b]| [pc(&a), pc(&b)])
                 .collect();
+            contexts[k].relaxed = relaxed.chunks_exact(s).map(pc).collect();
         }
         panels.push(LinePanel {
             title: Context::panel_title(r),
@@ -459,7 +479,10 @@ pub(super) fn line_attractor_figure(
             contexts,
         });
     }
-    Ok((!panels.is_empty()).then_some(LineAttractorFigure { panels }))
+    Ok((!panels.is_empty()).then_some(LineAttractorFigure {
+        panels,
+        slow_q_tolerance: settings.slow_q_tolerance,
+    }))
 }
 
 impl Figure for LineAttractorFigure {
@@ -467,19 +490,19 @@ impl Figure for LineAttractorFigure {
         "line_attractors"
     }
     fn title(&self) -> String {
-        "Line attractors: fixed points of each context on the top principal components".into()
+        "Line attractors of each context on the top two principal components".into()
     }
     fn size(&self) -> (u32, u32) {
         (
             400 * self.panels.len() as u32 + 20,
-            style::TITLE_BAND + style::LEGEND_BAND + 420,
+            style::TITLE_BAND + style::LEGEND_BAND * self.legend_lines() + 420,
         )
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
         DB::ErrorType: 'static,
     {
-        let (body, legend) = style::frame(root, &self.title(), 1)?;
+        let (body, legend) = style::frame(root, &self.title(), self.legend_lines())?;
         let cells = body
             .margin(0, 10, 10, 10)
             .split_evenly((1, self.panels.len()));
@@ -492,6 +515,7 @@ impl Figure for LineAttractorFigure {
                         .iter()
                         .flatten()
                         .copied()
+                        .chain(c.relaxed.iter().copied())
                         .chain(c.fixed_points.iter().map(|f| f.0))
                 })
                 .collect();
@@ -506,16 +530,25 @@ impl Figure for LineAttractorFigure {
                     ))?;
                 }
             }
+            // Searches that ran off along an unbounded (ReLU) direction stay out of view.
+            let inside = |q: &&(f64, f64)| (x.0..=x.1).contains(&q.0) && (y.0..=y.1).contains(&q.1);
             for (k, cd) in p.contexts.iter().enumerate() {
-                // Searches that ran off along an unbounded (ReLU) direction stay out of view.
-                let inside =
-                    |q: &&(f64, f64)| (x.0..=x.1).contains(&q.0) && (y.0..=y.1).contains(&q.1);
                 c.draw_series(
-                    cd.slow_points
+                    cd.relaxed
                         .iter()
                         .filter(inside)
-                        .map(|&q| Circle::new(q, 2, CONTEXT_COLOURS[k].mix(0.7).filled())),
+                        .map(|&q| Circle::new(q, 2, CONTEXT_COLOURS[k].mix(0.6).filled())),
                 )?;
+            }
+            for (k, cd) in p.contexts.iter().enumerate() {
+                for seg in &cd.slow_modes {
+                    c.draw_series(LineSeries::new(
+                        seg.iter().copied(),
+                        CONTEXT_COLOURS[k].stroke_width(2),
+                    ))?;
+                }
+                let slow: Vec<(f64, f64)> = cd.slow_points.iter().filter(inside).copied().collect();
+                style::plot_glyph(&mut c, Glyph::Triangle(CONTEXT_COLOURS[k]), &slow, 4)?;
             }
             for (k, cd) in p.contexts.iter().enumerate() {
                 let colour = CONTEXT_COLOURS[k];
@@ -549,8 +582,16 @@ impl Figure for LineAttractorFigure {
                 "unstable fixed point".to_string(),
             ),
             (
+                Glyph::Line(RGBColor(90, 90, 90), 2),
+                "slowest mode of a stable point".to_string(),
+            ),
+            (
                 Glyph::SmallDot(RGBColor(90, 90, 90)),
-                format!("slow point (‖F(h) − h‖ < {SLOW_RESIDUAL:.0e})"),
+                format!("state after {RELAX_STEPS} input-free steps"),
+            ),
+            (
+                Glyph::Triangle(RGBColor(90, 90, 90)),
+                format!("slow point (½‖F(h) − h‖² ≤ {:.0e})", self.slow_q_tolerance),
             ),
             (
                 Glyph::Line(RGBColor(190, 190, 190), 1),
@@ -558,5 +599,144 @@ impl Figure for LineAttractorFigure {
             ),
         ];
         style::legend(&legend, &items)
+    }
+}
+
+/// Every tenth probe state (`rows` of length `s`), run [`RELAX_STEPS`] steps at input `x`;
+/// states that leave the finite range are dropped.
+fn relaxed_states(
+    model: &dyn Model,
+    p: &[f64],
+    x: &[f64],
+    states: &[f64],
+    s: usize,
+    rows: usize,
+) -> Vec<f64> {
+    let mut out = Vec::new();
+    let (mut h, mut next) = (vec![0.0; s], vec![0.0; s]);
+    for r in (0..rows).step_by(10) {
+        h.copy_from_slice(&states[r * s..(r + 1) * s]);
+        for _ in 0..RELAX_STEPS {
+            model.step(p, &h, x, &mut next);
+            std::mem::swap(&mut h, &mut next);
+        }
+        if h.iter().all(|v| v.is_finite()) {
+            out.extend_from_slice(&h);
+        }
+    }
+    out
+}
+
+/// The segment `h* + a·v`, `a` over the span of `relaxed` along `v`, where `v` is the unit
+/// eigenvector of the real eigenvalue closest to 1 (none if that eigenvalue is complex or
+/// nothing spans it).
+fn slow_mode_segment(f: &FixedPoint, relaxed: &[f64], s: usize) -> Option<[Vec<f64>; 2]> {
+    let (j, ev) = f.eigenvalues.iter().enumerate().min_by(|a, b| {
+        let d = |e: &rnndyn_core::linalg::Eigenvalue<f64>| (e.re - 1.0).hypot(e.im);
+        d(a.1).total_cmp(&d(b.1))
+    })?;
+    if ev.im != 0.0 || f.eigenvectors.len() < (j + 1) * s {
+        return None;
+    }
+    let v = &f.eigenvectors[j * s..(j + 1) * s];
+    let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+    if !(norm > 0.0 && norm.is_finite()) {
+        return None;
+    }
+    let along = |h: &[f64]| -> f64 {
+        h.iter()
+            .zip(&f.state)
+            .zip(v)
+            .map(|((a, b), c)| (a - b) * c)
+            .sum::<f64>()
+            / norm
+    };
+    let (lo, hi) = relaxed
+        .chunks_exact(s)
+        .map(along)
+        .fold((0.0f64, 0.0f64), |(lo, hi), a| (lo.min(a), hi.max(a)));
+    if hi - lo <= 0.0 {
+        return None;
+    }
+    let point = |a: f64| -> Vec<f64> {
+        f.state
+            .iter()
+            .zip(v)
+            .map(|(h, c)| h + a * c / norm)
+            .collect()
+    };
+    Some([point(lo), point(hi)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{build, Arch, ModelSpec};
+    use rnndyn_core::cell::{Activation, GruConvention};
+    use rnndyn_core::linalg::Eigenvalue;
+
+    /// `F(h) = relu(h W + b)` with `W = diag(1, ½, ½, ½)`, `b = (0, ½, ½, ½)`: every
+    /// `(t, 1, 1, 1)` with `t ≥ 0` is a fixed point (an exact line attractor along e₁), and
+    /// the other coordinates approach 1 as `1 + (h − 1)·2⁻ᵏ`.
+    #[test]
+    fn relaxed_states_and_the_slow_mode_trace_a_line_attractor() {
+        let spec = ModelSpec {
+            arch: Arch::Vanilla,
+            activation: Activation::Relu,
+            gru_convention: GruConvention::ResetBeforeProduct,
+            hidden: 4,
+            inputs: 3,
+            outputs: 3,
+        };
+        let model = build(&spec).unwrap();
+        let mut p = vec![0.0; model.param_count()];
+        for i in 0..4 {
+            p[i * 4 + i] = if i == 0 { 1.0 } else { 0.5 };
+        }
+        p[16 + 12 + 1..16 + 12 + 4].fill(0.5);
+        // 20 "probe states" (every tenth is relaxed: rows 0 and 10).
+        let mut states = vec![0.0; 20 * 4];
+        for (r, h) in states.chunks_exact_mut(4).enumerate() {
+            h.copy_from_slice(&[0.1 * r as f64, 3.0, 0.0, 2.0]);
+        }
+        let relaxed = relaxed_states(model.as_ref(), &p, &[0.0; 3], &states, 4, 20);
+        assert_eq!(relaxed.len(), 2 * 4);
+        for (h, t) in relaxed.chunks_exact(4).zip([0.0, 1.0]) {
+            assert!((h[0] - t).abs() < 1e-12, "{h:?}");
+            for &v in &h[1..] {
+                assert!((v - 1.0).abs() < 1e-12, "{h:?}");
+            }
+        }
+
+        // The fixed point (0.5, 1, 1, 1) with spectrum {1, ½, ½, ½}; the eigenvector of 1 is
+        // e₁, given with length 2 to check the normalisation.
+        let mut vectors = vec![0.0; 16];
+        vectors[0] = 2.0;
+        for j in 1..4 {
+            vectors[j * 4 + j] = 1.0;
+        }
+        let value = |re: f64| Eigenvalue { re, im: 0.0 };
+        let f = FixedPoint {
+            state: vec![0.5, 1.0, 1.0, 1.0],
+            residual: 0.0,
+            q: 0.0,
+            stability_index: 0,
+            slow_modes: 1,
+            spectral_radius: 1.0,
+            leading_angle: 0.0,
+            eigenvalues: vec![value(1.0), value(0.5), value(0.5), value(0.5)],
+            eigenvectors: vectors,
+            jacobian: vec![],
+            output: vec![],
+        };
+        let [a, b] = slow_mode_segment(&f, &relaxed, 4).unwrap();
+        assert_eq!(a, vec![0.0, 1.0, 1.0, 1.0]);
+        assert_eq!(b, vec![1.0, 1.0, 1.0, 1.0]);
+
+        // A complex slowest pair has no single direction to draw.
+        let mut g = f.clone();
+        g.eigenvalues[0] = Eigenvalue { re: 0.99, im: 0.1 };
+        g.eigenvalues[1] = Eigenvalue { re: 0.99, im: -0.1 };
+        assert!(slow_mode_segment(&g, &relaxed, 4).is_none());
     }
 }

@@ -13,7 +13,7 @@
 //! | `mds` | MDS of the population under SVCCA and under topological distance | Fig. 1d, 1f |
 //! | `sine_frequency` | leading eigen-angle vs target frequency, every network | Fig. 4c |
 //! | `integration_eigenvalues` | sorted eigenvalue moduli, mean ± s.e. per architecture | Fig. 5c |
-//! | `line_attractors` | fixed points of each context on the top PCs | Fig. 5b |
+//! | `line_attractors` | per context: fixed points, slowest mode, relaxed states, slow points on the top PCs | Fig. 5b |
 //!
 //! A figure whose inputs are missing from the store is skipped; a figure that fails to
 //! render is reported as a warning and the others are still drawn.
