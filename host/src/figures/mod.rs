@@ -1,7 +1,7 @@
 //! Figures of the report, after Maheswaranathan et al. (NeurIPS 2019).
 //!
 //! Every figure is drawn once per backend from the same prepared data: `figures/<name>.svg`
-//! (plotters' SVG backend) and `figures/<name>.png` (bitmap backend). Text goes through
+//! (plotters' SVG backend) and `figures/<name>.png` (bitmap backend, text placed by `bitmap.rs`). Text goes through
 //! `ab_glyph` with the DejaVu Sans font bundled in `host/assets/` (its licence beside it),
 //! so rendering needs no fontconfig or freetype and looks the same on every machine.
 //!
@@ -18,6 +18,7 @@
 //! A figure whose inputs are missing from the store is skipped; a figure that fails to
 //! render is reported as a warning and the others are still drawn.
 
+mod bitmap;
 mod dynamics;
 mod population;
 mod style;
@@ -26,6 +27,7 @@ mod task_examples;
 use crate::analysis::Matrix;
 use crate::npy;
 use crate::store::{NetworkRecord, Store};
+use bitmap::PngBackend;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -86,7 +88,10 @@ fn render(dir: &Path, fig: &impl Figure) -> Result<(), FigureError> {
             root.present()?;
         }
         {
-            let root = BitMapBackend::new(&png_tmp, fig.size()).into_drawing_area();
+            let font = ab_glyph::FontRef::try_from_slice(FONT)
+                .map_err(|_| FigureError::from("the bundled font could not be loaded"))?;
+            let root =
+                PngBackend::new(BitMapBackend::new(&png_tmp, fig.size()), font).into_drawing_area();
             root.fill(&WHITE)?;
             fig.draw(&root)?;
             root.present()?;
