@@ -1,7 +1,8 @@
 //! Cross-crate integration tests of the `rnndyn` library: one binary.
 //!
 //! Index:
-//! - `config_*`: bad experiment files give specific errors naming the key and value.
+//! - `config_*`: bad experiment files give specific errors naming the key and value; the
+//!   printed default round-trips; `[analysis] networks` defaults to `passed`.
 //! - `store_*`: the population store rejects corrupt files and other versions.
 //! - `population_*`: thread-count independence, divergence recorded per network.
 //! - `flipflop_*`: every architecture × activation learns the 3-bit flip-flop; every
@@ -160,6 +161,23 @@ fn config_wrong_type_is_named() {
 fn config_unknown_task_is_named() {
     let e = config_error("[task]\nkind = \"chess\"\ntrial_steps = 10\n");
     assert!(e.contains("task.kind") && e.contains("chess"), "{e}");
+}
+
+#[test]
+fn config_analysis_networks_is_checked_and_defaults_to_passed() {
+    let e = config_error("[analysis]\nnetworks = \"some\"\n");
+    assert!(
+        e.contains("bad.toml") && e.contains("analysis.networks") && e.contains("some"),
+        "{e}"
+    );
+    // An experiment written before the key existed (a store's experiment.toml) still loads.
+    let t = experiment_toml("flipflop", &["gru"], &["tanh"], &[8], 1, 10, 1e-3);
+    assert!(!t.contains("networks ="));
+    let exp = config::parse(&t, "old.toml").unwrap();
+    assert_eq!(exp.network_set, config::NetworkSet::Passed);
+    let all = t.replace("[analysis]\n", "[analysis]\nnetworks = \"all\"\n");
+    let exp = config::parse(&all, "all.toml").unwrap();
+    assert_eq!(exp.network_set, config::NetworkSet::All);
 }
 
 #[test]

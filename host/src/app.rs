@@ -215,14 +215,14 @@ fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
             return Ok(ExitCode::from(130));
         }
         eprintln!("fixed points: {done} analysed, {skipped} already done");
-        if records.len() >= 2 {
-            let clock = Instant::now();
-            stages::topology_stage(&store, &records)?;
-            timings.lap("topology distances", &clock);
-            let clock = Instant::now();
-            stages::geometry_stage(&exp, &store, &records)?;
-            timings.lap("geometry, embedding, findings", &clock);
-        }
+        // Always run (even for 0 or 1 compared networks), so every matrix in analysis/
+        // covers the networks of this run's analysis/networks.txt.
+        let clock = Instant::now();
+        stages::topology_stage(&exp, &store, &records)?;
+        timings.lap("topology distances", &clock);
+        let clock = Instant::now();
+        stages::geometry_stage(&exp, &store, &records)?;
+        timings.lap("geometry, embedding, findings", &clock);
         let clock = Instant::now();
         let path = crate::report::write_report(&store)?;
         timings.lap("report and figures", &clock);
@@ -529,6 +529,7 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
 
 fn topology(args: &StoreArgs) -> Result<ExitCode, AppError> {
     let store = Store::open(&args.store)?;
+    let exp = stages::store_experiment(&store)?;
     let records: Vec<_> = stages::analysable(&store.records()?)
         .into_iter()
         .filter(|r| store.network_dir(&r.id).join("dynamics.json").is_file())
@@ -541,10 +542,11 @@ fn topology(args: &StoreArgs) -> Result<ExitCode, AppError> {
         )
         .into());
     }
-    let d = stages::topology_stage(&store, &records)?;
+    let d = stages::topology_stage(&exp, &store, &records)?;
     eprintln!(
-        "topological distances of {} networks: {}",
+        "topological distances of {} networks ([analysis] networks = {:?}): {}",
         d.rows(),
+        exp.network_set.name(),
         store
             .root()
             .join("analysis/topology_distances.npy")
@@ -557,13 +559,14 @@ fn geometry(args: &StoreArgs) -> Result<ExitCode, AppError> {
     let store = Store::open(&args.store)?;
     let exp = stages::store_experiment(&store)?;
     let records = stages::analysable(&store.records()?);
-    if records.len() < 2 {
-        return Err(format!("{}: need at least 2 trained networks", args.store.display()).into());
+    if records.is_empty() {
+        return Err(format!("{}: no trained networks", args.store.display()).into());
     }
     let (d, _) = stages::geometry_stage(&exp, &store, &records)?;
     eprintln!(
-        "SVCCA and CKA distances of {} networks in {}",
+        "SVCCA and CKA distances of {} networks ([analysis] networks = {:?}) in {}",
         d.rows(),
+        exp.network_set.name(),
         store.root().join("analysis").display()
     );
     Ok(ExitCode::SUCCESS)

@@ -231,6 +231,10 @@ impl Default for RawTraining {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAnalysis {
+    /// Networks compared in `analysis/` (distance matrices, MDS, silhouettes, p-values):
+    /// `passed` (met the task's success criterion; the paper compares solutions) or `all`
+    /// (every network that did not diverge).
+    pub networks: String,
     /// Start states for the fixed-point search per network.
     pub fixed_point_starts: usize,
     /// Std of the Gaussian noise added to start states.
@@ -250,6 +254,7 @@ pub struct RawAnalysis {
 impl Default for RawAnalysis {
     fn default() -> Self {
         RawAnalysis {
+            networks: NetworkSet::Passed.name().into(),
             fixed_point_starts: 128,
             start_noise: 0.05,
             residual_tolerance: 1e-10,
@@ -257,6 +262,31 @@ impl Default for RawAnalysis {
             svcca_variance: 0.99,
             adam_iterations: 300,
             adam_q_tolerance: 1e-3,
+        }
+    }
+}
+
+/// `[analysis] networks`: which networks the population comparisons are over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkSet {
+    /// Networks that met the task's success criterion.
+    Passed,
+    /// Every network that did not diverge.
+    All,
+}
+
+impl NetworkSet {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "passed" => Some(NetworkSet::Passed),
+            "all" => Some(NetworkSet::All),
+            _ => None,
+        }
+    }
+    pub fn name(&self) -> &'static str {
+        match self {
+            NetworkSet::Passed => "passed",
+            NetworkSet::All => "all",
         }
     }
 }
@@ -416,6 +446,8 @@ pub struct Experiment {
     pub task: TaskSettings,
     pub training: TrainingSettings,
     pub analysis: RawAnalysis,
+    /// `[analysis] networks`, parsed.
+    pub network_set: NetworkSet,
     pub networks: Vec<NetworkSpec>,
     /// The file as parsed (saved into the store so a run can be reproduced).
     pub raw: RawExperiment,
@@ -833,6 +865,13 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
     };
 
     let a = &raw.analysis;
+    let network_set = NetworkSet::parse(&a.networks).ok_or_else(|| {
+        bad(
+            "analysis.networks",
+            format!("{:?}", a.networks),
+            "expected passed or all",
+        )
+    })?;
     if a.fixed_point_starts == 0 {
         return Err(bad(
             "analysis.fixed_point_starts",
@@ -882,6 +921,7 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
         task,
         training,
         analysis: raw.analysis.clone(),
+        network_set,
         networks,
         raw,
     })

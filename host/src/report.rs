@@ -2,9 +2,10 @@
 //! population table and fixed-point summary, as `report.md` and an offline `report.html`.
 
 use crate::analysis::Matrix;
+use crate::config::NetworkSet;
 use crate::dynamics::network::DynamicsSummary;
 use crate::npy;
-use crate::stages::{self, categories, silhouette, silhouette_p_value, Findings};
+use crate::stages::{self, categories, silhouette, silhouette_p_value, ComparedSet, Findings};
 use crate::store::{NetworkRecord, Store};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,8 +17,24 @@ fn read_matrix_if(path: &Path) -> Option<Matrix> {
     npy::read_matrix(path).ok()
 }
 
-/// Computes the findings from what the store holds.
+/// The rows `idx` and the same columns of a square matrix.
+fn restrict(m: &Matrix, idx: &[usize]) -> Matrix {
+    let mut out = Matrix::zeros(idx.len(), idx.len());
+    for (a, &i) in idx.iter().enumerate() {
+        for (b, &j) in idx.iter().enumerate() {
+            out.set(a, b, m.get(i, j));
+        }
+    }
+    out
+}
+
+/// Computes the findings from what the store holds: over the networks of
+/// `analysis/networks.txt` that `[analysis] networks` selects (all of them, unless the
+/// matrices were made under another setting or by an older rnndyn).
 pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, ReportError> {
+    let set = stages::store_experiment(store)
+        .map(|e| e.network_set)
+        .unwrap_or(NetworkSet::Passed);
     let dir = store.root().join("analysis");
     let order: Vec<String> = std::fs::read_to_string(dir.join("networks.txt"))
         .unwrap_or_default()
@@ -26,10 +43,28 @@ pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, Re
         .collect();
     let by_id: BTreeMap<&str, &NetworkRecord> =
         records.iter().map(|r| (r.id.as_str(), r)).collect();
-    let ordered: Vec<&NetworkRecord> = order
+    // (matrix row, network) of the rows the rule selects.
+    let (rows, ordered): (Vec<usize>, Vec<&NetworkRecord>) = order
         .iter()
-        .filter_map(|id| by_id.get(id.as_str()).copied())
-        .collect();
+        .enumerate()
+        .filter_map(|(i, id)| by_id.get(id.as_str()).map(|r| (i, *r)))
+        .filter(|(_, r)| stages::in_set(set, r))
+        .unzip();
+    let expected = records.iter().filter(|r| stages::in_set(set, r)).count();
+    let stale = rows.len() != order.len();
+    if stale || rows.len() != expected {
+        eprintln!(
+            "rnndyn: warning: {}: the analysis/ matrices cover {} networks, of which {} match \
+             `[analysis] networks = \"{}\"` (which selects {expected}); the findings use those {}. \
+             Rerun `rnndyn topology {root}` and `rnndyn geometry {root}` to recompute them",
+            store.root().display(),
+            order.len(),
+            rows.len(),
+            set.name(),
+            rows.len(),
+            root = store.root().display(),
+        );
+    }
     let arch = categories(&ordered.iter().map(|r| r.arch.clone()).collect::<Vec<_>>());
     let act = categories(
         &ordered
@@ -37,24 +72,25 @@ pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, Re
             .map(|r| r.activation.clone())
             .collect::<Vec<_>>(),
     );
-    let n = ordered.len();
-    let load = |name: &str| read_matrix_if(&dir.join(name)).filter(|m| m.rows() == n && n > 0);
+    let load = |name: &str| {
+        read_matrix_if(&dir.join(name))
+            .filter(|m| m.rows() == order.len() && m.cols() == order.len())
+            .map(|m| if stale { restrict(&m, &rows) } else { m })
+    };
     let (svcca, cka, topo) = (
         load("svcca_distances.npy"),
         load("cka_distances.npy"),
         load("topology_distances.npy"),
     );
-    let sil =
-        |m: &Option<Matrix>, l: &[usize]| m.as_ref().map(|m| silhouette(m, l)).unwrap_or(f64::NAN);
-    let pv = |m: &Option<Matrix>, l: &[usize]| {
-        m.as_ref()
-            .map(|m| silhouette_p_value(m, l, 199, 7))
-            .unwrap_or(f64::NAN)
-    };
-    let stress = |name: &str, m: &Option<Matrix>| -> Result<f64, ReportError> {
+    let sil = |m: &Option<Matrix>, l: &[usize]| m.as_ref().and_then(|m| silhouette(m, l));
+    let pv =
+        |m: &Option<Matrix>, l: &[usize]| m.as_ref().and_then(|m| silhouette_p_value(m, l, 199, 7));
+    // The saved embeddings keep the rows of networks.txt: not rewritten from stale matrices.
+    let stress = |name: &str, m: &Option<Matrix>| -> Result<Option<f64>, ReportError> {
         match m {
-            Some(m) if m.rows() >= 3 => Ok(stages::embed_stage(store, name, m)?.1),
-            _ => Ok(f64::NAN),
+            Some(m) if stale => Ok(stages::embed(m)?.1),
+            Some(m) => Ok(stages::embed_stage(store, name, m)?.1),
+            None => Ok(None),
         }
     };
     let is_flipflop = records
@@ -75,6 +111,11 @@ pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, Re
     Ok(Findings {
         networks: records.len(),
         passed: passed.len(),
+        compared: ComparedSet {
+            rule: set.name().into(),
+            count: ordered.len(),
+            ids: ordered.iter().map(|r| r.id.clone()).collect(),
+        },
         silhouette_svcca_by_arch: sil(&svcca, &arch),
         silhouette_svcca_by_activation: sil(&svcca, &act),
         silhouette_cka_by_arch: sil(&cka, &arch),
@@ -89,11 +130,20 @@ pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, Re
     })
 }
 
-fn fmt_f(x: f64) -> String {
-    if x.is_nan() {
-        "–".into()
+/// A number to 3 decimals; "–" where undefined or not finite.
+fn fmt_f(x: Option<f64>) -> String {
+    match x {
+        Some(x) if x.is_finite() => format!("{x:.3}"),
+        _ => "–".into(),
+    }
+}
+
+/// A number in `{:.2e}`; "–" where not finite (a diverged network's loss).
+fn fmt_e(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2e}")
     } else {
-        format!("{x:.3}")
+        "–".into()
     }
 }
 
@@ -121,6 +171,27 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
         f.passed
     );
     let _ = writeln!(md, "## Findings\n");
+    let by_id: BTreeMap<&str, &NetworkRecord> =
+        records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let compared: Vec<&NetworkRecord> = f
+        .compared
+        .ids
+        .iter()
+        .filter_map(|id| by_id.get(id.as_str()).copied())
+        .collect();
+    let _ = writeln!(
+        md,
+        "Silhouettes, p-values and MDS embeddings over {} (`[analysis] networks = \"{}\"`).",
+        stages::describe_set(&compared, f.networks),
+        f.compared.rule
+    );
+    if f.compared.count < 3 && f.compared.rule == NetworkSet::Passed.name() {
+        let _ = writeln!(
+            md,
+            "Too few passing networks to compare; `[analysis] networks = \"all\"` compares every network that did not diverge."
+        );
+    }
+    let _ = writeln!(md);
     let _ = writeln!(md, "| measure | SVCCA | topology |\n|---|---|---|");
     let _ = writeln!(
         md,
@@ -226,7 +297,7 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
             .unwrap_or_default();
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {:.2e} | {:.3} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.id,
             r.arch,
             r.activation,
@@ -234,9 +305,9 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
             r.l2,
             r.learning_rate,
             r.seed,
-            r.final_loss,
-            r.eval_mse,
-            r.eval_accuracy,
+            fmt_e(r.final_loss),
+            fmt_e(r.eval_mse),
+            fmt_f(Some(r.eval_accuracy)),
             if r.retention.is_finite() {
                 format!("{:.3}", r.retention)
             } else {

@@ -6,7 +6,7 @@
 use crate::analysis::{
     pairwise_distances, smacof, Matrix, Metric, SmacofOptions, SvccaOptions, Truncation,
 };
-use crate::config::{self, Experiment};
+use crate::config::{self, Experiment, NetworkSet};
 use crate::dynamics::network::{
     self, load_topology, DynamicsSettings, DynamicsSummary, PROBE_STREAM,
 };
@@ -46,6 +46,33 @@ pub fn store_experiment(store: &Store) -> Result<Experiment, StageError> {
 /// Networks that analyses use: trained and not diverged.
 pub fn analysable(records: &[NetworkRecord]) -> Vec<NetworkRecord> {
     records.iter().filter(|r| !r.diverged).cloned().collect()
+}
+
+/// Whether `[analysis] networks` puts a network into the population comparisons.
+pub fn in_set(set: NetworkSet, r: &NetworkRecord) -> bool {
+    !r.diverged && (set == NetworkSet::All || r.passed)
+}
+
+/// The networks the population comparisons (`analysis/` matrices, embeddings, findings)
+/// are over, in the given order.
+pub fn compared(records: &[NetworkRecord], set: NetworkSet) -> Vec<NetworkRecord> {
+    records.iter().filter(|r| in_set(set, r)).cloned().collect()
+}
+
+/// "24 passing networks of 32", or "30 networks of 32 (24 passing)" when the set holds
+/// networks that failed the task, or "0 of 32 networks": says in the report and figures
+/// what was compared.
+pub fn describe_set(compared: &[&NetworkRecord], total: usize) -> String {
+    let passing = compared.iter().filter(|r| r.passed).count();
+    let n = compared.len();
+    let noun = if n == 1 { "network" } else { "networks" };
+    if n == 0 {
+        format!("0 of {total} networks")
+    } else if passing == n {
+        format!("{n} passing {noun} of {total}")
+    } else {
+        format!("{n} {noun} of {total} ({passing} passing)")
+    }
 }
 
 /// Fixed points, linearisation and topology of every network (resumable: networks with a
@@ -117,8 +144,14 @@ fn write_order(dir: &Path, records: &[NetworkRecord]) -> Result<(), StageError> 
     Ok(())
 }
 
-/// Pairwise topological distances → `analysis/topology_distances.npy`.
-pub fn topology_stage(store: &Store, records: &[NetworkRecord]) -> Result<Matrix, StageError> {
+/// Pairwise topological distances of the compared networks (`[analysis] networks` among
+/// `records`) → `analysis/topology_distances.npy`.
+pub fn topology_stage(
+    exp: &Experiment,
+    store: &Store,
+    records: &[NetworkRecord],
+) -> Result<Matrix, StageError> {
+    let records = compared(records, exp.network_set);
     let tops: Vec<_> = records
         .par_iter()
         .map(|r| load_topology(&store.network_dir(&r.id)).map_err(|e| format!("{}: {e}", r.id)))
@@ -139,7 +172,7 @@ pub fn topology_stage(store: &Store, records: &[NetworkRecord]) -> Result<Matrix
     let m = Matrix::new(n, n, d)?;
     let dir = store.analysis_dir()?;
     npy::write_matrix(dir.join("topology_distances.npy"), &m)?;
-    write_order(&dir, records)?;
+    write_order(&dir, &records)?;
     Ok(m)
 }
 
@@ -163,8 +196,9 @@ pub fn activity(exp: &Experiment, model: &dyn Model, p: &[f64]) -> Result<Matrix
     Ok(Matrix::new(n * t, model.state_dim(), states)?)
 }
 
-/// SVCCA and linear CKA distance matrices → `analysis/{svcca,cka}_distances.npy`; each
-/// network's probe activity is saved as `networks/<id>/activity.npy` (float32,
+/// SVCCA and linear CKA distance matrices of the compared networks (`[analysis] networks`
+/// among `records`) → `analysis/{svcca,cka}_distances.npy`; the probe activity of every
+/// network in `records` is saved as `networks/<id>/activity.npy` (float32,
 /// `(trials · T, S)`), the probe inputs and targets as `analysis/probe_{inputs,targets}.npy`
 /// (`(trials, T, I)`, `(trials, T, O)`).
 pub fn geometry_stage(
@@ -203,43 +237,71 @@ pub fn geometry_stage(
         truncation: Truncation::VarianceFraction(exp.analysis.svcca_variance),
         epsilon: 1e-10,
     });
-    let d_svcca = pairwise_distances(&acts, &svcca)?;
-    let d_cka = pairwise_distances(&acts, &Metric::LinearCka)?;
+    let (chosen, acts): (Vec<NetworkRecord>, Vec<Matrix>) = records
+        .iter()
+        .zip(acts)
+        .filter(|(r, _)| in_set(exp.network_set, r))
+        .map(|(r, a)| (r.clone(), a))
+        .unzip();
+    // No compared network: empty matrices, so no stale rows from an earlier run remain.
+    let (d_svcca, d_cka) = if acts.is_empty() {
+        (Matrix::zeros(0, 0), Matrix::zeros(0, 0))
+    } else {
+        (
+            pairwise_distances(&acts, &svcca)?,
+            pairwise_distances(&acts, &Metric::LinearCka)?,
+        )
+    };
     let dir = store.analysis_dir()?;
     npy::write_matrix(dir.join("svcca_distances.npy"), &d_svcca)?;
     npy::write_matrix(dir.join("cka_distances.npy"), &d_cka)?;
-    write_order(&dir, records)?;
+    write_order(&dir, &chosen)?;
     Ok((d_svcca, d_cka))
 }
 
-/// 2-D embeddings (SMACOF started from classical MDS) → `analysis/mds_<name>.npy`.
-pub fn embed_stage(store: &Store, name: &str, d: &Matrix) -> Result<(Matrix, f64), StageError> {
+/// A 2-D embedding of a distance matrix (SMACOF started from classical MDS) and its
+/// stress-1. Up to two points embed exactly (origin; ±d/2 on the first axis), stress 0;
+/// stress is `None` below two points, where there is nothing to fit.
+pub fn embed(d: &Matrix) -> Result<(Matrix, Option<f64>), StageError> {
     let n = d.rows();
-    let coords = if n >= 3 {
+    if n >= 3 {
         let e = smacof(d, &SmacofOptions::default())?;
-        (e.coords, e.stress1)
-    } else {
-        (Matrix::new(n, 2, vec![0.0; n * 2])?, 0.0)
-    };
-    npy::write_matrix(
-        store.analysis_dir()?.join(format!("mds_{name}.npy")),
-        &coords.0,
-    )?;
-    Ok(coords)
+        return Ok((e.coords, Some(e.stress1)));
+    }
+    let mut xy = Matrix::zeros(n, 2);
+    if n == 2 {
+        let half = 0.5 * 0.5 * (d.get(0, 1) + d.get(1, 0));
+        xy.set(0, 0, -half);
+        xy.set(1, 0, half);
+    }
+    Ok((xy, (n == 2).then_some(0.0)))
+}
+
+/// [`embed`], saved as `analysis/mds_<name>.npy` (rows as in `analysis/networks.txt`).
+pub fn embed_stage(
+    store: &Store,
+    name: &str,
+    d: &Matrix,
+) -> Result<(Matrix, Option<f64>), StageError> {
+    let (xy, stress) = embed(d)?;
+    npy::write_matrix(store.analysis_dir()?.join(format!("mds_{name}.npy")), &xy)?;
+    Ok((xy, stress))
 }
 
 /// Mean silhouette score of a labelling under a precomputed distance matrix (Rousseeuw
 /// 1987): near 1 = tight, separated clusters; near 0 = no structure. Points in singleton
-/// clusters score 0.
-pub fn silhouette(d: &Matrix, labels: &[usize]) -> f64 {
+/// clusters score 0. `None` (undefined) unless there are at least 2 clusters and fewer
+/// clusters than points (as scikit-learn): with every point its own cluster, or one
+/// cluster, there is nothing to compare.
+pub fn silhouette(d: &Matrix, labels: &[usize]) -> Option<f64> {
     let n = labels.len();
-    if n < 2 {
-        return 0.0;
+    let mut distinct = labels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 2 || distinct.len() >= n || d.rows() != n || d.cols() != n {
+        return None;
     }
-    let k = labels.iter().max().map(|m| m + 1).unwrap_or(0);
-    if k < 2 {
-        return 0.0;
-    }
+    let k = distinct.last().map_or(0, |m| m + 1);
     let mut total = 0.0;
     for i in 0..n {
         let mut sum = vec![0.0; k];
@@ -264,13 +326,18 @@ pub fn silhouette(d: &Matrix, labels: &[usize]) -> f64 {
             total += if m > 0.0 { (b - a) / m } else { 0.0 };
         }
     }
-    total / n as f64
+    Some(total / n as f64)
 }
 
 /// Permutation test: fraction of `permutations` label shuffles whose silhouette is at
-/// least the observed one (a p-value, seeded).
-pub fn silhouette_p_value(d: &Matrix, labels: &[usize], permutations: usize, seed: u64) -> f64 {
-    let observed = silhouette(d, labels);
+/// least the observed one (a p-value, seeded); `None` where the silhouette is undefined.
+pub fn silhouette_p_value(
+    d: &Matrix,
+    labels: &[usize],
+    permutations: usize,
+    seed: u64,
+) -> Option<f64> {
+    let observed = silhouette(d, labels)?;
     let mut rng = Rng::new(seed);
     let mut perm = labels.to_vec();
     let mut hits = 0usize;
@@ -279,31 +346,45 @@ pub fn silhouette_p_value(d: &Matrix, labels: &[usize], permutations: usize, see
             let j = rng.below(i as u64 + 1) as usize;
             perm.swap(i, j);
         }
-        if silhouette(d, &perm) >= observed - 1e-12 {
+        // A shuffle keeps the label counts, so its silhouette is defined too.
+        if silhouette(d, &perm).is_some_and(|s| s >= observed - 1e-12) {
             hits += 1;
         }
     }
-    (hits + 1) as f64 / (permutations + 1) as f64
+    Some((hits + 1) as f64 / (permutations + 1) as f64)
 }
 
-/// The quantitative findings of the study.
+/// Which networks the findings are over.
+#[derive(Clone, Debug, Serialize)]
+pub struct ComparedSet {
+    /// `[analysis] networks`: `passed` or `all` (non-diverged).
+    pub rule: String,
+    pub count: usize,
+    /// Ids in the row order of the `analysis/` matrices.
+    pub ids: Vec<String>,
+}
+
+/// The quantitative findings of the study. Silhouettes, p-values and stresses are `None`
+/// (JSON null) where undefined: too few networks or clusters, or a matrix missing.
 #[derive(Clone, Debug, Serialize)]
 pub struct Findings {
     pub networks: usize,
     pub passed: usize,
-    pub silhouette_svcca_by_arch: f64,
-    pub silhouette_svcca_by_activation: f64,
-    pub silhouette_cka_by_arch: f64,
-    pub silhouette_topology_by_arch: f64,
-    pub silhouette_topology_by_activation: f64,
-    pub p_value_svcca_by_arch: f64,
-    pub p_value_topology_by_arch: f64,
+    /// The networks the silhouettes, p-values and embeddings are over.
+    pub compared: ComparedSet,
+    pub silhouette_svcca_by_arch: Option<f64>,
+    pub silhouette_svcca_by_activation: Option<f64>,
+    pub silhouette_cka_by_arch: Option<f64>,
+    pub silhouette_topology_by_arch: Option<f64>,
+    pub silhouette_topology_by_activation: Option<f64>,
+    pub p_value_svcca_by_arch: Option<f64>,
+    pub p_value_topology_by_arch: Option<f64>,
     /// Flip-flop: passing networks whose topology is the canonical one (8 stable corners,
     /// flip logic for every pulse); `None` for other tasks.
     pub canonical_topology: Option<usize>,
     pub passed_with_dynamics: usize,
-    pub mds_stress1_svcca: f64,
-    pub mds_stress1_topology: f64,
+    pub mds_stress1_svcca: Option<f64>,
+    pub mds_stress1_topology: Option<f64>,
 }
 
 /// Category indices of a string attribute (sorted category order).
@@ -315,4 +396,99 @@ pub fn categories(values: &[String]) -> Vec<usize> {
         .iter()
         .map(|v| cats.iter().position(|c| *c == v).unwrap_or(0))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, passed: bool, diverged: bool) -> NetworkRecord {
+        NetworkRecord {
+            id: id.into(),
+            task: "flipflop".into(),
+            arch: "gru".into(),
+            activation: "tanh".into(),
+            gru_convention: "reset-before".into(),
+            hidden: 8,
+            inputs: 3,
+            outputs: 3,
+            l2: 0.0,
+            learning_rate: 1e-2,
+            seed: 0,
+            train_steps: 10,
+            final_loss: 0.0,
+            eval_mse: 0.0,
+            eval_accuracy: 1.0,
+            retention: 1.0,
+            passed,
+            diverged,
+            diverged_at_step: None,
+            train_seconds: 0.0,
+            rnndyn_version: String::new(),
+        }
+    }
+
+    /// Distances of points on a line.
+    fn line(xs: &[f64]) -> Matrix {
+        let n = xs.len();
+        let d = (0..n * n).map(|k| (xs[k / n] - xs[k % n]).abs()).collect();
+        Matrix::new(n, n, d).unwrap()
+    }
+
+    #[test]
+    fn compared_set_follows_the_rule() {
+        let recs = [
+            record("pass", true, false),
+            record("fail", false, false),
+            record("diverged", false, true),
+        ];
+        let ids = |set| -> Vec<String> { compared(&recs, set).into_iter().map(|r| r.id).collect() };
+        assert_eq!(ids(NetworkSet::Passed), ["pass"]);
+        assert_eq!(ids(NetworkSet::All), ["pass", "fail"]);
+        let refs: Vec<&NetworkRecord> = recs[..2].iter().collect();
+        assert_eq!(describe_set(&refs[..1], 3), "1 passing network of 3");
+        assert_eq!(describe_set(&refs, 3), "2 networks of 3 (1 passing)");
+        assert_eq!(describe_set(&[], 3), "0 of 3 networks");
+    }
+
+    #[test]
+    fn silhouette_is_undefined_without_two_real_clusters() {
+        let d = line(&[0.0, 1.0]);
+        // Two singleton clusters, or a single cluster: nothing to compare.
+        assert_eq!(silhouette(&d, &[0, 1]), None);
+        assert_eq!(silhouette(&d, &[0, 0]), None);
+        assert_eq!(silhouette_p_value(&d, &[0, 1], 19, 1), None);
+        assert_eq!(silhouette(&Matrix::zeros(0, 0), &[]), None);
+        // Labels that do not match the matrix.
+        assert_eq!(silhouette(&line(&[0.0, 1.0, 2.0]), &[0, 1]), None);
+    }
+
+    #[test]
+    fn silhouette_scores_separated_clusters_near_one() {
+        let d = line(&[0.0, 0.1, 0.2, 10.0, 10.1, 10.2]);
+        let s = silhouette(&d, &[0, 0, 0, 1, 1, 1]).unwrap();
+        assert!(s > 0.95, "{s}");
+        // Interleaved labels on the same points: no structure.
+        let s = silhouette(&d, &[0, 1, 0, 1, 0, 1]).unwrap();
+        assert!(s < 0.1, "{s}");
+        // Of the 70 labellings of 8 points into 4 + 4, 2 give the same split: p ≈ 0.03.
+        let d = line(&[0.0, 0.1, 0.2, 0.3, 10.0, 10.1, 10.2, 10.3]);
+        let p = silhouette_p_value(&d, &[0, 0, 0, 0, 1, 1, 1, 1], 199, 3).unwrap();
+        assert!(p < 0.08, "{p}");
+    }
+
+    #[test]
+    fn small_embeddings_are_exact() {
+        let (xy, stress) = embed(&line(&[0.0, 3.0])).unwrap();
+        assert_eq!(xy.shape(), (2, 2));
+        let dx = xy.get(1, 0) - xy.get(0, 0);
+        let dy = xy.get(1, 1) - xy.get(0, 1);
+        assert!(((dx * dx + dy * dy).sqrt() - 3.0).abs() < 1e-12);
+        assert_eq!(stress, Some(0.0));
+        let (xy, stress) = embed(&line(&[5.0])).unwrap();
+        assert_eq!((xy.shape(), xy.as_slice()), ((1, 2), &[0.0, 0.0][..]));
+        assert_eq!(stress, None);
+        let (xy, stress) = embed(&Matrix::zeros(0, 0)).unwrap();
+        assert_eq!((xy.shape(), stress), ((0, 2), None));
+    }
 }

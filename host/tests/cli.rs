@@ -8,9 +8,13 @@
 //!   store's experiment; resuming with another experiment is an error.
 //! - `killed_run_resumes_to_the_same_store`: SIGKILL midway, rerun, compare with an
 //!   uninterrupted run.
-//! - `run_end_to_end`: `rnndyn run` on a small population writes the report, every advertised
-//!   array loads, `fixed-points --json` works on a network directory, and NumPy alone
-//!   reproduces every network's forward pass and runs the README snippet.
+//! - `run_end_to_end`: `rnndyn run` on a small population (`[analysis] networks = "all"`)
+//!   writes the report, every advertised array loads, `fixed-points --json` works on a
+//!   network directory, and NumPy alone reproduces every network's forward pass and runs the
+//!   README snippet.
+//! - `findings_leave_out_failed_and_diverged_networks`: no network passes (two diverge): the
+//!   findings are over none of them (nulls, "–", no NaN, empty but present matrices);
+//!   switching the store to `networks = "all"` compares the two that did not diverge.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -61,6 +65,7 @@ start_noise = 0.05
 residual_tolerance = 1e-10
 probe_trials = 4
 svcca_variance = 0.99
+networks = "all"
 "#;
 
 fn write_config(dir: &Path, text: &str) -> PathBuf {
@@ -77,7 +82,9 @@ fn print_default_config_parses() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    rnndyn::config::parse(&text, "printed").unwrap();
+    let exp = rnndyn::config::parse(&text, "printed").unwrap();
+    assert!(text.contains("networks = \"passed\""), "{text}");
+    assert_eq!(exp.raw, rnndyn::config::default_raw());
 }
 
 #[test]
@@ -272,6 +279,117 @@ fn killed_run_resumes_to_the_same_store() {
     assert_eq!(params(&a), params(&b));
 }
 
+fn findings(store: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(store.join("analysis/findings.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn findings_leave_out_failed_and_diverged_networks() {
+    let dir = temp_dir("failed");
+    // Learning rate 1e3 without clipping: the ReLU networks diverge at step 1, the tanh
+    // ones survive 30 steps without learning the task.
+    let cfg = write_config(
+        &dir,
+        &SMALL
+            .replace(r#"["vanilla", "gru", "lstm"]"#, r#"["vanilla"]"#)
+            .replace("learning_rates = [1e-2]", "learning_rates = [1e3]")
+            .replace("seeds = 1", "seeds = 2")
+            .replace("steps = 120", "steps = 30")
+            .replace("clip_norm = 10.0", "clip_norm = 0.0")
+            .replace("networks = \"all\"\n", ""),
+    );
+    let out = dir.join("study");
+    let run = |args: &[&str]| {
+        let st = bin().args(args).arg(&out).output().unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    };
+    let cfg = cfg.to_str().unwrap();
+    run(&["run", "--quiet", "--threads", "1", "--config", cfg, "--out"]);
+    let catalog = catalog(&out);
+    assert_eq!(
+        catalog.matches(",true,").count(),
+        2,
+        "two diverged: {catalog}"
+    );
+    assert!(!catalog.contains(",true,false,"), "none passed: {catalog}");
+    let f = findings(&out);
+    assert_eq!(f["compared"]["rule"], "passed", "{f}");
+    assert_eq!(f["compared"]["count"], 0, "{f}");
+    for k in [
+        "silhouette_svcca_by_arch",
+        "p_value_topology_by_arch",
+        "mds_stress1_svcca",
+    ] {
+        assert!(f[k].is_null(), "{k}: {f}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.contains("NaN") && !md.contains("inf |"), "{md}");
+    assert!(md.contains("over 0 of 4 networks"), "{md}");
+    let diverged = md.lines().find(|l| l.contains("diverged |")).unwrap();
+    assert!(
+        diverged.contains("| – | – | – | – | diverged |"),
+        "{diverged}"
+    );
+    assert!(
+        md.contains("| silhouette by architecture | – | – |"),
+        "{md}"
+    );
+    // Every matrix is written, over the (empty) compared set of networks.txt.
+    assert_eq!(
+        std::fs::read_to_string(out.join("analysis/networks.txt")).unwrap(),
+        ""
+    );
+    for (name, cols) in [
+        ("svcca_distances", 0),
+        ("topology_distances", 0),
+        ("mds_svcca", 2),
+    ] {
+        let m = rnndyn::npy::read_matrix(out.join(format!("analysis/{name}.npy"))).unwrap();
+        assert_eq!(m.shape(), (0, cols), "{name}");
+    }
+
+    // Compare every network that did not diverge instead.
+    let saved = out.join("experiment.toml");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    std::fs::write(
+        &saved,
+        text.replace("[analysis]\n", "[analysis]\nnetworks = \"all\"\n"),
+    )
+    .unwrap();
+    run(&["topology"]);
+    run(&["geometry"]);
+    run(&["report"]);
+    let ids: Vec<String> = std::fs::read_to_string(out.join("analysis/networks.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.iter().all(|id| id.contains("tanh")), "{ids:?}");
+    let f = findings(&out);
+    assert_eq!(f["compared"]["rule"], "all", "{f}");
+    assert_eq!(f["compared"]["ids"], serde_json::json!(ids), "{f}");
+    // One architecture: no clusters to compare. Two points embed exactly.
+    assert!(f["silhouette_svcca_by_arch"].is_null(), "{f}");
+    assert_eq!(f["mds_stress1_svcca"], 0.0, "{f}");
+    let d = rnndyn::npy::read_matrix(out.join("analysis/svcca_distances.npy")).unwrap();
+    let xy = rnndyn::npy::read_matrix(out.join("analysis/mds_svcca.npy")).unwrap();
+    assert_eq!((d.shape(), xy.shape()), ((2, 2), (2, 2)));
+    let gap = (xy.get(0, 0) - xy.get(1, 0)).hypot(xy.get(0, 1) - xy.get(1, 1));
+    assert!(
+        d.get(0, 1) > 0.0 && (gap - d.get(0, 1)).abs() < 1e-12,
+        "{gap} vs {}",
+        d.get(0, 1)
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("over 2 networks of 4 (0 passing)"), "{md}");
+}
+
 fn python_with_numpy() -> &'static str {
     let ok = Command::new("python3")
         .args(["-c", "import numpy"])
@@ -332,6 +450,9 @@ fn run_end_to_end() {
         .map(str::to_string)
         .collect();
     assert_eq!(ids.len(), 6);
+    let f = findings(&out);
+    assert_eq!(f["compared"]["rule"], "all", "{f}");
+    assert_eq!(f["compared"]["ids"], serde_json::json!(ids), "{f}");
     for id in &ids {
         let net = out.join("networks").join(id);
         for npz in ["params.npz", "fixed_points.npz", "topology.npz"] {

@@ -8,7 +8,8 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_rnndyn");
 
 /// A tiny experiment (seconds): four architectures, one small network each. Keys not
-/// given take the built-in defaults.
+/// given take the built-in defaults. Too short to pass the task, so the population figures
+/// compare every network (`networks = "all"`).
 fn tiny_config(task: &str) -> String {
     format!(
         r#"[task]
@@ -29,6 +30,7 @@ eval_trials = 16
 [analysis]
 fixed_point_starts = 16
 probe_trials = 4
+networks = "all"
 "#
     )
 }

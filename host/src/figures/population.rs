@@ -73,6 +73,8 @@ fn population_legend(points: &[Point]) -> Vec<(Glyph, String)> {
 pub(super) struct MdsFigure {
     /// (panel title, points).
     panels: Vec<(String, Vec<Point>)>,
+    /// Which networks are embedded, e.g. "24 passing networks of 32".
+    what: String,
 }
 
 pub(super) fn mds_figure(ctx: &Context<'_>) -> Result<Option<MdsFigure>, FigureError> {
@@ -83,6 +85,12 @@ pub(super) fn mds_figure(ctx: &Context<'_>) -> Result<Option<MdsFigure>, FigureE
     let by_id: BTreeMap<&str, &NetworkRecord> =
         ctx.records.iter().map(|r| (r.id.as_str(), r)).collect();
     let ids: Vec<&str> = order.lines().filter(|l| !l.is_empty()).collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let embedded: Vec<&NetworkRecord> =
+        ids.iter().filter_map(|id| by_id.get(id).copied()).collect();
+    let what = crate::stages::describe_set(&embedded, ctx.records.len());
     let mut panels = Vec::new();
     for (file, title) in [
         ("mds_svcca.npy", "Geometry: SVCCA distance"),
@@ -116,7 +124,7 @@ pub(super) fn mds_figure(ctx: &Context<'_>) -> Result<Option<MdsFigure>, FigureE
             .collect();
         panels.push((title.to_string(), points));
     }
-    Ok((!panels.is_empty()).then_some(MdsFigure { panels }))
+    Ok((!panels.is_empty()).then_some(MdsFigure { panels, what }))
 }
 
 impl Figure for MdsFigure {
@@ -124,10 +132,7 @@ impl Figure for MdsFigure {
         "mds"
     }
     fn title(&self) -> String {
-        format!(
-            "MDS embedding of the population ({} networks)",
-            self.panels.first().map(|p| p.1.len()).unwrap_or(0)
-        )
+        format!("MDS embedding ({})", self.what)
     }
     fn size(&self) -> (u32, u32) {
         (
