@@ -20,6 +20,22 @@ use std::time::Instant;
 /// Any error a command reports (printed once by `main`, exit code 2).
 pub type AppError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The lines `main` prints for an error: the message, then each cause that adds
+/// something (a cause whose text the lines so far already contain is skipped, e.g. the
+/// `io::Error` inside `a.npy: No such file or directory`).
+pub fn error_lines(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut lines = vec![format!("rnndyn: error: {err}")];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !lines.iter().any(|l| l.contains(&text)) {
+            lines.push(format!("  caused by: {text}"));
+        }
+        source = s.source();
+    }
+    lines
+}
+
 /// Raised by Ctrl-C: long loops check it and stop cleanly, keeping finished work.
 pub static CANCEL: AtomicBool = AtomicBool::new(false);
 
@@ -81,13 +97,13 @@ pub fn store_for(
     let saved = out.join("experiment.toml");
     if saved.is_file() {
         let existing = config::load(&saved)?;
-        if existing.raw != exp.raw {
+        if let Some((key, was, now)) = config::first_difference(&existing.raw, &exp.raw) {
             let steps = args
                 .steps
                 .map(|n| format!(" with --steps {n}"))
                 .unwrap_or_default();
             return Err(format!(
-                "{}: the store was made from a different experiment than {}{steps}; use another --out, or --config {}",
+                "{}: the store was made from a different experiment than {}{steps} (first difference: `{key}` is {was} in the store, {now} now); use another --out, or --config {}",
                 out.display(),
                 config::describe_source(args.config.as_ref()),
                 saved.display()
@@ -114,8 +130,8 @@ pub fn parse_shard(s: &str) -> Result<Shard, AppError> {
     Ok(Shard { index, count })
 }
 
-fn train_options(args: &PopulationArgs) -> Result<TrainOptions, AppError> {
-    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+fn train_options(args: &PopulationArgs, shard: Option<&str>) -> Result<TrainOptions, AppError> {
+    let shard = shard.map(parse_shard).transpose()?;
     if args.threads == Some(0) {
         return Err("--threads 0: need at least one thread".into());
     }
@@ -143,21 +159,13 @@ fn train(args: TrainArgs) -> Result<ExitCode, AppError> {
     }
     let out = args.out.as_ref().ok_or("--out DIR is required")?;
     let (exp, text) = experiment(&args.population)?;
-    let opts = train_options(&args.population)?;
+    let opts = train_options(&args.population, args.shard.as_deref())?;
     install_ctrlc();
     let store = store_for(out, &exp, &text, &args.population)?;
     let summary = population::train_population(&exp, &store, &opts, &CANCEL)?;
-    eprintln!(
-        "{} networks in {}: {} trained now, {} already done, {} passed, {} diverged",
-        summary.total,
-        out.display(),
-        summary.trained,
-        summary.already_done,
-        summary.passed,
-        summary.diverged
-    );
+    eprintln!("{}", summary.describe(out, opts.shard));
     if summary.cancelled {
-        eprintln!("interrupted: rerun the same command to resume");
+        eprintln!("rerun the same command to resume");
         return Ok(ExitCode::from(130));
     }
     if let Some(s) = opts.shard {
@@ -178,27 +186,17 @@ fn export(args: ExportArgs) -> Result<ExitCode, AppError> {
 
 fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
     let (exp, text) = experiment(&args.population)?;
-    let opts = train_options(&args.population)?;
-    if let Some(s) = opts.shard {
-        // A shard holds part of the population; analysing it would give partial results.
-        return Err(format!(
-            "--shard {}/{}: `rnndyn run` analyses the whole population; train the shards with \
-             `rnndyn train --shard K/N`, then `rnndyn merge --out {}`, then `rnndyn run --out {}`",
-            s.index,
-            s.count,
-            args.out.display(),
-            args.out.display()
-        )
-        .into());
-    }
+    // No --shard: `run` analyses the whole population (shards: `train --shard`, `merge`).
+    let opts = train_options(&args.population, None)?;
     install_ctrlc();
     let store = store_for(&args.out, &exp, &text, &args.population)?;
     let mut timings = StageTimings::default();
     let clock = Instant::now();
     let summary = population::train_population(&exp, &store, &opts, &CANCEL)?;
     timings.lap("train", &clock);
+    eprintln!("{}", summary.describe(&args.out, None));
     if summary.cancelled {
-        eprintln!("interrupted: rerun the same command to resume");
+        eprintln!("rerun the same command to resume");
         return Ok(ExitCode::from(130));
     }
     // `train_population` has just rebuilt the catalog.
@@ -308,6 +306,12 @@ fn fixed_points(args: FixedPointsArgs) -> Result<ExitCode, AppError> {
                 "fixed points: {done} networks analysed, {skipped} already done, in {}",
                 target.display()
             );
+            if args.json {
+                println!("{}", store_json(&store, &records)?);
+            }
+            if CANCEL.load(Ordering::Relaxed) {
+                return Ok(ExitCode::from(130));
+            }
             return Ok(ExitCode::SUCCESS);
         }
         if target.join("network.json").is_file() {
@@ -343,6 +347,35 @@ fn fixed_points(args: FixedPointsArgs) -> Result<ExitCode, AppError> {
         )
         .into())
     })
+}
+
+/// `fixed-points STORE --json`: one array, an entry `{"id", "dynamics"}` per analysed
+/// network (`dynamics` is its `dynamics.json`; the full arrays stay in the store's files,
+/// too large for a whole population on stdout).
+fn store_json(store: &Store, records: &[crate::store::NetworkRecord]) -> Result<String, AppError> {
+    // A struct keeps `id` first (serde_json's map would sort it after `dynamics`).
+    #[derive(serde::Serialize)]
+    struct StoreEntry<'a> {
+        id: &'a str,
+        dynamics: serde_json::Value,
+    }
+    let mut entries = Vec::with_capacity(records.len());
+    for r in records {
+        let path = store.network_dir(&r.id).join("dynamics.json");
+        // Missing only if the run was interrupted before this network.
+        if !path.is_file() {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let summary: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        entries.push(StoreEntry {
+            id: &r.id,
+            dynamics: summary,
+        });
+    }
+    Ok(serde_json::to_string_pretty(&entries)?)
 }
 
 fn emit(
@@ -471,10 +504,14 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
             activation,
             gru_convention: conv,
             hidden,
-            inputs: ushape.first().copied().unwrap_or(0),
+            // `U` is (I, k·N); a 1-D `U` (files from earlier versions) means one input.
+            inputs: match ushape.as_slice() {
+                [_] => 1,
+                s => s.first().copied().unwrap_or(0),
+            },
             outputs: oshape.get(1).copied().unwrap_or(1),
         };
-        let m = model::build(&spec)?;
+        let m = model::build(&spec).map_err(|e| format!("{}: {e}", path.display()))?;
         let p = crate::store::read_npz_blocks(path, &crate::store::block_shapes(&m.blocks()))?;
         (spec, p)
     };
@@ -498,7 +535,7 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         )
         .into());
     }
-    let m = model::build(&spec)?;
+    let m = model::build(&spec).map_err(|e| format!("{}: {e}", path.display()))?;
     if params.len() != m.param_count() {
         return Err(format!(
             "{}: {} parameters, the model needs {}",
@@ -581,7 +618,47 @@ fn report(args: &StoreArgs) -> Result<ExitCode, AppError> {
 
 #[cfg(test)]
 mod tests {
-    use super::StageTimings;
+    use super::{error_lines, StageTimings};
+
+    #[derive(Debug)]
+    struct Outer {
+        message: String,
+        source: std::io::Error,
+    }
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.message)
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn error_lines_skip_causes_the_message_repeats() {
+        let cause = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let repeated = Outer {
+            message: "a.npy: no such file".into(),
+            source: cause(),
+        };
+        assert_eq!(
+            error_lines(&repeated),
+            ["rnndyn: error: a.npy: no such file"]
+        );
+        let new_info = Outer {
+            message: "cannot load a.npy".into(),
+            source: cause(),
+        };
+        assert_eq!(
+            error_lines(&new_info),
+            [
+                "rnndyn: error: cannot load a.npy",
+                "  caused by: no such file"
+            ]
+        );
+    }
 
     #[test]
     fn timings_keep_stage_order() {

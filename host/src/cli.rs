@@ -64,7 +64,9 @@ pub struct FixedPointsArgs {
     /// A population store, a network directory inside one, or a network `.npz` file.
     #[arg(value_name = "TARGET")]
     pub target: PathBuf,
-    /// Print the summary of one network as JSON on stdout.
+    /// Print the results as one JSON document on stdout: for a network directory or file its
+    /// fixed points and topology; for a store an array with each analysed network's `id`
+    /// and `dynamics.json` summary.
     #[arg(long)]
     pub json: bool,
     /// Recompute networks that already have results.
@@ -105,12 +107,6 @@ pub struct PopulationArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Process only shard K of N of the sweep (e.g. `3/8`, 0-based K; sweep positions i with
-    /// i % N == K), or `slurm` to take K and N from SLURM_ARRAY_TASK_ID/_COUNT.
-    /// A sharded run does not rewrite catalog.csv: run `rnndyn merge` when all shards are done.
-    /// `rnndyn run` refuses it (it analyses the whole population).
-    #[arg(long, value_name = "K/N|slurm")]
-    pub shard: Option<String>,
     /// Training steps per network, overriding `[training] steps` of the experiment (the
     /// store's copy of the experiment records the value used).
     #[arg(long, value_name = "N")]
@@ -124,6 +120,11 @@ pub struct PopulationArgs {
 pub struct TrainArgs {
     #[command(flatten)]
     pub population: PopulationArgs,
+    /// Process only shard K of N of the sweep (e.g. `3/8`, 0-based K; sweep positions i with
+    /// i % N == K), or `slurm` to take K and N from SLURM_ARRAY_TASK_ID/_COUNT.
+    /// A sharded run does not rewrite catalog.csv: run `rnndyn merge` when all shards are done.
+    #[arg(long, value_name = "K/N|slurm")]
+    pub shard: Option<String>,
     /// Population store directory (created if missing; resumed if partly done).
     #[arg(
         long,
@@ -196,7 +197,7 @@ pub struct ExportArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub population: PopulationArgs,
-    /// Output directory (default: ./rnndyn-study).
+    /// Output directory: the population store, its analyses and the report.
     #[arg(long, value_name = "DIR", default_value = "rnndyn-study")]
     pub out: PathBuf,
 }

@@ -465,9 +465,54 @@ pub fn default_raw() -> RawExperiment {
     }
 }
 
-/// The default experiment as TOML text (what `--print-default-config` prints).
+/// The default experiment as TOML text (what `--print-default-config` prints), with
+/// `[task] max_eval_mse` as a comment: its default depends on the task, so a fixed value
+/// would go stale when the user changes `kind`.
 pub fn default_toml() -> String {
-    toml::to_string_pretty(&default_raw()).unwrap_or_default()
+    let text = toml::to_string_pretty(&default_raw()).unwrap_or_default();
+    let note =
+        "# max_eval_mse: a network passes if its evaluation MSE is below this. Unset, it is\n\
+                # a tenth of the MSE of a zero output: flipflop 0.01, sine 0.05, integration\n\
+                # computed from [task.integration] and trial_steps (0.00325 at the defaults).\n\
+                # max_eval_mse = 0.01\n";
+    // The comment goes at the end of the `[task]` keys, before its sub-tables.
+    match text
+        .find("[task]\n")
+        .and_then(|t| text[t..].find("\n\n").map(|e| t + e + 1))
+    {
+        Some(at) => format!("{}{note}{}", &text[..at], &text[at..]),
+        None => text,
+    }
+}
+
+/// The first setting in which two experiments differ, as (key, value in `a`, value in
+/// `b`); an unset key reads `(not set)`. `None` if they are equal.
+pub fn first_difference(a: &RawExperiment, b: &RawExperiment) -> Option<(String, String, String)> {
+    let (Ok(va), Ok(vb)) = (toml::Value::try_from(a), toml::Value::try_from(b)) else {
+        // Not reached for these plain types; still report that they differ.
+        return (a != b).then(|| ("experiment".into(), "?".into(), "?".into()));
+    };
+    fn walk(
+        key: &str,
+        a: Option<&toml::Value>,
+        b: Option<&toml::Value>,
+    ) -> Option<(String, String, String)> {
+        if let (Some(toml::Value::Table(ta)), Some(toml::Value::Table(tb))) = (a, b) {
+            // Sorted keys: the report does not depend on field order.
+            let keys: std::collections::BTreeSet<&String> = ta.keys().chain(tb.keys()).collect();
+            return keys.into_iter().find_map(|k| {
+                let sub = if key.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{key}.{k}")
+                };
+                walk(&sub, ta.get(k), tb.get(k))
+            });
+        }
+        let show = |v: Option<&toml::Value>| v.map_or("(not set)".to_string(), |v| v.to_string());
+        (a != b).then(|| (key.to_string(), show(a), show(b)))
+    }
+    walk("", Some(&va), Some(&vb))
 }
 
 /// Reads and validates an experiment file.
@@ -931,4 +976,51 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
 pub fn describe_source(path: Option<&PathBuf>) -> String {
     path.map(|p| p.display().to_string())
         .unwrap_or_else(|| "<built-in default>".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_default_documents_max_eval_mse_and_stays_valid() {
+        let text = default_toml();
+        assert_eq!(parse(&text, "printed").unwrap().raw, default_raw());
+        // Uncommenting the suggested line gives the default's own threshold.
+        let set = text.replace("# max_eval_mse = 0.01", "max_eval_mse = 0.01");
+        assert_ne!(
+            set, text,
+            "the printed default lacks `# max_eval_mse = 0.01`"
+        );
+        let exp = parse(&set, "uncommented").unwrap();
+        assert_eq!(exp.raw.task.max_eval_mse, Some(0.01));
+        assert_eq!(
+            exp.task.max_eval_mse,
+            parse(&text, "printed").unwrap().task.max_eval_mse
+        );
+    }
+
+    #[test]
+    fn first_difference_names_key_and_both_values() {
+        let a = default_raw();
+        assert_eq!(first_difference(&a, &a.clone()), None);
+        let mut b = a.clone();
+        b.training.steps = 7;
+        b.population.seeds = 5;
+        // Keys are visited in sorted order: `population` before `training`.
+        assert_eq!(
+            first_difference(&a, &b),
+            Some(("population.seeds".into(), "2".into(), "5".into()))
+        );
+        let mut c = a.clone();
+        c.task.max_eval_mse = Some(0.02);
+        assert_eq!(
+            first_difference(&a, &c),
+            Some((
+                "task.max_eval_mse".into(),
+                "(not set)".into(),
+                "0.02".into()
+            ))
+        );
+    }
 }

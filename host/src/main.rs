@@ -6,11 +6,8 @@ fn main() -> ExitCode {
     match rnndyn::app::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("rnndyn: error: {err}");
-            let mut source = err.source();
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
+            for line in rnndyn::app::error_lines(err.as_ref()) {
+                eprintln!("{line}");
             }
             ExitCode::from(2)
         }

@@ -709,6 +709,17 @@ pub fn read_npz_array(path: impl AsRef<Path>, name: &str) -> Result<Matrix, NpyE
     parse_matrix(&bytes, &member_path)
 }
 
+/// Reads the 1-D or 2-D float array `name` from an `.npz` archive with the shape in its
+/// header (a matrix alone cannot tell `(n,)` from `(n, 1)`).
+pub fn read_npz_array_with_shape(
+    path: impl AsRef<Path>,
+    name: &str,
+) -> Result<(Vec<u64>, Matrix), NpyError> {
+    let (bytes, member_path) = read_npz_member(path.as_ref(), name)?;
+    let shape = parse_header(&bytes, &member_path)?.shape;
+    Ok((shape, parse_matrix(&bytes, &member_path)?))
+}
+
 /// Reads the float (or int64, as f64) array `name` of any shape from an `.npz` archive,
 /// with its shape and row-major values.
 pub fn read_npz_shaped(

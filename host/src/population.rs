@@ -151,7 +151,8 @@ pub struct TrainOptions {
     pub progress: bool,
 }
 
-/// What a population run did.
+/// What a population run did. `passed` and `diverged` count every network of the run's
+/// sweep (or shard) now in the store, those already there included.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PopulationSummary {
     pub total: usize,
@@ -160,6 +161,59 @@ pub struct PopulationSummary {
     pub passed: usize,
     pub diverged: usize,
     pub cancelled: bool,
+}
+
+impl PopulationSummary {
+    /// The closing console line of a run into the store `dir`.
+    pub fn describe(&self, dir: &std::path::Path, shard: Option<Shard>) -> String {
+        let scope = match shard {
+            Some(s) => format!("shard {}/{}: ", s.index, s.count),
+            None => String::new(),
+        };
+        let in_store = self.already_done + self.trained;
+        let counts = format!(
+            "({} trained now, {} already done): {} passed, {} diverged",
+            self.trained, self.already_done, self.passed, self.diverged
+        );
+        if self.cancelled {
+            format!(
+                "{scope}interrupted with {in_store} of {} networks in {} {counts}",
+                self.total,
+                dir.display()
+            )
+        } else {
+            format!(
+                "{scope}{} networks in {} {counts}",
+                self.total,
+                dir.display()
+            )
+        }
+    }
+}
+
+/// Why a trained, not diverged network failed, e.g. `eval mse 2.1e-2 above 1e-2`,
+/// `held 4/8 memories` (empty if it passed).
+pub fn failure_reason(exp: &Experiment, r: &NetworkRecord) -> String {
+    let mut why = Vec::new();
+    // NaN counts as a failure, as in `passed = eval_mse < max_eval_mse`.
+    if r.eval_mse >= exp.task.max_eval_mse || r.eval_mse.is_nan() {
+        why.push(format!(
+            "eval mse {:.2e} not below {:.2e}",
+            r.eval_mse, exp.task.max_eval_mse
+        ));
+    }
+    if let TaskKind::FlipFlop(f) = &exp.task.kind {
+        // `retention` is NaN when the check is off.
+        if f.hold_steps > 0 && r.retention < 1.0 {
+            let corners = 1usize << r.outputs.min(16);
+            let held = (r.retention * corners as f64).round() as usize;
+            why.push(format!(
+                "held {held}/{corners} memories for {} steps",
+                f.hold_steps
+            ));
+        }
+    }
+    why.join(", ")
 }
 
 /// The result of training one network.
@@ -393,6 +447,15 @@ pub fn train_population(
         already_done: selected.len() - todo.len(),
         ..Default::default()
     };
+    // The closing summary counts the whole sweep, networks of earlier runs included.
+    for spec in &selected {
+        let id = spec.id();
+        if store.has_network(&id) {
+            let r = store.record(&id)?;
+            summary.passed += r.passed as usize;
+            summary.diverged += r.diverged as usize;
+        }
+    }
 
     let pb = if opts.progress {
         ProgressBar::new(todo.len() as u64)
@@ -450,7 +513,7 @@ pub fn train_population(
                 } else if r.passed {
                     "passed".to_string()
                 } else {
-                    "failed".to_string()
+                    format!("failed ({})", failure_reason(exp, r))
                 };
                 say(format!(
                     "{:<40} loss {:.2e}  eval mse {:.2e}  acc {:.3}  {} ({:.1} s)",
@@ -479,4 +542,59 @@ pub fn train_population(
         store.rebuild_catalog()?;
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_experiment() -> Experiment {
+        crate::config::parse(&crate::config::default_toml(), "default").unwrap()
+    }
+
+    #[test]
+    fn failure_reason_names_what_failed() {
+        let exp = default_experiment();
+        let mut r = store::record_for(&exp.networks[0], "flipflop", 3, 3);
+        // Low MSE (accuracy 1) but half the memories leak: the hold check failed.
+        r.eval_mse = 4.53e-3;
+        r.retention = 0.5;
+        assert_eq!(failure_reason(&exp, &r), "held 4/8 memories for 1000 steps");
+        r.eval_mse = 0.02;
+        assert_eq!(
+            failure_reason(&exp, &r),
+            "eval mse 2.00e-2 not below 1.00e-2, held 4/8 memories for 1000 steps"
+        );
+        r.retention = 1.0;
+        assert_eq!(
+            failure_reason(&exp, &r),
+            "eval mse 2.00e-2 not below 1.00e-2"
+        );
+        r.eval_mse = 1e-3;
+        assert_eq!(failure_reason(&exp, &r), "");
+    }
+
+    #[test]
+    fn summary_line_counts_the_store_and_says_when_interrupted() {
+        let dir = std::path::Path::new("DIR");
+        let mut s = PopulationSummary {
+            total: 16,
+            already_done: 7,
+            trained: 2,
+            passed: 8,
+            diverged: 1,
+            cancelled: true,
+        };
+        assert_eq!(
+            s.describe(dir, None),
+            "interrupted with 9 of 16 networks in DIR (2 trained now, 7 already done): \
+             8 passed, 1 diverged"
+        );
+        s.cancelled = false;
+        s.trained = 9;
+        assert_eq!(
+            s.describe(dir, Shard::new(1, 4)),
+            "shard 1/4: 16 networks in DIR (9 trained now, 7 already done): 8 passed, 1 diverged"
+        );
+    }
 }

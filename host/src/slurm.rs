@@ -315,7 +315,6 @@ pub fn run(args: SlurmArgs) -> Result<ExitCode, AppError> {
     let pop = PopulationArgs {
         config: args.config.clone(),
         threads: None,
-        shard: None,
         steps: None,
         quiet: true,
     };

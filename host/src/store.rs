@@ -425,18 +425,21 @@ pub fn write_npz(path: &Path, arrays: &NamedArrays) -> Result<(), StoreError> {
 pub fn read_npz_blocks(path: &Path, blocks: &[(String, Vec<u64>)]) -> Result<Vec<f64>, StoreError> {
     let mut out = Vec::new();
     for (name, shape) in blocks {
-        let m = npy::read_npz_array(path, name)?;
+        let (found, m) = npy::read_npz_array_with_shape(path, name)?;
         let (rows, cols) = (m.rows() as u64, m.cols() as u64);
-        let ok = match shape.as_slice() {
-            [n] => rows * cols == *n && (cols == 1 || rows == 1),
-            [r, c] => rows == *r && cols == *c,
+        let ok = match (shape.as_slice(), found.as_slice()) {
+            ([n], _) => rows * cols == *n && (cols == 1 || rows == 1),
+            // Earlier rnndyn versions wrote one-row weight blocks (`U` of a one-input task)
+            // 1-D; same values, so those stores still load.
+            ([1, c], [n]) => n == c,
+            ([r, c], _) => found.len() == 2 && rows == *r && cols == *c,
             _ => false,
         };
         if !ok {
             return Err(StoreError::Array {
                 path: path.to_path_buf(),
                 name: name.clone(),
-                reason: format!("shape ({rows}, {cols}), expected {shape:?}"),
+                reason: format!("shape {found:?}, expected {shape:?}"),
             });
         }
         let values = m.as_slice();
@@ -452,15 +455,16 @@ pub fn read_npz_blocks(path: &Path, blocks: &[(String, Vec<u64>)]) -> Result<Vec
     Ok(out)
 }
 
-/// Parameter blocks of a model as (name, shape) with 1-row blocks stored 1-D.
+/// Parameter blocks of a model as (name, shape): biases 1-D, weight matrices 2-D (also
+/// with one row, e.g. `U` of a one-input task is `(1, k·N)`), as the README documents.
 pub fn block_shapes(blocks: &[rnndyn_core::cell::ParamBlock]) -> Vec<(String, Vec<u64>)> {
+    use rnndyn_core::cell::BlockKind;
     blocks
         .iter()
         .map(|b| {
-            let shape = if b.rows == 1 {
-                vec![b.cols as u64]
-            } else {
-                vec![b.rows as u64, b.cols as u64]
+            let shape = match b.kind {
+                BlockKind::Bias | BlockKind::ReadoutBias => vec![b.len() as u64],
+                _ => vec![b.rows as u64, b.cols as u64],
             };
             (b.name.to_string(), shape)
         })
@@ -521,5 +525,76 @@ pub(crate) mod nan_as_null {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{self, Arch, ModelSpec};
+
+    /// A one-input GRU (the sine task's shape).
+    fn sine_gru() -> Box<dyn crate::model::Model> {
+        model::build(&ModelSpec {
+            arch: Arch::Gru,
+            activation: Activation::Tanh,
+            gru_convention: GruConvention::ResetAfterProduct,
+            hidden: 8,
+            inputs: 1,
+            outputs: 1,
+        })
+        .unwrap()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rnndyn-store-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn weights_are_2d_and_biases_1d_even_with_one_input() {
+        let m = sine_gru();
+        let p: Vec<f32> = (0..m.param_count()).map(|i| i as f32).collect();
+        let dir = scratch("shapes");
+        let path = dir.join("params.npz");
+        write_npz(&path, &named_params(&m.blocks(), &p)).unwrap();
+        let header = |name: &str| npy::read_npz_array_with_shape(&path, name).unwrap().0;
+        assert_eq!(header("W"), [8, 24]);
+        assert_eq!(header("U"), [1, 24]);
+        assert_eq!(header("b"), [24]);
+        assert_eq!(header("bh"), [8]);
+        assert_eq!(header("Wo"), [8, 1]);
+        assert_eq!(header("bo"), [1]);
+        let back = read_npz_blocks(&path, &block_shapes(&m.blocks())).unwrap();
+        assert_eq!(back, p.iter().map(|&v| v as f64).collect::<Vec<_>>());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn legacy_one_dimensional_u_still_loads_but_a_column_does_not() {
+        let m = sine_gru();
+        let p: Vec<f32> = (0..m.param_count()).map(|i| i as f32).collect();
+        let mut named = named_params(&m.blocks(), &p);
+        let dir = scratch("legacy");
+        let path = dir.join("params.npz");
+        // Earlier versions wrote `U` as (24,).
+        let u = named.arrays.iter_mut().find(|a| a.0 == "U").unwrap();
+        u.1 = vec![24];
+        write_npz(&path, &named).unwrap();
+        let back = read_npz_blocks(&path, &block_shapes(&m.blocks())).unwrap();
+        assert_eq!(back, p.iter().map(|&v| v as f64).collect::<Vec<_>>());
+        // A (24, 1) `U` is a different matrix (24 inputs), not an old file: refused.
+        let u = named.arrays.iter_mut().find(|a| a.0 == "U").unwrap();
+        u.1 = vec![24, 1];
+        write_npz(&path, &named).unwrap();
+        let e = read_npz_blocks(&path, &block_shapes(&m.blocks()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("params.npz") && e.contains("`U`") && e.contains("[24, 1]"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

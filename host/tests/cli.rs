@@ -3,9 +3,14 @@
 //! Index:
 //! - `print_default_config_parses`: `train --print-default-config` is a valid experiment.
 //! - `bad_config_exits_2_naming_file_key_value`.
-//! - `run_refuses_a_shard_before_training`.
+//! - `errors_print_a_cause_only_when_it_adds_information`.
+//! - `unsupported_torch_hidden_size_names_the_file`.
+//! - `run_has_no_shard_option`: `run --shard` is a usage error; `run --help` omits it.
 //! - `steps_override_is_recorded_and_a_changed_experiment_is_refused`: `--steps` lands in the
-//!   store's experiment; resuming with another experiment is an error.
+//!   store's experiment; resuming with another experiment is an error naming the setting.
+//! - `sine_params_have_documented_shapes_and_every_reader_loads_them`: a one-input network's
+//!   `U` is `(1, 3N)`; `fixed-points` reads it as a file, a directory and a store (`--json`
+//!   is one array), also with the 1-D `U` of earlier versions.
 //! - `killed_run_resumes_to_the_same_store`: SIGKILL midway, rerun, compare with an
 //!   uninterrupted run.
 //! - `run_end_to_end`: `rnndyn run` on a small population (`[analysis] networks = "all"`)
@@ -85,6 +90,53 @@ fn print_default_config_parses() {
     let exp = rnndyn::config::parse(&text, "printed").unwrap();
     assert!(text.contains("networks = \"passed\""), "{text}");
     assert_eq!(exp.raw, rnndyn::config::default_raw());
+    // The README tells users to edit `max_eval_mse`: the printed file shows it.
+    assert!(text.contains("# max_eval_mse = 0.01"), "{text}");
+}
+
+#[test]
+fn errors_print_a_cause_only_when_it_adds_information() {
+    let dir = temp_dir("cause");
+    let missing = dir.join("a.npy");
+    let out = bin()
+        .arg("compare")
+        .arg(&missing)
+        .arg(&missing)
+        .args(["--metric", "cka"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a.npy"), "{err}");
+    assert!(!err.contains("caused by"), "{err}");
+}
+
+#[test]
+fn unsupported_torch_hidden_size_names_the_file() {
+    let dir = temp_dir("torch17");
+    let path = dir.join("rnn17.npz");
+    let (h, i, o) = (17, 3, 3);
+    let mut w = rnndyn::npy::NpzWriter::new(&path);
+    w.add("rnn.weight_hh_l0", &[h, h], &vec![0.0f32; h * h])
+        .unwrap()
+        .add("rnn.weight_ih_l0", &[h, i], &vec![0.0f32; h * i])
+        .unwrap()
+        .add("rnn.bias_hh_l0", &[h], &vec![0.0f32; h])
+        .unwrap()
+        .add("rnn.bias_ih_l0", &[h], &vec![0.0f32; h])
+        .unwrap()
+        .add("readout.weight", &[o, h], &vec![0.0f32; o * h])
+        .unwrap()
+        .add("readout.bias", &[o], &vec![0.0f32; o])
+        .unwrap();
+    w.finish().unwrap();
+    let out = bin().arg("fixed-points").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rnn17.npz") && err.contains("hidden size 17"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -114,7 +166,7 @@ fn bad_config_exits_2_naming_file_key_value() {
 }
 
 #[test]
-fn run_refuses_a_shard_before_training() {
+fn run_has_no_shard_option() {
     let dir = temp_dir("runshard");
     let cfg = write_config(&dir, SMALL);
     let store = dir.join("s");
@@ -126,13 +178,17 @@ fn run_refuses_a_shard_before_training() {
         .arg(&store)
         .output()
         .unwrap();
+    // `run` has no --shard (it analyses the whole population): a usage error.
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--shard 1/3") && err.contains("rnndyn merge"),
-        "{err}"
-    );
+    assert!(err.contains("--shard"), "{err}");
     assert!(!store.exists(), "nothing may be trained or written");
+    let help = bin().args(["run", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(!help.contains("--shard"), "{help}");
+    // The --out line names its default once (clap adds `[default: …]`).
+    let out_line = help.lines().find(|l| l.contains("--out")).unwrap();
+    assert_eq!(out_line.matches("rnndyn-study").count(), 1, "{out_line}");
 }
 
 #[test]
@@ -173,16 +229,130 @@ fn steps_override_is_recorded_and_a_changed_experiment_is_refused() {
         "{again:?}"
     );
     // ... while another step count, or none (the file says 120), would mix two experiments.
-    for extra in [&["--steps", "8"][..], &[]] {
+    for (extra, now) in [(&["--steps", "8"][..], "8"), (&[], "120")] {
         let out = train(extra);
         assert_eq!(out.status.code(), Some(2), "{out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("different experiment"), "{err}");
+        // The message names the setting that differs and both values.
+        let detail = format!("`training.steps` is 7 in the store, {now} now");
+        assert!(err.contains(&detail), "{err}");
     }
     assert_eq!(
         std::fs::read_to_string(store.join("experiment.toml")).unwrap(),
         saved
     );
+}
+
+/// Runs `rnndyn fixed-points ARGS --json` and parses its stdout as one JSON document.
+fn fixed_points_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = bin()
+        .arg("fixed-points")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn sine_params_have_documented_shapes_and_every_reader_loads_them() {
+    let dir = temp_dir("sine");
+    let cfg = write_config(
+        &dir,
+        &SMALL
+            .replace(r#"kind = "flipflop""#, r#"kind = "sine""#)
+            .replace(r#"["vanilla", "gru", "lstm"]"#, r#"["gru"]"#)
+            .replace(r#"["tanh", "relu"]"#, r#"["tanh"]"#)
+            .replace("steps = 120", "steps = 30"),
+    );
+    let store = dir.join("s");
+    let st = bin()
+        .arg("train")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&store)
+        .args(["--quiet", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{st:?}");
+    let net = store.join("networks/gru-tanh-n8-l2_0-lr_1e-2-s0");
+    let params = net.join("params.npz");
+    // One input: `U` is (I, 3N) = (1, 24) as documented, not 1-D; biases are 1-D.
+    let shape = |name: &str| {
+        rnndyn::npy::read_npz_array_with_shape(&params, name)
+            .unwrap()
+            .0
+    };
+    assert_eq!(shape("U"), [1, 24]);
+    assert_eq!(shape("W"), [8, 24]);
+    assert_eq!(shape("b"), [24]);
+
+    // The bare file: its input count comes from `U`.
+    let file = fixed_points_json(&[
+        params.as_os_str(),
+        "--arch".as_ref(),
+        "gru".as_ref(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        dir.join("fp").as_os_str(),
+    ]);
+    let states = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["fixed_points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["state"].clone())
+            .collect()
+    };
+    let file_states = states(&file);
+    assert!(!file_states.is_empty());
+
+    // The store with --json: one array, one entry per network, also once analysed.
+    for _ in 0..2 {
+        let v = fixed_points_json(&[store.as_os_str()]);
+        let entries = v.as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{v}");
+        assert_eq!(entries[0]["id"], "gru-tanh-n8-l2_0-lr_1e-2-s0");
+        assert_eq!(
+            entries[0]["dynamics"]["fixed_points"],
+            file_states.len(),
+            "{v}"
+        );
+    }
+
+    // A store written by an earlier version (`U` 1-D) still loads, to the same network.
+    let mut w = rnndyn::npy::NpzWriter::new(&params);
+    for name in rnndyn::npy::npz_names(&params).unwrap() {
+        let (mut shape, values) = rnndyn::npy::read_npz_shaped(&params, &name).unwrap();
+        if name == "U" {
+            shape = vec![24];
+        }
+        let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        w.add(&name, &shape, &values).unwrap();
+    }
+    w.finish().unwrap();
+    assert_eq!(shape("U"), [24]);
+    let legacy_dir = fixed_points_json(&[net.as_os_str()]);
+    assert_eq!(states(&legacy_dir), file_states);
+    let legacy_file = fixed_points_json(&[
+        params.as_os_str(),
+        "--arch".as_ref(),
+        "gru".as_ref(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        dir.join("fp-legacy").as_os_str(),
+    ]);
+    assert_eq!(states(&legacy_file), file_states);
 }
 
 fn catalog(dir: &Path) -> String {
