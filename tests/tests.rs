@@ -4,7 +4,8 @@
 //! - `config_*`: bad experiment files give specific errors naming the key and value; the
 //!   printed default round-trips; `[analysis] networks` defaults to `passed`.
 //! - `store_*`: the population store rejects corrupt files and other versions.
-//! - `population_*`: thread-count independence, divergence recorded per network.
+//! - `population_*`: thread-count independence (training and every analysis stage),
+//!   divergence recorded per network.
 //! - `flipflop_*`: every architecture × activation learns the 3-bit flip-flop; every
 //!   passing network has the canonical topology (8 stable corners, flip logic, saddles
 //!   between neighbouring corners); fixed points are refined to residual ≤ 1e-10.
@@ -265,6 +266,64 @@ fn population_is_independent_of_thread_count() {
         assert_eq!(pa, pb, "{}", r.id);
         assert_eq!(pa.len(), m.param_count());
     }
+
+    // The analysis stages (parallel over networks and over starts) give the same bits on
+    // one thread and on two: every array of fixed_points.npz and of analysis/.
+    let mut exp = config::parse(&t, "threads").unwrap();
+    exp.network_set = config::NetworkSet::All; // 20 steps: nothing passes yet
+    let analyse = |store: &Store, threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let recs = store.records().unwrap();
+            stages::fixed_points_stage(&exp, store, &recs, false, &AtomicBool::new(false), &|_| {})
+                .unwrap();
+            stages::topology_stage(&exp, store, &recs).unwrap();
+            stages::geometry_stage(&exp, store, &recs).unwrap();
+        });
+    };
+    analyse(&a, 1);
+    analyse(&b, 2);
+    let arrays = |path: &std::path::Path| {
+        rnndyn::npy::npz_names(path)
+            .unwrap()
+            .into_iter()
+            .map(|n| {
+                let (shape, v) = rnndyn::npy::read_npz_shaped(path, &n).unwrap();
+                (n, shape, v.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut compared = 0;
+    for r in a.records().unwrap() {
+        let fa = a.network_dir(&r.id).join("fixed_points.npz");
+        let fb = b.network_dir(&r.id).join("fixed_points.npz");
+        let (xa, xb) = (arrays(&fa), arrays(&fb));
+        assert!(
+            xa.iter().any(|(n, _, _)| n.starts_with("states")),
+            "{}",
+            r.id
+        );
+        assert_eq!(xa, xb, "{}: fixed_points.npz", r.id);
+        compared += 1;
+    }
+    for name in ["topology_distances", "svcca_distances", "cka_distances"] {
+        let f = |s: &Store| {
+            let m =
+                rnndyn::npy::read_matrix(s.root().join(format!("analysis/{name}.npy"))).unwrap();
+            (
+                m.rows(),
+                m.as_slice().iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            )
+        };
+        let (ma, mb) = (f(&a), f(&b));
+        assert_eq!(ma.0, 4, "{name}");
+        assert_eq!(ma, mb, "{name}");
+        compared += 1;
+    }
+    assert_eq!(compared, 4 + 3);
 }
 
 #[test]

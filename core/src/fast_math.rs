@@ -205,7 +205,7 @@ mod tests {
             gate_bias: 1.0,
             ..Default::default()
         };
-        init_cell::<f32, _>(&cell, &mut p[..np], &mut rng, &init);
+        init_cell::<f32, _>(&cell, &mut p[..np], &mut rng, &init).unwrap();
         let p = &p[..np];
         let mut worst = 0.0f32;
         for _ in 0..200 {
@@ -254,7 +254,7 @@ mod tests {
         let cell = VanillaCell::<N, I>::new(Activation::Tanh);
         let mut p = [0.0f32; VanillaCell::<N, I>::PARAMS];
         let mut rng = Rng::new(3);
-        init_cell::<f32, _>(&cell, &mut p, &mut rng, &InitParams::default());
+        init_cell::<f32, _>(&cell, &mut p, &mut rng, &InitParams::default()).unwrap();
         let mut worst = 0.0f32;
         for _ in 0..500 {
             let mut s = [0.0f32; N];

@@ -65,10 +65,14 @@ pub(crate) fn dot<R: Real>(a: &[R], b: &[R]) -> R {
     acc
 }
 
-/// Euclidean norm without overflow for moderate sizes (scaled sum of squares).
+/// Euclidean norm without overflow for moderate sizes (scaled sum of squares); NaN if any
+/// entry is NaN (`Real::max` skips NaN, which would make an all-NaN vector's norm 0).
 pub(crate) fn norm2<R: Real>(a: &[R]) -> R {
     let mut scale = R::ZERO;
     for &x in a {
+        if x.is_nan() {
+            return x;
+        }
         scale = scale.max(x.abs());
     }
     if scale == R::ZERO || !scale.is_finite() {

@@ -1,7 +1,7 @@
 //! Same seed → bit-identical initial parameters, losses and gradients; different seeds →
 //! different parameters; initial biases follow the documented scheme.
 
-use rnndyn_core::cell::{InitParams, RecurrentInit};
+use rnndyn_core::cell::{BlockKind, InitParams, RecurrentInit};
 use rnndyn_core::train::Network;
 use rnndyn_core::Activation::{Relu, Tanh};
 use rnndyn_core::GruConvention::{ResetAfterProduct, ResetBeforeProduct};
@@ -162,4 +162,51 @@ fn parameter_counts() {
         4 * (N * N + I * N + N)
     );
     assert_eq!(<LstmCell<N, I> as Cell<f64>>::STATE, 2 * N);
+}
+
+/// Orthogonal init: every N × N gate block `W` of the recurrent weights has
+/// `W Wᵀ = gain² I`, for gains below, at and above 1.
+fn check_orthogonal<C: Cell<f64> + core::fmt::Debug>(cell: C) {
+    let net = Network::<C, O>::new(cell);
+    for gain in [0.5, 0.9, 1.0, 1.5] {
+        let init = InitParams {
+            recurrent: RecurrentInit::Orthogonal { gain },
+            ..Default::default()
+        };
+        let mut p = vec![0.0; net.param_count()];
+        net.init(&mut p, &mut Rng::new(3), &init).unwrap();
+        let mut offset = 0;
+        let mut checked = 0;
+        for b in net.blocks::<f64>().iter().flatten() {
+            if b.kind == BlockKind::Recurrent {
+                assert_eq!(b.rows, N);
+                let w = &p[offset..offset + b.len()];
+                for g in 0..b.cols / N {
+                    for i in 0..N {
+                        for k in 0..N {
+                            let d: f64 = (0..N)
+                                .map(|j| w[i * b.cols + g * N + j] * w[k * b.cols + g * N + j])
+                                .sum();
+                            let want = if i == k { gain * gain } else { 0.0 };
+                            assert!(
+                                (d - want).abs() < 1e-12,
+                                "{cell:?} gain {gain}: (W Wᵀ)[{i}, {k}] = {d} in gate block {g}"
+                            );
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+            offset += b.len();
+        }
+        assert!(checked >= 1, "{cell:?}: no recurrent block");
+    }
+}
+
+#[test]
+fn orthogonal_init_scales_an_orthogonal_matrix_by_the_gain() {
+    check_orthogonal(VanillaCell::<N, I>::new(Tanh));
+    check_orthogonal(UgrnnCell::<N, I>::new(Tanh));
+    check_orthogonal(GruCell::<N, I>::new(Tanh, ResetBeforeProduct));
+    check_orthogonal(LstmCell::<N, I>::new(Tanh));
 }

@@ -16,13 +16,13 @@ const I: usize = 3;
 /// A vanilla tanh network with a planted fixed point h*: b = atanh(h*) − h* W (x = 0).
 fn planted(seed: u64) -> (VanillaCell<N, I>, Vec<f64>, Vec<f64>) {
     let cell = VanillaCell::<N, I>::new(Activation::Tanh);
-    let mut p = vec![0.0; Cell::<f64>::param_count(&cell)];
+    let mut p = vec![0.0f64; Cell::<f64>::param_count(&cell)];
     let mut rng = Rng::new(seed);
     let init = InitParams {
         recurrent: RecurrentInit::Normal { gain: 1.5 },
         ..Default::default()
     };
-    rnndyn_core::cell::init_cell(&cell, &mut p, &mut rng, &init);
+    rnndyn_core::cell::init_cell(&cell, &mut p, &mut rng, &init).unwrap();
     let h: Vec<f64> = (0..N).map(|_| rng.uniform_range(-0.6, 0.6)).collect();
     let b0 = N * N + I * N;
     for j in 0..N {
@@ -173,7 +173,7 @@ fn gated_cells_agree_with_iteration_of_a_contraction() {
             recurrent: RecurrentInit::Normal { gain: 0.3 },
             ..Default::default()
         };
-        rnndyn_core::cell::init_cell(&cell, &mut p, &mut Rng::new(9), &init);
+        rnndyn_core::cell::init_cell(&cell, &mut p, &mut Rng::new(9), &init).unwrap();
         let x = [0.3, -0.2, 0.1];
         let s = C::STATE;
         let mut h = vec![0.0; s];
@@ -267,7 +267,7 @@ fn batched_search_matches_the_one_start_search_bit_for_bit() {
             ..Default::default()
         };
         let mut rng = Rng::new(21);
-        rnndyn_core::cell::init_cell(&cell, &mut p, &mut rng, &init);
+        rnndyn_core::cell::init_cell(&cell, &mut p, &mut rng, &init).unwrap();
         let x = [0.3, -0.2, 0.0];
         let s = C::STATE;
         let starts = 23;
@@ -453,4 +453,31 @@ fn linearize_survives_a_jacobian_where_balanced_qr_cycles() {
     }
     assert_eq!(lin.stability_index, 0);
     assert!((lin.spectral_radius - 0.67036457).abs() < 1e-8);
+}
+
+/// Finite weights whose pre-activation is ∞ − ∞: F(h) is NaN in every unit. The search must
+/// report that, not "converged with residual 0" (the norm of an all-NaN vector was 0).
+#[test]
+fn a_nan_map_is_not_a_converged_fixed_point() {
+    let cell = VanillaCell::<N, I>::new(Activation::Tanh);
+    let mut p = vec![0.0f64; Cell::<f64>::param_count(&cell)];
+    // W rows 0 and 1 are all 1e308: h = (2, −2, 0, …) gives 2e308 − 2e308 = ∞ − ∞.
+    p[..2 * N].fill(1e308);
+    let mut h = vec![0.0; N];
+    h[0] = 2.0;
+    h[1] = -2.0;
+    let mut scratch = vec![0.0; fixed_point_scratch_len::<f64, _>(&cell)];
+    let mut piv = vec![0usize; N];
+    let r = find_fixed_point(
+        &cell,
+        &p,
+        &[0.0; I],
+        &mut h,
+        &FixedPointParams::default(),
+        &mut scratch,
+        &mut piv,
+    )
+    .unwrap();
+    assert_ne!(r.stop(), Stop::Converged, "{r:?}");
+    assert!(!r.residual.is_finite(), "{r:?}");
 }

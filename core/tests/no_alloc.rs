@@ -198,7 +198,7 @@ fn fixed_point_and_linear_algebra_paths_do_not_allocate() {
     fn run<C: Cell<f64>>(cell: C) {
         let n = cell.param_count();
         let mut p = vec![0.0; n];
-        rnndyn_core::cell::init_cell(&cell, &mut p, &mut Rng::new(5), &Default::default());
+        rnndyn_core::cell::init_cell(&cell, &mut p, &mut Rng::new(5), &Default::default()).unwrap();
         let s = C::STATE;
         let x = vec![0.0; C::INPUT];
         let mut h = vec![0.1; s];

@@ -364,7 +364,7 @@ pub fn run<S: Sink, K: Clock>(
             .zip(states.chunks_exact(N).zip(outputs.chunks_exact(O)))
         {
             fast_math::gru_step(&cell, p, &s, x, &mut s_next)?;
-            net.readout(p, &s_next, y);
+            net.readout(p, &s_next, y)?;
             s = s_next;
             for (a, b) in s.iter().zip(exact_h) {
                 max_dh = max_dh.max(Real::abs(a - b));

@@ -115,7 +115,7 @@ pub trait Model: Send + Sync {
     /// Input Jacobian (row-major S × I).
     fn jacobian_input(&self, p: &[f64], s: &[f64], x: &[f64], jac: &mut [f64]);
     /// Readout of a state.
-    fn readout(&self, p: &[f64], s: &[f64], y: &mut [f64]);
+    fn readout(&self, p: &[f64], s: &[f64], y: &mut [f64]) -> Result<(), CoreError>;
     /// Fixed-point search from `h` (overwritten) at input `x`; buffers sized by the core's
     /// `fixed_point_scratch_len(state_dim)`; `pivots` has length `state_dim`.
     fn find_fixed_point(
@@ -239,7 +239,7 @@ where
     fn jacobian_input(&self, p: &[f64], s: &[f64], x: &[f64], jac: &mut [f64]) {
         self.net.cell.jacobian_input(p, s, x, jac)
     }
-    fn readout(&self, p: &[f64], s: &[f64], y: &mut [f64]) {
+    fn readout(&self, p: &[f64], s: &[f64], y: &mut [f64]) -> Result<(), CoreError> {
         self.net.readout(p, s, y)
     }
     fn find_fixed_point(

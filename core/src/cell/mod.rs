@@ -21,7 +21,9 @@ pub use lstm::LstmCell;
 pub use ugrnn::UgrnnCell;
 pub use vanilla::VanillaCell;
 
+use crate::error::check_len;
 use crate::rng::Rng;
+use crate::Error;
 use crate::Real;
 
 /// The nonlinearity φ of a cell's candidate / output.
@@ -356,8 +358,15 @@ pub trait Cell<R: Real>: Copy + Send + Sync {
     }
 }
 
-/// Draws a cell's parameters into `p` (length `cell.param_count()`).
-pub fn init_cell<R: Real, C: Cell<R>>(cell: &C, p: &mut [R], rng: &mut Rng, init: &InitParams) {
+/// Draws a cell's parameters into `p` (length `cell.param_count()`, else
+/// [`Error::BufferSize`]).
+pub fn init_cell<R: Real, C: Cell<R>>(
+    cell: &C,
+    p: &mut [R],
+    rng: &mut Rng,
+    init: &InitParams,
+) -> Result<(), Error> {
+    check_len(p.len(), cell.param_count())?;
     let mut off = 0;
     let mut bias_off = 0;
     for block in cell.blocks().iter().flatten() {
@@ -370,6 +379,7 @@ pub fn init_cell<R: Real, C: Cell<R>>(cell: &C, p: &mut [R], rng: &mut Rng, init
             bias_off += block.len();
         }
     }
+    Ok(())
 }
 
 /// Initialises one block in place.
@@ -413,7 +423,9 @@ pub(crate) fn init_block<R: Real>(
 }
 
 /// Modified Gram–Schmidt on the rows of each `n × n` column block of a row-major
-/// `rows × cols` matrix (`rows == n`), then scaled by `gain`. In place, no scratch.
+/// `rows × cols` matrix (`rows == n`) to unit length, then the block scaled by `gain` (the
+/// projections need unit rows: scaled ones would leave `(gain² − 1)·⟨w, u⟩` behind).
+/// In place, no scratch.
 fn orthogonalise_square_blocks<R: Real>(
     w: &mut [R],
     rows: usize,
@@ -442,13 +454,15 @@ fn orthogonalise_square_blocks<R: Real>(
                 nrm += w[i * cols + g * n + j].square();
             }
             let nrm = Real::sqrt(nrm);
-            let scale = if nrm > R::ZERO {
-                R::from_f64(gain) / nrm
-            } else {
-                R::ZERO
-            };
+            let scale = if nrm > R::ZERO { R::ONE / nrm } else { R::ZERO };
             for j in 0..n {
                 w[i * cols + g * n + j] *= scale;
+            }
+        }
+        let gain = R::from_f64(gain);
+        for i in 0..n {
+            for j in 0..n {
+                w[i * cols + g * n + j] *= gain;
             }
         }
     }

@@ -21,6 +21,27 @@ pub struct AdamPhase {
     pub eps: f64,
 }
 
+impl AdamPhase {
+    /// `Ok` for `0 ≤ beta1, beta2 < 1`, finite `eps > 0`, finite `learning_rate ≥ 0` and
+    /// `decay ≥ 0`, and `q_tolerance` not NaN; otherwise [`Error::InvalidParameter`].
+    pub fn check(&self) -> Result<(), Error> {
+        let beta = |b: f64| (0.0..1.0).contains(&b);
+        let finite_nonnegative = |v: f64| v >= 0.0 && v.is_finite();
+        if beta(self.beta1)
+            && beta(self.beta2)
+            && self.eps > 0.0
+            && self.eps.is_finite()
+            && finite_nonnegative(self.learning_rate)
+            && finite_nonnegative(self.decay)
+            && !self.q_tolerance.is_nan()
+        {
+            Ok(())
+        } else {
+            Err(Error::InvalidParameter)
+        }
+    }
+}
+
 impl Default for AdamPhase {
     fn default() -> Self {
         AdamPhase {
@@ -165,6 +186,7 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
     check_len(h.len(), s)?;
     check_len(scratch.len(), fixed_point_scratch_len(cell))?;
     check_len(pivots.len(), s)?;
+    params.adam.check()?;
     if h.iter().chain(x).chain(p).any(|v| !v.is_finite()) {
         return Err(Error::NonFinite);
     }
@@ -457,10 +479,11 @@ pub fn find_fixed_points_batch<R: Real, C: Cell<R>>(
     let s = C::STATE;
     check_len(p.len(), cell.param_count())?;
     check_len(x.len(), C::INPUT)?;
-    check_len(hs.len(), batch * s)?;
+    check_len(hs.len(), batch.saturating_mul(s))?;
     check_len(reports.len(), batch)?;
     check_len(scratch.len(), fixed_point_batch_scratch_len(cell, batch))?;
     check_len(pivots.len(), s + batch)?;
+    params.adam.check()?;
     if x.iter().chain(p).any(|v| !v.is_finite()) {
         return Err(Error::NonFinite);
     }

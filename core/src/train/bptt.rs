@@ -34,11 +34,23 @@ impl<C, const O: usize> Network<C, O> {
     where
         C: Cell<R>,
     {
-        let rows = batch * steps;
-        (rows + batch) * C::STATE
-            + rows * (C::HIDDEN + O)
-            + O * C::HIDDEN
-            + C::batch_work_len(batch, steps)
+        // Saturating: a size past `usize` asks for a buffer no caller has, so the length
+        // check fails instead of the arithmetic wrapping.
+        let rows = batch.saturating_mul(steps);
+        // No buffer holds more than isize::MAX bytes; past that, report usize::MAX before
+        // the cells' own size arithmetic (`batch_work_len`, ≤ 5·N per row) could wrap.
+        if rows
+            .saturating_add(batch)
+            .saturating_mul(16 * (C::STATE + O))
+            > isize::MAX as usize
+        {
+            return usize::MAX;
+        }
+        (rows.saturating_add(batch))
+            .saturating_mul(C::STATE)
+            .saturating_add(rows.saturating_mul(C::HIDDEN + O))
+            .saturating_add(O * C::HIDDEN)
+            .saturating_add(C::batch_work_len(batch, steps))
     }
 
     /// Length of the scratch buffer [`Network::loss_and_grad_reference`] needs for `steps`
@@ -100,7 +112,7 @@ impl<C, const O: usize> Network<C, O> {
     {
         check_len(p.len(), self.param_count())?;
         let nc = self.cell.param_count();
-        init_cell(&self.cell, &mut p[..nc], rng, init);
+        init_cell(&self.cell, &mut p[..nc], rng, init)?;
         let blocks = self.blocks();
         let mut off = nc;
         for b in blocks
@@ -114,9 +126,22 @@ impl<C, const O: usize> Network<C, O> {
         Ok(())
     }
 
-    /// `y = h Wo + bo` for the hidden part of state `s`.
+    /// `y = h Wo + bo` for the hidden part of state `s` (`p` of length
+    /// [`Network::param_count`], `s` of `C::STATE`, `y` of `O`, else [`Error::BufferSize`]).
+    pub fn readout<R: Real>(&self, p: &[R], s: &[R], y: &mut [R]) -> Result<(), Error>
+    where
+        C: Cell<R>,
+    {
+        check_len(p.len(), self.param_count())?;
+        check_len(s.len(), C::STATE)?;
+        check_len(y.len(), O)?;
+        self.readout_sized(p, s, y);
+        Ok(())
+    }
+
+    /// [`Network::readout`] for callers that have checked the lengths.
     #[inline(always)]
-    pub fn readout<R: Real>(&self, p: &[R], s: &[R], y: &mut [R])
+    fn readout_sized<R: Real>(&self, p: &[R], s: &[R], y: &mut [R])
     where
         C: Cell<R>,
     {
@@ -137,9 +162,11 @@ impl<C, const O: usize> Network<C, O> {
     where
         C: Cell<R>,
     {
+        // Saturating: a size past `usize` matches no buffer instead of wrapping to one.
+        let rows = batch.saturating_mul(steps);
         check_len(p.len(), self.param_count())?;
-        check_len(xs.len(), batch * steps * C::INPUT)?;
-        check_len(ys.len(), batch * steps * O)?;
+        check_len(xs.len(), rows.saturating_mul(C::INPUT))?;
+        check_len(ys.len(), rows.saturating_mul(O))?;
         Ok(())
     }
 
@@ -164,14 +191,14 @@ impl<C, const O: usize> Network<C, O> {
         }
         let steps = xs.len() / i;
         check_len(xs.len(), steps * i)?;
-        check_len(states.len(), steps * s)?;
-        check_len(outputs.len(), steps * O)?;
+        check_len(states.len(), steps.saturating_mul(s))?;
+        check_len(outputs.len(), steps.saturating_mul(O))?;
         for t in 0..steps {
             let (done, rest) = states.split_at_mut(t * s);
             let prev = if t == 0 { s0 } else { &done[(t - 1) * s..] };
             let next = &mut rest[..s];
             self.cell.step(p, prev, &xs[t * i..(t + 1) * i], next);
-            self.readout(p, next, &mut outputs[t * O..(t + 1) * O]);
+            self.readout_sized(p, next, &mut outputs[t * O..(t + 1) * O]);
         }
         Ok(())
     }
@@ -200,7 +227,7 @@ impl<C, const O: usize> Network<C, O> {
             for t in 0..steps {
                 let row = bi * steps + t;
                 self.cell.step(p, a, &xs[row * i..(row + 1) * i], b);
-                self.readout(p, b, y);
+                self.readout_sized(p, b, y);
                 for k in 0..O {
                     sum += (y[k] - ys[row * O + k]).square();
                 }
@@ -327,7 +354,7 @@ impl<C, const O: usize> Network<C, O> {
             for t in (0..steps).rev() {
                 let s_next = &states[(t + 1) * s..(t + 2) * s];
                 // Readout error at step t, added into dL/ds_{t+1}.
-                self.readout(p, s_next, e);
+                self.readout_sized(p, s_next, e);
                 for k in 0..O {
                     let err = e[k] - ys_b[t * O + k];
                     sum += err * err;

@@ -24,6 +24,26 @@ impl Default for AdamParams {
     }
 }
 
+impl AdamParams {
+    /// `Ok` for `0 ≤ beta1, beta2 < 1`, finite `eps > 0` and finite `lr ≥ 0`; otherwise
+    /// [`Error::InvalidParameter`] (`beta1 = 1` would divide by `1 − 1` and turn every
+    /// parameter into NaN).
+    pub fn check(&self, lr: f64) -> Result<(), Error> {
+        let beta = |b: f64| (0.0..1.0).contains(&b);
+        if beta(self.beta1)
+            && beta(self.beta2)
+            && self.eps > 0.0
+            && self.eps.is_finite()
+            && lr >= 0.0
+            && lr.is_finite()
+        {
+            Ok(())
+        } else {
+            Err(Error::InvalidParameter)
+        }
+    }
+}
+
 /// Adam state over caller-owned moment buffers (each the length of the parameters).
 #[derive(Debug)]
 pub struct Adam<'a, R: Real> {
@@ -63,6 +83,7 @@ impl<'a, R: Real> Adam<'a, R> {
     ) -> Result<(), Error> {
         check_len(p.len(), self.m.len())?;
         check_len(g.len(), self.m.len())?;
+        params.check(lr)?;
         self.t += 1;
         let b1 = R::from_f64(params.beta1);
         let b2 = R::from_f64(params.beta2);
@@ -107,6 +128,53 @@ pub fn clip_grad_norm<R: Real>(g: &mut [R], max_norm: R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hyper-parameters that would turn the parameters into NaN or ∞ are refused before the
+    /// step counter or the moments move.
+    #[test]
+    fn invalid_hyper_parameters_are_refused() {
+        let (mut m, mut v) = ([0.0f64; 2], [0.0f64; 2]);
+        let mut adam = Adam::new(&mut m, &mut v).unwrap();
+        let mut p = [1.0f64, 2.0];
+        let g = [0.5, -0.5];
+        let ok = AdamParams::default();
+        for (bad, lr) in [
+            (AdamParams { beta1: 1.0, ..ok }, 1e-3),
+            (AdamParams { beta2: -0.1, ..ok }, 1e-3),
+            (AdamParams { eps: 0.0, ..ok }, 1e-3),
+            (
+                AdamParams {
+                    eps: f64::NAN,
+                    ..ok
+                },
+                1e-3,
+            ),
+            (ok, f64::INFINITY),
+            (ok, -1e-3),
+        ] {
+            assert_eq!(
+                adam.update(&mut p, &g, &bad, lr),
+                Err(Error::InvalidParameter)
+            );
+        }
+        assert_eq!((adam.steps(), p), (0, [1.0, 2.0]));
+        adam.update(&mut p, &g, &ok, 1e-3).unwrap();
+        assert_eq!(adam.steps(), 1);
+        assert!(p[0] < 1.0 && p[1] > 2.0);
+    }
+
+    /// A NaN anywhere gives a NaN norm (so the caller records divergence), even when every
+    /// other entry is zero; the gradient is left as it was.
+    #[test]
+    fn a_nan_gradient_has_a_nan_norm() {
+        for g in [[f64::NAN, 0.0, 0.0], [0.0, f64::NAN, 3.0], [f64::NAN; 3]] {
+            let mut c = g;
+            assert!(clip_grad_norm(&mut c, 1.0).is_nan(), "{g:?}");
+            assert!(grad_norm(&g).is_nan());
+            assert_eq!(c.map(f64::to_bits), g.map(f64::to_bits));
+        }
+        assert_eq!(grad_norm(&[3.0f64, 4.0]), 5.0);
+    }
 
     #[test]
     fn first_adam_step_moves_each_parameter_by_lr() {

@@ -521,7 +521,10 @@ fn linearized_point(
         &mut scratch,
     );
     let mut output = vec![0.0; o];
-    model.readout(p, h, &mut output);
+    // The sizes come from the model itself; NaN marks the impossible mismatch.
+    if model.readout(p, h, &mut output).is_err() {
+        output.fill(f64::NAN);
+    }
     let residual = candidate.report.map(|r| r.residual).unwrap_or(f64::NAN);
     let q = candidate.report.map(|r| r.q).unwrap_or(f64::NAN);
     match lin {
