@@ -154,16 +154,55 @@ pub(crate) fn gemm_acc<R: Real>(
         j += NR;
     }
     if nfull < n {
-        // Column remainder: one axpy per (row, p), still sequential in p.
+        // Column remainder (e.g. the O = 3 readout), still sequential in p.
         let nr = n - nfull;
-        for i in 0..m {
-            let crow = &mut c[i * ldc + nfull..i * ldc + n];
-            let arow = &a[i * lda..i * lda + k];
-            for (p, &ap) in arow.iter().enumerate() {
-                axpy(crow, ap, &w[p * ldw + nfull..p * ldw + nfull + nr]);
-            }
+        macro_rules! narrow {
+            ($($width:literal)*) => {
+                match nr {
+                    $($width => {
+                        for i in 0..m {
+                            let row = i * ldc + nfull;
+                            let arow = &a[i * lda..i * lda + k];
+                            gemm_narrow_row::<R, $width>(&mut c[row..row + $width], arow, |p| {
+                                &w[p * ldw + nfull..p * ldw + nfull + $width]
+                            });
+                        }
+                    })*
+                    _ => {
+                        for i in 0..m {
+                            let crow = &mut c[i * ldc + nfull..i * ldc + n];
+                            let arow = &a[i * lda..i * lda + k];
+                            for (p, &ap) in arow.iter().enumerate() {
+                                axpy(crow, ap, &w[p * ldw + nfull..p * ldw + nfull + nr]);
+                            }
+                        }
+                    }
+                }
+            };
+        }
+        narrow!(1 2 3 4);
+    }
+}
+
+/// `c[j] += Σ_p a[p] · row(p)[j]` for `j < W`, sequential in `p`, with the `W` sums in a
+/// const-size array: they stay in registers. (A runtime-width axpy into `c` per `p` was
+/// vectorised with masked stores and loads of `c`, which stall on store forwarding at
+/// every step: 3× the time of a whole vanilla-16 training step, depending on inlining.)
+#[inline(always)]
+fn gemm_narrow_row<'w, R: Real + 'w, const W: usize>(
+    c: &mut [R],
+    a: &[R],
+    row: impl Fn(usize) -> &'w [R],
+) {
+    let mut acc = [R::ZERO; W];
+    acc.copy_from_slice(&c[..W]);
+    for (p, &ap) in a.iter().enumerate() {
+        let r: &[R; W] = row(p)[..W].try_into().unwrap();
+        for j in 0..W {
+            acc[j] += ap * r[j];
         }
     }
+    c[..W].copy_from_slice(&acc);
 }
 
 /// One `ROWS × NR` register tile of [`gemm_acc`] at the start of `c`, `a`, `w`.
@@ -256,16 +295,43 @@ fn gemm_tn_block<R: Real>(
     }
     if nfull < n {
         let nr = n - nfull;
-        for i in 0..m {
-            let crow = &mut c[i * ldc + nfull..i * ldc + n];
-            for p in 0..k {
-                axpy(
-                    crow,
-                    a[p * lda + i],
-                    &b[p * ldb + nfull..p * ldb + nfull + nr],
-                );
-            }
+        macro_rules! narrow {
+            ($($width:literal)*) => {
+                match nr {
+                    $($width => {
+                        for i in 0..m {
+                            let row = i * ldc + nfull;
+                            let mut acc = [R::ZERO; $width];
+                            acc.copy_from_slice(&c[row..row + $width]);
+                            for p in 0..k {
+                                let ap = a[p * lda + i];
+                                let r: &[R; $width] = b[p * ldb + nfull..p * ldb + nfull + $width]
+                                    .try_into()
+                                    .unwrap();
+                                for j in 0..$width {
+                                    acc[j] += ap * r[j];
+                                }
+                            }
+                            c[row..row + $width].copy_from_slice(&acc);
+                        }
+                    })*
+                    _ => {
+                        for i in 0..m {
+                            let crow = &mut c[i * ldc + nfull..i * ldc + n];
+                            for p in 0..k {
+                                axpy(
+                                    crow,
+                                    a[p * lda + i],
+                                    &b[p * ldb + nfull..p * ldb + nfull + nr],
+                                );
+                            }
+                        }
+                    }
+                }
+            };
         }
+        // Register sums for narrow remainders, as in `gemm_acc` (see `gemm_narrow_row`).
+        narrow!(1 2 3 4);
     }
 }
 
