@@ -163,9 +163,12 @@ pub(crate) fn gemm_acc<R: Real>(
                         for i in 0..m {
                             let row = i * ldc + nfull;
                             let arow = &a[i * lda..i * lda + k];
-                            gemm_narrow_row::<R, $width>(&mut c[row..row + $width], arow, |p| {
-                                &w[p * ldw + nfull..p * ldw + nfull + $width]
-                            });
+                            narrow_row_acc::<R, $width>(
+                                &mut c[row..row + $width],
+                                k,
+                                |p| arow[p],
+                                |p| &w[p * ldw + nfull..p * ldw + nfull + $width],
+                            );
                         }
                     })*
                     _ => {
@@ -184,19 +187,21 @@ pub(crate) fn gemm_acc<R: Real>(
     }
 }
 
-/// `c[j] += Σ_p a[p] · row(p)[j]` for `j < W`, sequential in `p`, with the `W` sums in a
-/// const-size array: they stay in registers. (A runtime-width axpy into `c` per `p` was
+/// `c[j] += Σ_{p<k} a(p) · row(p)[j]` for `j < W`, sequential in `p`, with the `W` sums in
+/// a const-size array: they stay in registers. (A runtime-width axpy into `c` per `p` was
 /// vectorised with masked stores and loads of `c`, which stall on store forwarding at
 /// every step: 3× the time of a whole vanilla-16 training step, depending on inlining.)
 #[inline(always)]
-fn gemm_narrow_row<'w, R: Real + 'w, const W: usize>(
+fn narrow_row_acc<'w, R: Real + 'w, const W: usize>(
     c: &mut [R],
-    a: &[R],
+    k: usize,
+    a: impl Fn(usize) -> R,
     row: impl Fn(usize) -> &'w [R],
 ) {
     let mut acc = [R::ZERO; W];
     acc.copy_from_slice(&c[..W]);
-    for (p, &ap) in a.iter().enumerate() {
+    for p in 0..k {
+        let ap = a(p);
         let r: &[R; W] = row(p)[..W].try_into().unwrap();
         for j in 0..W {
             acc[j] += ap * r[j];
@@ -301,18 +306,12 @@ fn gemm_tn_block<R: Real>(
                     $($width => {
                         for i in 0..m {
                             let row = i * ldc + nfull;
-                            let mut acc = [R::ZERO; $width];
-                            acc.copy_from_slice(&c[row..row + $width]);
-                            for p in 0..k {
-                                let ap = a[p * lda + i];
-                                let r: &[R; $width] = b[p * ldb + nfull..p * ldb + nfull + $width]
-                                    .try_into()
-                                    .unwrap();
-                                for j in 0..$width {
-                                    acc[j] += ap * r[j];
-                                }
-                            }
-                            c[row..row + $width].copy_from_slice(&acc);
+                            narrow_row_acc::<R, $width>(
+                                &mut c[row..row + $width],
+                                k,
+                                |p| a[p * lda + i],
+                                |p| &b[p * ldb + nfull..p * ldb + nfull + $width],
+                            );
                         }
                     })*
                     _ => {
@@ -330,7 +329,7 @@ fn gemm_tn_block<R: Real>(
                 }
             };
         }
-        // Register sums for narrow remainders, as in `gemm_acc` (see `gemm_narrow_row`).
+        // Register sums for narrow remainders, as in `gemm_acc` (see `narrow_row_acc`).
         narrow!(1 2 3 4);
     }
 }
