@@ -5,6 +5,8 @@
 //! - `bad_config_exits_2_naming_file_key_value`.
 //! - `errors_print_a_cause_only_when_it_adds_information`.
 //! - `unsupported_torch_hidden_size_names_the_file`.
+//! - `compare_refuses_more_directions_than_units`: `compare --k` past a matrix's units
+//!   names the flag, the value and the file; `--k` within them reports what was kept.
 //! - `run_has_no_shard_option`: `run --shard` is a usage error; `run --help` omits it.
 //! - `steps_override_is_recorded_and_a_changed_experiment_is_refused`: `--steps` lands in the
 //!   store's experiment; resuming with another experiment is an error naming the setting.
@@ -109,6 +111,58 @@ fn errors_print_a_cause_only_when_it_adds_information() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a.npy"), "{err}");
     assert!(!err.contains("caused by"), "{err}");
+}
+
+#[test]
+fn compare_refuses_more_directions_than_units() {
+    let dir = temp_dir("compare-k");
+    let (rows, a_units, b_units) = (40, 6, 4);
+    // Full-rank activity: a smooth deterministic pattern per unit.
+    let activity = |units: usize, phase: f64| -> Vec<f64> {
+        (0..rows * units)
+            .map(|i| ((i / units) as f64 * (0.3 + 0.17 * (i % units) as f64) + phase).sin())
+            .collect()
+    };
+    let (a, b) = (dir.join("a.npy"), dir.join("b.npy"));
+    rnndyn::npy::write_array(&a, &[rows, a_units], &activity(a_units, 0.0)).unwrap();
+    rnndyn::npy::write_array(&b, &[rows, b_units], &activity(b_units, 0.5)).unwrap();
+    let out = bin()
+        .arg("compare")
+        .args([&a, &b])
+        .args(["--k", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--k")
+            && err.contains('5')
+            && err.contains("b.npy")
+            && err.contains("4 units"),
+        "{err}"
+    );
+    let out = bin()
+        .arg("compare")
+        .args([&a, &b])
+        .args(["--k", "3", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["k_a"].as_u64(), r["k_b"].as_u64()),
+        (Some(3), Some(3)),
+        "{r}"
+    );
+    assert_eq!(
+        r["correlations"].as_array().map(|c| c.len()),
+        Some(3),
+        "{r}"
+    );
 }
 
 #[test]

@@ -40,7 +40,8 @@ pub struct CompareArgs {
     /// SVCCA: keep the top directions explaining this fraction of the variance.
     #[arg(long, default_value_t = 0.99)]
     pub variance: f64,
-    /// SVCCA: keep a fixed number of directions instead (overrides --variance).
+    /// SVCCA: keep a fixed number of directions instead (overrides --variance); at most
+    /// the number of units, capped at each matrix's numerical rank (printed as k_a, k_b).
     #[arg(long)]
     pub k: Option<usize>,
     /// SVCCA: ridge added to the covariances in CCA.
@@ -124,6 +125,21 @@ pub fn compare_matrices(
     };
     let sim = match args.metric {
         CompareMetric::Svcca => {
+            // More directions than units is a typo, not a request the rank cap should hide.
+            if let Some(k) = args.k {
+                for (path, m) in [(&args.a, a), (&args.b, b)] {
+                    let units = m.shape().1;
+                    if k > units {
+                        return Err(ctx(AnalysisError::InvalidParameter {
+                            name: "--k",
+                            reason: format!(
+                                "{k} directions asked for, but {} has {units} units",
+                                path.display()
+                            ),
+                        }));
+                    }
+                }
+            }
             let opts = SvccaOptions {
                 truncation: match args.k {
                     Some(k) => Truncation::Components(k),
