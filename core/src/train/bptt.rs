@@ -7,7 +7,7 @@
 use crate::cell::{
     batch_work_len, init_block, init_cell, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS,
 };
-use crate::error::check_len;
+use crate::error::{check_len, check_scratch};
 use crate::kernel::{
     col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, outer_acc, transpose,
 };
@@ -238,7 +238,9 @@ impl<C, const O: usize> Network<C, O> {
         C: Cell<R>,
     {
         self.check_batch(p, xs, ys, batch, steps)?;
-        check_len(scratch.len(), Self::loss_scratch_len::<R>())?;
+        let need = Self::loss_scratch_len::<R>();
+        check_scratch(scratch.len(), need)?;
+        let scratch = &mut scratch[..need];
         let (s, i) = (C::STATE, C::INPUT);
         let (a, rest) = scratch.split_at_mut(s);
         let (b, y) = rest.split_at_mut(s);
@@ -279,7 +281,9 @@ impl<C, const O: usize> Network<C, O> {
     {
         self.check_batch(p, xs, ys, batch, steps)?;
         check_len(grad.len(), p.len())?;
-        check_len(scratch.len(), Self::bptt_scratch_len::<R>(batch, steps))?;
+        let need = Self::bptt_scratch_len::<R>(batch, steps);
+        check_scratch(scratch.len(), need)?;
+        let scratch = &mut scratch[..need];
         let (s, n) = (C::STATE, C::HIDDEN);
         let rows = batch * steps;
         let wo = self.cell.param_count();
@@ -346,7 +350,9 @@ impl<C, const O: usize> Network<C, O> {
     {
         self.check_batch(p, xs, ys, batch, steps)?;
         check_len(grad.len(), p.len())?;
-        check_len(scratch.len(), Self::bptt_reference_scratch_len::<R>(steps))?;
+        let need = Self::bptt_reference_scratch_len::<R>(steps);
+        check_scratch(scratch.len(), need)?;
+        let scratch = &mut scratch[..need];
         let (s, i, c) = (C::STATE, C::INPUT, C::CACHE);
         let n = C::HIDDEN;
         let wo = self.cell.param_count();
