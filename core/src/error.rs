@@ -6,7 +6,8 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// A caller-provided buffer has the wrong length.
+    /// A caller-provided buffer has the wrong length: not `expected`, or for scratch and
+    /// work buffers (which may be longer than needed) shorter than `expected`.
     BufferSize { expected: usize, got: usize },
     /// An input contains NaN or infinity.
     NonFinite,
@@ -46,5 +47,19 @@ pub(crate) fn check_len(len: usize, expected: usize) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::BufferSize { expected, got: len })
+    }
+}
+
+/// Returns `Err(BufferSize)` unless `len >= need`: scratch and work buffers may be longer
+/// than required (the routines use the first `need` elements).
+#[inline]
+pub(crate) fn check_scratch(len: usize, need: usize) -> Result<(), Error> {
+    if len >= need {
+        Ok(())
+    } else {
+        Err(Error::BufferSize {
+            expected: need,
+            got: len,
+        })
     }
 }

@@ -120,7 +120,12 @@ fn compare<R: Real, C: Cell<R> + core::fmt::Debug>(cell: C, batch: usize, steps:
         .unwrap();
     assert!(l2 == l && g2 == g, "{what}: not deterministic");
 
-    // The trait's default batched methods (per-trial loop).
+    // The trait's default batched methods (per-trial loop), with the default work size
+    // (`batch·steps·CACHE + 2·STATE`).
+    assert_eq!(
+        rnndyn_core::cell::batch_work_len::<R, PerTrial<C>>(batch, steps),
+        batch * steps * C::CACHE + 2 * C::STATE
+    );
     let wnet = Network::<PerTrial<C>, O>::new(PerTrial(cell));
     let mut gw = vec![R::ZERO; np];
     let mut sw = vec![R::ZERO; Network::<PerTrial<C>, O>::bptt_scratch_len::<R>(batch, steps)];

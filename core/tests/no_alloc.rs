@@ -10,6 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell as StdCell;
 use std::hint::black_box;
 
+use rnndyn_core::cell::batch_work_len;
 use rnndyn_core::train::{Adam, AdamParams, Network};
 use rnndyn_core::Activation::{Relu, Tanh};
 use rnndyn_core::GruConvention::{ResetAfterProduct, ResetBeforeProduct};
@@ -97,7 +98,7 @@ fn check_cell<C: Cell<f64> + core::fmt::Debug>(cell: C) {
     let mut scratch = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(B, T)];
     let mut rscratch = vec![0.0; Network::<C, O>::bptt_reference_scratch_len::<f64>(T)];
     let mut states = vec![0.0; (B * T + B) * ns];
-    let mut work = vec![0.0; C::batch_work_len(B, T)];
+    let mut work = vec![0.0; batch_work_len::<f64, C>(B, T)];
     let mut dh: Vec<f64> = (0..B * T * C::HIDDEN).map(|_| rng.normal()).collect();
     let mut lscratch = vec![0.0; Network::<C, O>::loss_scratch_len::<f64>()];
     let (mut m, mut v) = (vec![0.0; np], vec![0.0; np]);

@@ -258,6 +258,12 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
     const INPUT: usize = I;
     const STATE: usize = N;
     const CACHE: usize = 4 * N;
+    /// Work: gates `[z | r | c]`, then `[daz | dar | dac]` (`steps·batch × 3N`); `r ⊙ h`
+    /// (before-product) or `hw = h W_c + bh`, then `dhw` (after-product)
+    /// (`steps·batch × N`); `Wᵀ` (`3N × N`); `d(r ⊙ h)` of one step (`batch × N`).
+    const WORK_PER_ROW: usize = 4 * N;
+    const WORK_PER_TRIAL: usize = N;
+    const WORK_FIXED: usize = 3 * N * N;
 
     fn name(&self) -> &'static str {
         "gru"
@@ -413,13 +419,6 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
             gemv_t_acc(dx, u, Self::LD, N, &dar);
             gemv_t_acc(dx, u, Self::LD, 2 * N, &dac);
         }
-    }
-
-    /// Work: gates `[z | r | c]`, then `[daz | dar | dac]` (`steps·batch × 3N`); `r ⊙ h`
-    /// (before-product) or `hw = h W_c + bh`, then `dhw` (after-product)
-    /// (`steps·batch × N`); `Wᵀ` (`3N × N`); `d(r ⊙ h)` of one step (`batch × N`).
-    fn batch_work_len(batch: usize, steps: usize) -> usize {
-        batch * steps * 4 * N + 3 * N * N + batch * N
     }
 
     fn forward_batch(

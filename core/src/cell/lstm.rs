@@ -143,6 +143,12 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
     const INPUT: usize = I;
     const STATE: usize = 2 * N;
     const CACHE: usize = 5 * N;
+    /// Work: gates `[i | f | g | o]`, then their pre-activation gradients
+    /// (`steps·batch × 4N`, time-major); `φ(c')` (`steps·batch × N`); `Wᵀ` (`4N × N`);
+    /// `dL/dc` of two consecutive steps (`2 × batch × N`).
+    const WORK_PER_ROW: usize = 5 * N;
+    const WORK_PER_TRIAL: usize = 2 * N;
+    const WORK_FIXED: usize = 4 * N * N;
 
     fn name(&self) -> &'static str {
         "lstm"
@@ -271,13 +277,6 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
                 gemv_t_acc(dx, u, Self::LD, k * N, &d[..]);
             }
         }
-    }
-
-    /// Work: gates `[i | f | g | o]`, then their pre-activation gradients
-    /// (`steps·batch × 4N`, time-major); `φ(c')` (`steps·batch × N`); `Wᵀ` (`4N × N`);
-    /// `dL/dc` of two consecutive steps (`2 × batch × N`).
-    fn batch_work_len(batch: usize, steps: usize) -> usize {
-        batch * steps * 5 * N + 4 * N * N + 2 * batch * N
     }
 
     fn forward_batch(

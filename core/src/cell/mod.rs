@@ -173,6 +173,16 @@ pub trait Cell<R: Real>: Copy + Send + Sync {
     /// Length of the per-step cache that `forward` fills and `backward` reads
     /// (an upper bound over runtime variants).
     const CACHE: usize;
+    /// Work of [`Cell::forward_batch`] / [`Cell::backward_batch`] per row (one trial at one
+    /// step); see [`batch_work_len`]. Default `CACHE` (the per-trial default methods keep
+    /// every step's cache).
+    const WORK_PER_ROW: usize = Self::CACHE;
+    /// Work of the batched methods per trial (for example one step's `batch × N` block);
+    /// see [`batch_work_len`]. Default 0.
+    const WORK_PER_TRIAL: usize = 0;
+    /// Work of the batched methods independent of the batch (for example a transposed
+    /// weight copy); see [`batch_work_len`]. Default `2 · STATE`.
+    const WORK_FIXED: usize = 2 * Self::STATE;
 
     /// Short lowercase name (`vanilla`, `ugrnn`, `gru`, `lstm`).
     fn name(&self) -> &'static str;
@@ -218,18 +228,12 @@ pub trait Cell<R: Real>: Copy + Send + Sync {
     /// Input Jacobian `J[a·INPUT + k] = ∂F_a/∂x_k` (row-major `STATE × INPUT`).
     fn jacobian_input(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]);
 
-    /// Length of the work buffer of [`Cell::forward_batch`] / [`Cell::backward_batch`] for
-    /// `batch` sequences of `steps` steps (an upper bound over runtime variants).
-    fn batch_work_len(batch: usize, steps: usize) -> usize {
-        batch * steps * Self::CACHE + 2 * Self::STATE
-    }
-
     /// Runs `batch` sequences for `steps` steps at once.
     ///
     /// `xs` is trial-major (`xs[(b·steps + t)·INPUT + k]`). `states` has length
     /// `(steps + 1)·batch·STATE` and is time-major: the state of trial `b` after `t` steps is
     /// at `(t·batch + b)·STATE`; the caller sets the initial states (`t = 0`), the rest is
-    /// written. `work` (length [`Cell::batch_work_len`]) receives what
+    /// written. `work` (length [`batch_work_len`]) receives what
     /// [`Cell::backward_batch`] needs. The default loops [`Cell::forward`] per trial.
     fn forward_batch(
         &self,
@@ -356,6 +360,28 @@ pub trait Cell<R: Real>: Copy + Send + Sync {
     fn hidden<'a>(&self, s: &'a [R]) -> &'a [R] {
         &s[..Self::HIDDEN]
     }
+}
+
+/// Length of the work buffer of [`Cell::forward_batch`] / [`Cell::backward_batch`] for
+/// `batch` sequences of `steps` steps (an upper bound over runtime variants):
+/// `batch·steps·WORK_PER_ROW + batch·WORK_PER_TRIAL + WORK_FIXED`, saturating at
+/// `usize::MAX` (a size no buffer has) instead of wrapping.
+///
+/// A `const fn`, so it can size a static or stack array:
+///
+/// ```
+/// use rnndyn_core::cell::{batch_work_len, VanillaCell};
+/// type C = VanillaCell<8, 3>;
+/// const WORK: usize = batch_work_len::<f32, C>(4, 20);
+/// let work = [0.0f32; WORK];
+/// assert_eq!(work.len(), 4 * 20 * 8 + 8 * 8);
+/// ```
+pub const fn batch_work_len<R: Real, C: Cell<R>>(batch: usize, steps: usize) -> usize {
+    batch
+        .saturating_mul(steps)
+        .saturating_mul(C::WORK_PER_ROW)
+        .saturating_add(batch.saturating_mul(C::WORK_PER_TRIAL))
+        .saturating_add(C::WORK_FIXED)
 }
 
 /// Draws a cell's parameters into `p` (length `cell.param_count()`, else

@@ -81,6 +81,11 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
     const INPUT: usize = I;
     const STATE: usize = N;
     const CACHE: usize = 2 * N;
+    /// Work: gates `[g | c]`, then `[dag | dac]` (`steps·batch × 2N`, time-major), and
+    /// `Wᵀ` (`2N × N`).
+    const WORK_PER_ROW: usize = 2 * N;
+    const WORK_PER_TRIAL: usize = 0;
+    const WORK_FIXED: usize = 2 * N * N;
 
     fn name(&self) -> &'static str {
         "ugrnn"
@@ -183,12 +188,6 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
             gemv_t_acc(dx, u, Self::LD, 0, &dag);
             gemv_t_acc(dx, u, Self::LD, N, &dac);
         }
-    }
-
-    /// Work: gates `[g | c]`, then `[dag | dac]` (`steps·batch × 2N`, time-major), and
-    /// `Wᵀ` (`2N × N`).
-    fn batch_work_len(batch: usize, steps: usize) -> usize {
-        batch * steps * 2 * N + 2 * N * N
     }
 
     fn forward_batch(

@@ -38,6 +38,10 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for VanillaCell<N, I> {
     const INPUT: usize = I;
     const STATE: usize = N;
     const CACHE: usize = 0;
+    /// Work: `dZ` (`steps·batch × N`, time-major) and `Wᵀ` (`N × N`).
+    const WORK_PER_ROW: usize = N;
+    const WORK_PER_TRIAL: usize = 0;
+    const WORK_FIXED: usize = N * N;
 
     fn name(&self) -> &'static str {
         "vanilla"
@@ -114,11 +118,6 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for VanillaCell<N, I> {
         if let Some(dx) = dx {
             gemv_t_acc(dx, &p[Self::U..Self::B], N, 0, &dz);
         }
-    }
-
-    /// Work: `dZ` (`steps·batch × N`, time-major) and `Wᵀ` (`N × N`).
-    fn batch_work_len(batch: usize, steps: usize) -> usize {
-        batch * steps * N + N * N
     }
 
     fn forward_batch(

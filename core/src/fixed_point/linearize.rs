@@ -2,7 +2,7 @@
 //! slow modes and oscillation angles.
 
 use crate::cell::Cell;
-use crate::error::check_len;
+use crate::error::{check_len, check_scratch};
 use crate::linalg::eig::{
     eigen, eigen_scratch_len, Balance, ComputeLeft, EigParams, Eigenvalue, Sort,
 };
@@ -36,7 +36,8 @@ pub struct Linearization<R> {
     pub leading_angle: R,
 }
 
-/// Scratch length of [`linearize`] for a `state`-dimensional cell.
+/// Minimum scratch length of [`linearize`] for a `state`-dimensional cell (a longer
+/// buffer is accepted).
 pub const fn linearize_scratch_len(state: usize) -> usize {
     state * state + eigen_scratch_len(state, ComputeLeft::No)
 }
@@ -62,7 +63,9 @@ pub fn linearize<R: Real, C: Cell<R>>(
     check_len(jacobian.len(), s * s)?;
     check_len(values.len(), s)?;
     check_len(vectors.len(), s * s)?;
-    check_len(scratch.len(), linearize_scratch_len(s))?;
+    let need = linearize_scratch_len(s);
+    check_scratch(scratch.len(), need)?;
+    let scratch = &mut scratch[..need];
     if h.iter().chain(x).chain(p).any(|v| !v.is_finite()) {
         return Err(Error::NonFinite);
     }

@@ -12,7 +12,8 @@
 //!
 //! Every candidate gets a [`FixedPointReport`]: final residual `‖F(h) − h‖`, `q`,
 //! iterations of each phase and why it stopped. Allocation-free: the caller passes
-//! `scratch` of length [`fixed_point_scratch_len`] and `pivots` of length `STATE`.
+//! `scratch` of at least [`fixed_point_scratch_len`] elements and `pivots` of at least
+//! `STATE` (work buffers may be longer than needed; inputs and outputs have exact lengths).
 
 mod linearize;
 mod search;

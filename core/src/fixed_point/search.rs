@@ -1,7 +1,7 @@
 //! The two-phase fixed-point search (see the module docs).
 
 use crate::cell::Cell;
-use crate::error::check_len;
+use crate::error::{check_len, check_scratch};
 use crate::kernel::{axpy, norm2};
 use crate::linalg::lu::{lu_factor, lu_scratch_len, LuError, LuParams};
 use crate::{Error, Real};
@@ -128,7 +128,8 @@ impl<R: Real> FixedPointReport<R> {
     }
 }
 
-/// Scratch length of [`find_fixed_point`] for `cell`: two `S × S` matrices, a few state
+/// Minimum scratch length of [`find_fixed_point`] for `cell` (a longer buffer is accepted):
+/// two `S × S` matrices, a few state
 /// vectors, the cell's forward cache and a parameter-sized buffer (the Adam phase gets
 /// `Jᵀ r` from the cell's vector-Jacobian product, `O(N·kN)` instead of a full Jacobian).
 pub fn fixed_point_scratch_len<R: Real, C: Cell<R>>(cell: &C) -> usize {
@@ -169,8 +170,9 @@ fn jacobian_minus_identity<R: Real, C: Cell<R>>(cell: &C, p: &[R], x: &[R], h: &
 /// Searches for a fixed point of `h ↦ F(h, x)` starting from `h` (overwritten with the
 /// result). `p` are the cell's parameters, `x` the fixed input (length `INPUT`).
 ///
-/// Errors only on wrong buffer lengths or non-finite inputs; a search that fails to converge
-/// is reported in the returned [`FixedPointReport`].
+/// `scratch` has at least [`fixed_point_scratch_len`] elements and `pivots` at least `STATE`
+/// (work buffers: only that many are used). Errors only on wrong buffer lengths or non-finite
+/// inputs; a search that fails to converge is reported in the returned [`FixedPointReport`].
 pub fn find_fixed_point<R: Real, C: Cell<R>>(
     cell: &C,
     p: &[R],
@@ -184,8 +186,10 @@ pub fn find_fixed_point<R: Real, C: Cell<R>>(
     check_len(p.len(), cell.param_count())?;
     check_len(x.len(), C::INPUT)?;
     check_len(h.len(), s)?;
-    check_len(scratch.len(), fixed_point_scratch_len(cell))?;
-    check_len(pivots.len(), s)?;
+    let need = fixed_point_scratch_len(cell);
+    check_scratch(scratch.len(), need)?;
+    check_scratch(pivots.len(), s)?;
+    let (scratch, pivots) = (&mut scratch[..need], &mut pivots[..s]);
     params.adam.check()?;
     if h.iter().chain(x).chain(p).any(|v| !v.is_finite()) {
         return Err(Error::NonFinite);
@@ -444,7 +448,8 @@ fn newton_phase<R: Real, C: Cell<R>>(
     report.q = R::HALF * res * res;
 }
 
-/// Scratch length of [`find_fixed_points_batch`] for up to `batch` starts: the per-start
+/// Minimum scratch length of [`find_fixed_points_batch`] for up to `batch` starts (a longer
+/// buffer is accepted): the per-start
 /// scratch of [`find_fixed_point`] (for the Newton phase), five `batch × S` blocks (states,
 /// residuals, gradients, Adam moments) and the cell's [`Cell::speed_batch_work_len`].
 pub fn fixed_point_batch_scratch_len<R: Real, C: Cell<R>>(cell: &C, batch: usize) -> usize {
@@ -461,7 +466,8 @@ pub fn fixed_point_batch_scratch_len<R: Real, C: Cell<R>>(cell: &C, batch: usize
 /// the same start, whatever the other rows and the batch size: per-row arithmetic is the
 /// same, in the same order.
 ///
-/// `pivots` has length `STATE + batch` (LU pivots, then the map of active rows). Errors on
+/// `scratch` has at least [`fixed_point_batch_scratch_len`] elements, `pivots` at least
+/// `STATE + batch` (LU pivots, then the map of active rows). Errors on
 /// wrong buffer lengths or non-finite `p` / `x`; a row with a non-finite start gets
 /// `Err(Error::NonFinite)` in `reports`, like [`find_fixed_point`].
 #[allow(clippy::too_many_arguments)]
@@ -481,8 +487,10 @@ pub fn find_fixed_points_batch<R: Real, C: Cell<R>>(
     check_len(x.len(), C::INPUT)?;
     check_len(hs.len(), batch.saturating_mul(s))?;
     check_len(reports.len(), batch)?;
-    check_len(scratch.len(), fixed_point_batch_scratch_len(cell, batch))?;
-    check_len(pivots.len(), s + batch)?;
+    let need = fixed_point_batch_scratch_len(cell, batch);
+    check_scratch(scratch.len(), need)?;
+    check_scratch(pivots.len(), s.saturating_add(batch))?;
+    let (scratch, pivots) = (&mut scratch[..need], &mut pivots[..s + batch]);
     params.adam.check()?;
     if x.iter().chain(p).any(|v| !v.is_finite()) {
         return Err(Error::NonFinite);

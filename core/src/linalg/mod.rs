@@ -45,18 +45,7 @@ pub(crate) fn check_square<R>(n: usize, a: &[R]) -> Result<(), Error> {
     }
 }
 
-/// `Ok` if `len >= need` (scratch may be longer than required).
-#[inline]
-pub(crate) fn check_scratch(len: usize, need: usize) -> Result<(), Error> {
-    if len >= need {
-        Ok(())
-    } else {
-        Err(Error::BufferSize {
-            expected: need,
-            got: len,
-        })
-    }
-}
+pub(crate) use crate::error::check_scratch;
 
 /// `Err(NonFinite)` if any entry is NaN or ±∞.
 #[inline]

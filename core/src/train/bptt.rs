@@ -4,8 +4,10 @@
 //! Sequences are laid out trial-major: `xs[(b·T + t)·I + k]`, `ys[(b·T + t)·O + k]`
 //! (NumPy shape `(B, T, I)` / `(B, T, O)`). The initial state is zero.
 
-use crate::cell::{init_block, init_cell, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS};
-use crate::error::check_len;
+use crate::cell::{
+    batch_work_len, init_block, init_cell, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS,
+};
+use crate::error::{check_len, check_scratch};
 use crate::kernel::{
     col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, outer_acc, transpose,
 };
@@ -28,17 +30,18 @@ impl<C, const O: usize> Network<C, O> {
 }
 
 impl<C, const O: usize> Network<C, O> {
-    /// Length of the scratch buffer [`Network::loss_and_grad`] needs for `batch` sequences
-    /// of `steps` time steps.
-    pub fn bptt_scratch_len<R: Real>(batch: usize, steps: usize) -> usize
+    /// Minimum length of the scratch buffer [`Network::loss_and_grad`] needs for `batch`
+    /// sequences of `steps` time steps (a longer buffer is accepted). A `const fn`: it can
+    /// size a static or stack array (see the [module example](crate::train)). Saturates at
+    /// `usize::MAX`, a length no buffer has, instead of wrapping.
+    pub const fn bptt_scratch_len<R: Real>(batch: usize, steps: usize) -> usize
     where
         C: Cell<R>,
     {
         // Saturating: a size past `usize` asks for a buffer no caller has, so the length
         // check fails instead of the arithmetic wrapping.
         let rows = batch.saturating_mul(steps);
-        // No buffer holds more than isize::MAX bytes; past that, report usize::MAX before
-        // the cells' own size arithmetic (`batch_work_len`, ≤ 5·N per row) could wrap.
+        // No buffer holds more than isize::MAX bytes; past that, report usize::MAX.
         if rows
             .saturating_add(batch)
             .saturating_mul(16 * (C::STATE + O))
@@ -50,24 +53,41 @@ impl<C, const O: usize> Network<C, O> {
             .saturating_mul(C::STATE)
             .saturating_add(rows.saturating_mul(C::HIDDEN + O))
             .saturating_add(O * C::HIDDEN)
-            .saturating_add(C::batch_work_len(batch, steps))
+            .saturating_add(batch_work_len::<R, C>(batch, steps))
     }
 
-    /// Length of the scratch buffer [`Network::loss_and_grad_reference`] needs for `steps`
-    /// time steps.
-    pub fn bptt_reference_scratch_len<R: Real>(steps: usize) -> usize
+    /// Minimum length of the scratch buffer [`Network::loss_and_grad_reference`] needs for
+    /// `steps` time steps (a longer buffer is accepted; `const fn`, saturating).
+    pub const fn bptt_reference_scratch_len<R: Real>(steps: usize) -> usize
     where
         C: Cell<R>,
     {
-        (steps + 1) * C::STATE + steps * C::CACHE + 2 * C::STATE + O
+        steps
+            .saturating_add(1)
+            .saturating_mul(C::STATE)
+            .saturating_add(steps.saturating_mul(C::CACHE))
+            .saturating_add(2 * C::STATE + O)
     }
 
-    /// Length of the scratch buffer [`Network::loss`] needs.
-    pub fn loss_scratch_len<R: Real>() -> usize
+    /// Minimum length of the scratch buffer [`Network::loss`] needs (a longer buffer is
+    /// accepted; `const fn`).
+    pub const fn loss_scratch_len<R: Real>() -> usize
     where
         C: Cell<R>,
     {
         2 * C::STATE + O
+    }
+
+    /// Number of parameters of the network whose cell has `cell_params` parameters (the
+    /// cell's blocks, then the readout `Wo` and `bo`). A `const fn` for sizing arrays:
+    /// [`Network::param_count`] is `param_count_for(cell.param_count())`, and every cell has a
+    /// `const` count (`VanillaCell::PARAMS`, `UgrnnCell::PARAMS`, `LstmCell::PARAMS`,
+    /// `GruCell::params`, which depends on the convention).
+    pub const fn param_count_for<R: Real>(cell_params: usize) -> usize
+    where
+        C: Cell<R>,
+    {
+        cell_params + C::HIDDEN * O + O
     }
 
     /// Parameter blocks of the whole network in storage order (cell, then readout).
@@ -97,12 +117,12 @@ impl<C, const O: usize> Network<C, O> {
         out
     }
 
-    /// Total number of parameters.
+    /// Total number of parameters (for a `const`, see [`Network::param_count_for`]).
     pub fn param_count<R: Real>(&self) -> usize
     where
         C: Cell<R>,
     {
-        self.cell.param_count() + C::HIDDEN * O + O
+        Self::param_count_for::<R>(self.cell.param_count())
     }
 
     /// Draws fresh parameters (see [`InitParams`] for the scheme).
@@ -203,7 +223,8 @@ impl<C, const O: usize> Network<C, O> {
         Ok(())
     }
 
-    /// Mean squared error over `batch × steps × O` (zero initial state).
+    /// Mean squared error over `batch × steps × O` (zero initial state); `scratch` has at
+    /// least [`Network::loss_scratch_len`] elements.
     pub fn loss<R: Real>(
         &self,
         p: &[R],
@@ -217,7 +238,9 @@ impl<C, const O: usize> Network<C, O> {
         C: Cell<R>,
     {
         self.check_batch(p, xs, ys, batch, steps)?;
-        check_len(scratch.len(), Self::loss_scratch_len::<R>())?;
+        let need = Self::loss_scratch_len::<R>();
+        check_scratch(scratch.len(), need)?;
+        let scratch = &mut scratch[..need];
         let (s, i) = (C::STATE, C::INPUT);
         let (a, rest) = scratch.split_at_mut(s);
         let (b, y) = rest.split_at_mut(s);
@@ -240,8 +263,9 @@ impl<C, const O: usize> Network<C, O> {
     /// Mean squared error and its gradient (written into `grad`, overwritten) for a batch
     /// of sequences, by backpropagation through time over the whole batch at once
     /// ([`Cell::forward_batch`], [`Cell::backward_batch`]: the recurrent products are
-    /// `batch × N` by `N × kN` matrix products). `scratch` has length
-    /// [`Network::bptt_scratch_len`]. Allocation-free.
+    /// `batch × N` by `N × kN` matrix products). `scratch` has at least
+    /// [`Network::bptt_scratch_len`] elements (only that many are used; shorter is
+    /// [`Error::BufferSize`]). Allocation-free.
     pub fn loss_and_grad<R: Real>(
         &self,
         p: &[R],
@@ -257,7 +281,9 @@ impl<C, const O: usize> Network<C, O> {
     {
         self.check_batch(p, xs, ys, batch, steps)?;
         check_len(grad.len(), p.len())?;
-        check_len(scratch.len(), Self::bptt_scratch_len::<R>(batch, steps))?;
+        let need = Self::bptt_scratch_len::<R>(batch, steps);
+        check_scratch(scratch.len(), need)?;
+        let scratch = &mut scratch[..need];
         let (s, n) = (C::STATE, C::HIDDEN);
         let rows = batch * steps;
         let wo = self.cell.param_count();
@@ -307,8 +333,8 @@ impl<C, const O: usize> Network<C, O> {
     }
 
     /// Per-trial reference implementation of [`Network::loss_and_grad`] (matrix-vector
-    /// products through [`Cell::forward`] / [`Cell::backward`]); `scratch` has length
-    /// [`Network::bptt_reference_scratch_len`]. Allocation-free.
+    /// products through [`Cell::forward`] / [`Cell::backward`]); `scratch` has at least
+    /// [`Network::bptt_reference_scratch_len`] elements. Allocation-free.
     pub fn loss_and_grad_reference<R: Real>(
         &self,
         p: &[R],
@@ -324,7 +350,9 @@ impl<C, const O: usize> Network<C, O> {
     {
         self.check_batch(p, xs, ys, batch, steps)?;
         check_len(grad.len(), p.len())?;
-        check_len(scratch.len(), Self::bptt_reference_scratch_len::<R>(steps))?;
+        let need = Self::bptt_reference_scratch_len::<R>(steps);
+        check_scratch(scratch.len(), need)?;
+        let scratch = &mut scratch[..need];
         let (s, i, c) = (C::STATE, C::INPUT, C::CACHE);
         let n = C::HIDDEN;
         let wo = self.cell.param_count();
