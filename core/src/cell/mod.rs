@@ -57,7 +57,7 @@ impl Activation {
         }
     }
 
-    /// φ'(z) expressed through the output y = φ(z) (1 − y² for tanh, [y > 0] for ReLU).
+    /// φ'(z) expressed through the output y = φ(z) (1 − y² for tanh, `[y > 0]` for ReLU).
     #[inline(always)]
     pub fn derivative_from_output<R: Real>(self, y: R) -> R {
         match self {

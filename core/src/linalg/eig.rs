@@ -6,7 +6,7 @@
 //! 2. optional balancing `B = D⁻¹ P A Pᵀ D` (`gebal`): a permutation that isolates
 //!    eigenvalues exposed by zero rows and columns, then powers of two on the remaining
 //!    block, which makes eigenvalues of badly scaled matrices accurate;
-//! 3. Householder reduction to Hessenberg form (see [`super::hessenberg`]);
+//! 3. Householder reduction to Hessenberg form (see [`super::hessenberg`](mod@super::hessenberg));
 //! 4. Francis implicit double-shift QR with deflation on negligible subdiagonal entries
 //!    and exceptional shifts every 10 sweeps without deflation (EISPACK `hqr2`, as in
 //!    JAMA, with a hard sweep cap so no input can hang it) → real Schur form `T = Zᵀ B Z`;

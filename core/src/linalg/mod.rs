@@ -3,7 +3,7 @@
 //! - [`lu`]: LU factorisation with partial pivoting, solves with one or many right-hand
 //!   sides, determinant, and a 1-norm reciprocal condition estimate (Hager/Higham) that
 //!   turns "numerically singular" into an error carrying the estimate.
-//! - [`hessenberg`]: Householder reduction to upper Hessenberg form.
+//! - [`hessenberg`](mod@hessenberg): Householder reduction to upper Hessenberg form.
 //! - [`eig`]: eigenvalues and right (optionally left) eigenvectors of a real
 //!   non-symmetric matrix: balancing, Hessenberg reduction, Francis implicit double-shift
 //!   QR with deflation and exceptional shifts, and back-substitution on the real Schur

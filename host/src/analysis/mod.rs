@@ -3,7 +3,7 @@
 //! Inputs are activity matrices, `datapoints × units` (rows are the same probe inputs for
 //! every network, pooled over trials and time). Every measure centres the columns itself.
 //!
-//! - [`svcca`]: SVCCA (Raghu et al. 2017), split into a per-network [`SvccaReduction`]
+//! - [`svcca`](mod@svcca): SVCCA (Raghu et al. 2017), split into a per-network [`SvccaReduction`]
 //!   and a cheap pairwise step.
 //! - [`cka`]: linear, RBF and debiased linear CKA (Kornblith et al. 2019).
 //! - [`shape`]: angular Procrustes shape metric with partial whitening (Williams et al.
