@@ -99,6 +99,8 @@ const MR: usize = 4;
 /// Columns of the register tile: `MR × NR` accumulators must fit the vector registers
 /// (16 × 256-bit with AVX: two vectors of f32 per row; 16 × 128-bit with SSE2: two
 /// vectors per row; 32 single-precision registers on a Cortex-M4F).
+/// The tiled kernels take the width as a const parameter (`gemm_acc_nr`, `gemm_tn_acc_nr`)
+/// so that the tests run every width on the host; the entry points pass this one.
 #[cfg(target_feature = "avx")]
 const NR: usize = 16;
 #[cfg(all(not(target_feature = "avx"), target_arch = "x86_64"))]
@@ -120,15 +122,31 @@ pub(crate) fn gemm_acc<R: Real>(
     k: usize,
     n: usize,
 ) {
+    gemm_acc_nr::<R, NR>(c, ldc, a, lda, w, ldw, m, k, n)
+}
+
+/// [`gemm_acc`] with register tiles `MR × TW` (`TW` = [`NR`] outside the tests).
+#[inline(always)]
+fn gemm_acc_nr<R: Real, const TW: usize>(
+    c: &mut [R],
+    ldc: usize,
+    a: &[R],
+    lda: usize,
+    w: &[R],
+    ldw: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+) {
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    let nfull = n - n % NR;
+    let nfull = n - n % TW;
     let mut j = 0;
     while j < nfull {
         let mut i = 0;
         while i + MR <= m {
-            gemm_tile::<R, MR>(
+            gemm_tile::<R, MR, TW>(
                 &mut c[i * ldc + j..],
                 ldc,
                 &a[i * lda..],
@@ -140,7 +158,7 @@ pub(crate) fn gemm_acc<R: Real>(
             i += MR;
         }
         while i < m {
-            gemm_tile::<R, 1>(
+            gemm_tile::<R, 1, TW>(
                 &mut c[i * ldc + j..],
                 ldc,
                 &a[i * lda..],
@@ -151,7 +169,7 @@ pub(crate) fn gemm_acc<R: Real>(
             );
             i += 1;
         }
-        j += NR;
+        j += TW;
     }
     if nfull < n {
         // Column remainder (e.g. the O = 3 readout), still sequential in p.
@@ -210,9 +228,9 @@ fn narrow_row_acc<'w, R: Real + 'w, const W: usize>(
     c[..W].copy_from_slice(&acc);
 }
 
-/// One `ROWS × NR` register tile of [`gemm_acc`] at the start of `c`, `a`, `w`.
+/// One `ROWS × TW` register tile of [`gemm_acc`] at the start of `c`, `a`, `w`.
 #[inline(always)]
-fn gemm_tile<R: Real, const ROWS: usize>(
+fn gemm_tile<R: Real, const ROWS: usize, const TW: usize>(
     c: &mut [R],
     ldc: usize,
     a: &[R],
@@ -221,22 +239,22 @@ fn gemm_tile<R: Real, const ROWS: usize>(
     ldw: usize,
     k: usize,
 ) {
-    let mut acc = [[R::ZERO; NR]; ROWS];
+    let mut acc = [[R::ZERO; TW]; ROWS];
     for (ii, accr) in acc.iter_mut().enumerate() {
-        accr.copy_from_slice(&c[ii * ldc..ii * ldc + NR]);
+        accr.copy_from_slice(&c[ii * ldc..ii * ldc + TW]);
     }
     let arows: [&[R]; ROWS] = core::array::from_fn(|ii| &a[ii * lda..ii * lda + k]);
     for p in 0..k {
-        let wr: &[R; NR] = w[p * ldw..p * ldw + NR].try_into().unwrap();
+        let wr: &[R; TW] = w[p * ldw..p * ldw + TW].try_into().unwrap();
         for ii in 0..ROWS {
             let av = arows[ii][p];
-            for jj in 0..NR {
+            for jj in 0..TW {
                 acc[ii][jj] += av * wr[jj];
             }
         }
     }
     for (ii, accr) in acc.iter().enumerate() {
-        c[ii * ldc..ii * ldc + NR].copy_from_slice(accr);
+        c[ii * ldc..ii * ldc + TW].copy_from_slice(accr);
     }
 }
 
@@ -245,6 +263,22 @@ fn gemm_tile<R: Real, const ROWS: usize>(
 /// order. Used for weight gradients summed over all (time, trial) rows.
 #[inline]
 pub(crate) fn gemm_tn_acc<R: Real>(
+    c: &mut [R],
+    ldc: usize,
+    a: &[R],
+    lda: usize,
+    b: &[R],
+    ldb: usize,
+    k: usize,
+    m: usize,
+    n: usize,
+) {
+    gemm_tn_acc_nr::<R, NR>(c, ldc, a, lda, b, ldb, k, m, n)
+}
+
+/// [`gemm_tn_acc`] with register tiles `MR × TW` (`TW` = [`NR`] outside the tests).
+#[inline(always)]
+fn gemm_tn_acc_nr<R: Real, const TW: usize>(
     c: &mut [R],
     ldc: usize,
     a: &[R],
@@ -264,7 +298,7 @@ pub(crate) fn gemm_tn_acc<R: Real>(
     let mut k0 = 0;
     while k0 < k {
         let kc = KC.min(k - k0);
-        gemm_tn_block(c, ldc, &a[k0 * lda..], lda, &b[k0 * ldb..], ldb, kc, m, n);
+        gemm_tn_block::<R, TW>(c, ldc, &a[k0 * lda..], lda, &b[k0 * ldb..], ldb, kc, m, n);
         k0 += kc;
     }
 }
@@ -273,7 +307,7 @@ pub(crate) fn gemm_tn_acc<R: Real>(
 const KC: usize = 256;
 
 #[inline(always)]
-fn gemm_tn_block<R: Real>(
+fn gemm_tn_block<R: Real, const TW: usize>(
     c: &mut [R],
     ldc: usize,
     a: &[R],
@@ -284,19 +318,19 @@ fn gemm_tn_block<R: Real>(
     m: usize,
     n: usize,
 ) {
-    let nfull = n - n % NR;
+    let nfull = n - n % TW;
     let mut j = 0;
     while j < nfull {
         let mut i = 0;
         while i + MR <= m {
-            gemm_tn_tile::<R, MR>(&mut c[i * ldc + j..], ldc, &a[i..], lda, &b[j..], ldb, k);
+            gemm_tn_tile::<R, MR, TW>(&mut c[i * ldc + j..], ldc, &a[i..], lda, &b[j..], ldb, k);
             i += MR;
         }
         while i < m {
-            gemm_tn_tile::<R, 1>(&mut c[i * ldc + j..], ldc, &a[i..], lda, &b[j..], ldb, k);
+            gemm_tn_tile::<R, 1, TW>(&mut c[i * ldc + j..], ldc, &a[i..], lda, &b[j..], ldb, k);
             i += 1;
         }
-        j += NR;
+        j += TW;
     }
     if nfull < n {
         let nr = n - nfull;
@@ -334,9 +368,9 @@ fn gemm_tn_block<R: Real>(
     }
 }
 
-/// One `ROWS × NR` register tile of [`gemm_tn_acc`].
+/// One `ROWS × TW` register tile of [`gemm_tn_acc`].
 #[inline(always)]
-fn gemm_tn_tile<R: Real, const ROWS: usize>(
+fn gemm_tn_tile<R: Real, const ROWS: usize, const TW: usize>(
     c: &mut [R],
     ldc: usize,
     a: &[R],
@@ -345,22 +379,22 @@ fn gemm_tn_tile<R: Real, const ROWS: usize>(
     ldb: usize,
     k: usize,
 ) {
-    let mut acc = [[R::ZERO; NR]; ROWS];
+    let mut acc = [[R::ZERO; TW]; ROWS];
     for (ii, accr) in acc.iter_mut().enumerate() {
-        accr.copy_from_slice(&c[ii * ldc..ii * ldc + NR]);
+        accr.copy_from_slice(&c[ii * ldc..ii * ldc + TW]);
     }
     for p in 0..k {
         let ar: &[R; ROWS] = a[p * lda..p * lda + ROWS].try_into().unwrap();
-        let br: &[R; NR] = b[p * ldb..p * ldb + NR].try_into().unwrap();
+        let br: &[R; TW] = b[p * ldb..p * ldb + TW].try_into().unwrap();
         for ii in 0..ROWS {
             let av = ar[ii];
-            for jj in 0..NR {
+            for jj in 0..TW {
                 acc[ii][jj] += av * br[jj];
             }
         }
     }
     for (ii, accr) in acc.iter().enumerate() {
-        c[ii * ldc..ii * ldc + NR].copy_from_slice(accr);
+        c[ii * ldc..ii * ldc + TW].copy_from_slice(accr);
     }
 }
 
@@ -450,5 +484,189 @@ pub(crate) fn col_sum_acc<R: Real>(db: &mut [R], dz: &[R], ldz: usize, zcol0: us
         for (d, &v) in db.iter_mut().zip(row) {
             *d += v;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The tiled GEMMs at every register-tile width used on some target (4: Cortex-M4F, 8:
+    //! x86_64 without AVX, 16: AVX), bit for bit against the documented order: each
+    //! `C[i, j]` starts from its old value and gets the products added one at a time for
+    //! `p = 0, 1, …, k−1` (separate multiply and add).
+    use super::*;
+    use crate::rng::Rng;
+    use std::vec::Vec;
+
+    /// Reference: `C[i, j] += A[i, p] · W[p, j]` for `p` in order.
+    fn naive_acc<R: Real>(
+        c: &mut [R],
+        ldc: usize,
+        a: &[R],
+        lda: usize,
+        w: &[R],
+        ldw: usize,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = c[i * ldc + j];
+                for p in 0..k {
+                    acc += a[i * lda + p] * w[p * ldw + j];
+                }
+                c[i * ldc + j] = acc;
+            }
+        }
+    }
+
+    /// Reference: `C[i, j] += A[p, i] · B[p, j]` for `p` in order.
+    fn naive_tn_acc<R: Real>(
+        c: &mut [R],
+        ldc: usize,
+        a: &[R],
+        lda: usize,
+        b: &[R],
+        ldb: usize,
+        k: usize,
+        m: usize,
+        n: usize,
+    ) {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = c[i * ldc + j];
+                for p in 0..k {
+                    acc += a[p * lda + i] * b[p * ldb + j];
+                }
+                c[i * ldc + j] = acc;
+            }
+        }
+    }
+
+    /// Values of mixed magnitudes (so that the order of the additions shows in the bits),
+    /// with some exact zeros.
+    fn fill<R: Real>(len: usize, rng: &mut Rng) -> Vec<R> {
+        (0..len)
+            .map(|_| {
+                if rng.bernoulli(0.1) {
+                    R::ZERO
+                } else {
+                    let e = libm::floor(8.0 * rng.normal()).clamp(-20.0, 20.0);
+                    R::from_f64(rng.normal() * libm::exp2(e))
+                }
+            })
+            .collect()
+    }
+
+    fn bits<R: Real>(v: &[R]) -> Vec<u64> {
+        v.iter().map(|x| x.to_f64().to_bits()).collect()
+    }
+
+    const MS: [usize; 9] = [0, 1, 2, 3, 4, 5, 7, 8, 9];
+    const KS: [usize; 7] = [0, 1, 2, 3, 5, 17, 300];
+    /// 0, 1, the remainders 1–7 after one or two tiles of 4, 8 and 16, full tiles.
+    const NS: [usize; 24] = [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 23, 32, 35, 36,
+    ];
+
+    /// Every shape, with leading dimensions equal to or larger than the widths.
+    fn shapes(mut f: impl FnMut(usize, usize, usize, usize)) {
+        for &m in &MS {
+            for &k in &KS {
+                if k == 300 && m > 5 {
+                    continue; // the long reduction (crosses KC = 256) on fewer shapes
+                }
+                for &n in &NS {
+                    for pad in [0, 3] {
+                        f(m, k, n, pad);
+                    }
+                }
+            }
+        }
+    }
+
+    fn gemm_matches_naive<R: Real, const TW: usize>() {
+        let mut rng = Rng::new(77 + TW as u64);
+        let mut cases = 0;
+        shapes(|m, k, n, pad| {
+            let (ldc, lda, ldw) = (n + pad, k + 2 * pad, n + pad + 1);
+            let a: Vec<R> = fill(m * lda, &mut rng);
+            let w: Vec<R> = fill(k * ldw, &mut rng);
+            let c0: Vec<R> = fill(m * ldc, &mut rng);
+            let mut want = c0.clone();
+            naive_acc(&mut want, ldc, &a, lda, &w, ldw, m, k, n);
+            let mut got = c0.clone();
+            gemm_acc_nr::<R, TW>(&mut got, ldc, &a, lda, &w, ldw, m, k, n);
+            assert!(
+                bits(&got) == bits(&want),
+                "gemm_acc TW={TW} m={m} k={k} n={n} pad={pad}"
+            );
+            cases += 1;
+        });
+        assert!(cases > 2000);
+    }
+
+    fn gemm_tn_matches_naive<R: Real, const TW: usize>() {
+        let mut rng = Rng::new(91 + TW as u64);
+        shapes(|m, k, n, pad| {
+            let (ldc, lda, ldb) = (n + pad, m + 2 * pad, n + pad + 1);
+            let a: Vec<R> = fill(k * lda, &mut rng);
+            let b: Vec<R> = fill(k * ldb, &mut rng);
+            let c0: Vec<R> = fill(m * ldc, &mut rng);
+            let mut want = c0.clone();
+            naive_tn_acc(&mut want, ldc, &a, lda, &b, ldb, k, m, n);
+            let mut got = c0.clone();
+            gemm_tn_acc_nr::<R, TW>(&mut got, ldc, &a, lda, &b, ldb, k, m, n);
+            assert!(
+                bits(&got) == bits(&want),
+                "gemm_tn_acc TW={TW} m={m} k={k} n={n} pad={pad}"
+            );
+        });
+    }
+
+    #[test]
+    fn gemm_acc_every_tile_width_is_bit_identical_to_the_naive_order() {
+        gemm_matches_naive::<f32, 4>();
+        gemm_matches_naive::<f32, 8>();
+        gemm_matches_naive::<f32, 16>();
+        gemm_matches_naive::<f64, 4>();
+        gemm_matches_naive::<f64, 8>();
+        gemm_matches_naive::<f64, 16>();
+    }
+
+    #[test]
+    fn gemm_tn_acc_every_tile_width_is_bit_identical_to_the_naive_order() {
+        gemm_tn_matches_naive::<f32, 4>();
+        gemm_tn_matches_naive::<f32, 8>();
+        gemm_tn_matches_naive::<f32, 16>();
+        gemm_tn_matches_naive::<f64, 4>();
+        gemm_tn_matches_naive::<f64, 8>();
+        gemm_tn_matches_naive::<f64, 16>();
+    }
+
+    /// The entry points use this target's width (and so agree with the reference too).
+    #[test]
+    fn entry_points_match_the_naive_order() {
+        let mut rng = Rng::new(5);
+        shapes(|m, k, n, pad| {
+            let (ldc, lda, ldw) = (n + pad, k + pad, n + 2 * pad);
+            let a: Vec<f32> = fill(m * lda, &mut rng);
+            let w: Vec<f32> = fill(k * ldw, &mut rng);
+            let c0: Vec<f32> = fill(m * ldc, &mut rng);
+            let mut want = c0.clone();
+            naive_acc(&mut want, ldc, &a, lda, &w, ldw, m, k, n);
+            let mut got = c0.clone();
+            gemm_acc(&mut got, ldc, &a, lda, &w, ldw, m, k, n);
+            assert!(bits(&got) == bits(&want), "gemm_acc m={m} k={k} n={n}");
+            // Aᵀ with A = the k × m matrix whose rows are W's (use W as A, A's rows as B).
+            let mut want = c0.clone();
+            let mut got = c0;
+            let b: Vec<f32> = fill(k * ldw, &mut rng);
+            if m <= n + 2 * pad {
+                naive_tn_acc(&mut want, ldc, &w, ldw, &b, ldw, k, m, n);
+                gemm_tn_acc(&mut got, ldc, &w, ldw, &b, ldw, k, m, n);
+                assert!(bits(&got) == bits(&want), "gemm_tn_acc m={m} k={k} n={n}");
+            }
+        });
     }
 }

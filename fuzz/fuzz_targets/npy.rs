@@ -9,8 +9,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(m) = rnndyn::npy::read_matrix_bytes(data) {
         // Whatever was read has a consistent shape and survives a round trip.
         assert_eq!(m.as_slice().len(), m.rows() * m.cols());
-        let bytes = rnndyn::npy::to_npy_bytes(&[m.rows(), m.cols()], m.as_slice())
-            .expect("serialise");
+        let bytes =
+            rnndyn::npy::to_npy_bytes(&[m.rows(), m.cols()], m.as_slice()).expect("serialise");
         let back = rnndyn::npy::read_matrix_bytes(&bytes).expect("read back");
         assert_eq!(back.shape(), m.shape());
         for (a, b) in back.as_slice().iter().zip(m.as_slice()) {
