@@ -181,3 +181,42 @@ fn flip_flop_batch_matches_reference() {
     );
     compare::<f64, _>(LstmCell::<20, 3>::new(Tanh), 64, 20, 1e-12);
 }
+
+/// An empty batch (`batch = 0` or `steps = 0`) is a valid call: no panic, nothing added to
+/// the gradient, and the same loss as the per-trial reference. (Found by the `bptt` fuzz
+/// target: the reset-before GRU sliced `[2N..]` of an empty gate buffer.)
+fn empty<C: Cell<f64> + core::fmt::Debug>(cell: C) {
+    let net = Network::<C, O>::new(cell);
+    let np = net.param_count();
+    let mut p = vec![0.0; np];
+    net.init(&mut p, &mut Rng::new(5), &Default::default())
+        .unwrap();
+    for (batch, steps) in [(0, 3), (2, 0), (0, 0)] {
+        let xs = vec![0.0; batch * steps * C::INPUT];
+        let ys = vec![0.0; batch * steps * O];
+        let mut g = vec![0.0; np];
+        let mut s = vec![0.0; Network::<C, O>::bptt_scratch_len::<f64>(batch, steps)];
+        let l = net
+            .loss_and_grad(&p, &xs, &ys, batch, steps, &mut g, &mut s)
+            .unwrap();
+        let mut g_ref = vec![0.0; np];
+        let mut s_ref = vec![0.0; Network::<C, O>::bptt_reference_scratch_len::<f64>(steps)];
+        let l_ref = net
+            .loss_and_grad_reference(&p, &xs, &ys, batch, steps, &mut g_ref, &mut s_ref)
+            .unwrap();
+        let what = format!("{cell:?} B={batch} T={steps}");
+        assert_eq!(l.to_bits(), l_ref.to_bits(), "{what}: loss {l} vs {l_ref}");
+        assert!(g.iter().all(|&v| v == 0.0), "{what}: gradient {g:?}");
+    }
+}
+
+#[test]
+fn empty_batches_are_no_ops() {
+    for act in [Tanh, Relu] {
+        empty(VanillaCell::<4, 2>::new(act));
+        empty(UgrnnCell::<4, 2>::new(act));
+        empty(GruCell::<4, 2>::new(act, ResetBeforeProduct));
+        empty(GruCell::<4, 2>::new(act, ResetAfterProduct));
+        empty(LstmCell::<4, 2>::new(act));
+    }
+}

@@ -438,6 +438,10 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
         let (ld, bn) = (Self::LD, batch * N);
         let bg = batch * ld;
         let rows = batch * steps;
+        if rows == 0 {
+            // Nothing to run (and the `2N..` gate slices below would be out of range).
+            return;
+        }
         let (gate, rest) = work.split_at_mut(rows * ld);
         let extra = &mut rest[..rows * N];
         for row in gate.chunks_exact_mut(ld) {
@@ -506,6 +510,9 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
         let (ld, bn) = (Self::LD, batch * N);
         let bg = batch * ld;
         let rows = batch * steps;
+        if rows == 0 {
+            return;
+        }
         let (gate, rest) = work.split_at_mut(rows * ld);
         let (extra, rest) = rest.split_at_mut(rows * N);
         let (wt, rest) = rest.split_at_mut(ld * N);
