@@ -110,7 +110,9 @@ const NR: usize = 4;
 
 /// `C[m×n] += A[m×k] · W[k×n]`, all row-major with leading dimensions `ldc`, `lda`, `ldw`.
 /// Each `C[i, j]` gets `A[i, p] · W[p, j]` added for `p = 0, 1, …, k−1` in order.
-#[inline]
+// The wrapper always vanishes, so `gemm_acc_nr::<R, NR>` gets the inlining decisions
+// the body had before the tile width became a parameter.
+#[inline(always)]
 pub(crate) fn gemm_acc<R: Real>(
     c: &mut [R],
     ldc: usize,
@@ -126,7 +128,7 @@ pub(crate) fn gemm_acc<R: Real>(
 }
 
 /// [`gemm_acc`] with register tiles `MR × TW` (`TW` = [`NR`] outside the tests).
-#[inline(always)]
+#[inline]
 fn gemm_acc_nr<R: Real, const TW: usize>(
     c: &mut [R],
     ldc: usize,
@@ -261,7 +263,9 @@ fn gemm_tile<R: Real, const ROWS: usize, const TW: usize>(
 /// `C[m×n] += Aᵀ · B` with `A` of shape `k×m` (leading dimension `lda`) and `B` of shape
 /// `k×n` (leading dimension `ldb`): `C[i, j] += A[p, i] · B[p, j]` for `p = 0, …, k−1` in
 /// order. Used for weight gradients summed over all (time, trial) rows.
-#[inline]
+// The wrapper always vanishes, so `gemm_tn_acc_nr::<R, NR>` gets the inlining decisions
+// the body had before the tile width became a parameter.
+#[inline(always)]
 pub(crate) fn gemm_tn_acc<R: Real>(
     c: &mut [R],
     ldc: usize,
@@ -277,7 +281,7 @@ pub(crate) fn gemm_tn_acc<R: Real>(
 }
 
 /// [`gemm_tn_acc`] with register tiles `MR × TW` (`TW` = [`NR`] outside the tests).
-#[inline(always)]
+#[inline]
 fn gemm_tn_acc_nr<R: Real, const TW: usize>(
     c: &mut [R],
     ldc: usize,
