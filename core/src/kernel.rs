@@ -524,7 +524,7 @@ mod tests {
         }
     }
 
-    /// Reference: `C[i, j] += A[p, i] · B[p, j]` for `p` in order.
+    /// Reference: `C[i, j] += A[p, i] · B[p, j]` for `p` in order ([`naive_acc`] on `Aᵀ`).
     fn naive_tn_acc<R: Real>(
         c: &mut [R],
         ldc: usize,
@@ -536,15 +536,8 @@ mod tests {
         m: usize,
         n: usize,
     ) {
-        for i in 0..m {
-            for j in 0..n {
-                let mut acc = c[i * ldc + j];
-                for p in 0..k {
-                    acc += a[p * lda + i] * b[p * ldb + j];
-                }
-                c[i * ldc + j] = acc;
-            }
-        }
+        let at: Vec<R> = (0..m * k).map(|x| a[(x % k) * lda + x / k]).collect();
+        naive_acc(c, ldc, &at, k, b, ldb, m, k, n);
     }
 
     /// Values of mixed magnitudes (so that the order of the additions shows in the bits),
