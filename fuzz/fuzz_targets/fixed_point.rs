@@ -97,7 +97,10 @@ fn check_report<R: Real, C: Cell<R>>(
             scale * r.iter().map(|v| (v / scale).powi(2)).sum::<f64>().sqrt()
         };
         let got = res.to_f64();
-        let tol = 16.0 * C::STATE as f64 * R::EPSILON.to_f64() * want;
+        // Relative, plus a few of the smallest subnormals: below MIN_POSITIVE the
+        // components carry fewer significant bits than EPSILON says.
+        let subnormal = R::MIN_POSITIVE.to_f64() * R::EPSILON.to_f64();
+        let tol = 16.0 * C::STATE as f64 * (R::EPSILON.to_f64() * want + subnormal);
         assert!(
             (got - want).abs() <= tol,
             "residual {got:e} but ‖F(h) − h‖ = {want:e}"
@@ -215,7 +218,7 @@ fn check_linearize<R: Real, C: Cell<R>>(
             );
         }
         Err(Error::BufferSize { .. }) => {
-            assert!(!sizes_right || nscratch != linearize_scratch_len(st));
+            assert!(!(sizes_right && nscratch >= linearize_scratch_len(st)));
         }
         Err(e) => {
             assert!(sizes_right, "{e:?} before the length checks");
@@ -261,16 +264,15 @@ fn check<R: Real, C: Cell<R>>(cell: C, u: &mut Unstructured<'_>) -> Result<()> {
         let mut scratch = vec![R::from_f64(f64::NAN); nscratch];
         let mut piv = vec![usize::MAX; npiv];
         let res = find_fixed_point(&cell, &p, &x, &mut h, &fp, &mut scratch, &mut piv);
-        let lengths_right = npiv == st && nscratch == single_len;
-        // A longer scratch may be accepted.
-        let lengths_ok = npiv == st && nscratch >= single_len;
+        // Scratch and pivots may be longer than needed.
+        let lengths_ok = npiv >= st && nscratch >= single_len;
         let finite = px_finite && starts[b * st..(b + 1) * st].iter().all(|v| v.is_finite());
         match &res {
             Ok(rep) => {
                 assert!(lengths_ok && adam_ok && finite);
                 check_report(&cell, &p, &x, &h, &fp, rep);
             }
-            Err(Error::BufferSize { .. }) => assert!(!lengths_right),
+            Err(Error::BufferSize { .. }) => assert!(!lengths_ok),
             Err(Error::InvalidParameter) => assert!(lengths_ok && !adam_ok),
             Err(Error::NonFinite) => assert!(lengths_ok && adam_ok && !finite),
             Err(e) => panic!("find_fixed_point: {e:?}"),
@@ -310,7 +312,9 @@ fn check<R: Real, C: Cell<R>>(cell: C, u: &mut Unstructured<'_>) -> Result<()> {
     let mut reports = vec![Err(Error::Singular); nrep];
     let mut scratch = vec![R::from_f64(f64::NAN); nscratch];
     let mut piv = vec![usize::MAX; npiv];
-    let lengths_right = npiv == st + batch && nrep == batch && nhs == batch * st;
+    // Scratch and pivots may be longer than needed; the rest is exact.
+    let lengths_ok =
+        npiv >= st + batch && nrep == batch && nhs == batch * st && nscratch >= batch_len;
     let res = find_fixed_points_batch(
         &cell,
         &p,
@@ -324,7 +328,7 @@ fn check<R: Real, C: Cell<R>>(cell: C, u: &mut Unstructured<'_>) -> Result<()> {
     );
     match res {
         Ok(()) => {
-            assert!(lengths_right && nscratch >= batch_len && adam_ok && px_finite);
+            assert!(lengths_ok && adam_ok && px_finite);
             for (b, (h1, r1)) in singles.iter().enumerate() {
                 let hb = &hs[b * st..(b + 1) * st];
                 let rb = &reports[b];
@@ -339,11 +343,9 @@ fn check<R: Real, C: Cell<R>>(cell: C, u: &mut Unstructured<'_>) -> Result<()> {
                 );
             }
         }
-        Err(Error::BufferSize { .. }) => {
-            assert!(!lengths_right || nscratch != batch_len)
-        }
+        Err(Error::BufferSize { .. }) => assert!(!lengths_ok),
         Err(e) => {
-            assert!(lengths_right, "{e:?} before the length checks");
+            assert!(lengths_ok, "{e:?} before the length checks");
             match e {
                 Error::InvalidParameter => assert!(!adam_ok),
                 Error::NonFinite => assert!(adam_ok && !px_finite),
