@@ -6,9 +6,14 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// A caller-provided buffer has the wrong length: not `expected`, or for scratch and
-    /// work buffers (which may be longer than needed) shorter than `expected`.
-    BufferSize { expected: usize, got: usize },
+    /// A caller-provided buffer has the wrong length: `got` elements where `rule` asks for
+    /// `expected` ([`LengthRule::Exact`]: data buffers) or at least `expected`
+    /// ([`LengthRule::AtLeast`]: scratch and work buffers, which may be longer).
+    BufferSize {
+        expected: usize,
+        got: usize,
+        rule: LengthRule,
+    },
     /// An input contains NaN or infinity.
     NonFinite,
     /// A matrix is singular (or numerically so).
@@ -23,12 +28,28 @@ pub enum Error {
     Overflow,
 }
 
+/// How a buffer's length is checked: exactly, or as a lower bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LengthRule {
+    /// The buffer must hold exactly `expected` elements (parameters, states, sequences).
+    Exact,
+    /// The buffer must hold at least `expected` elements (scratch; the excess is untouched).
+    AtLeast,
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::BufferSize { expected, got } => {
-                write!(f, "buffer has length {got}, expected {expected}")
-            }
+            Error::BufferSize {
+                expected,
+                got,
+                rule: LengthRule::Exact,
+            } => write!(f, "buffer has length {got}, expected {expected}"),
+            Error::BufferSize {
+                expected,
+                got,
+                rule: LengthRule::AtLeast,
+            } => write!(f, "buffer has length {got}, needs at least {expected}"),
             Error::NonFinite => f.write_str("input contains NaN or infinity"),
             Error::Singular => f.write_str("matrix is singular"),
             Error::NoConvergence => f.write_str("iteration did not converge"),
@@ -46,7 +67,11 @@ pub(crate) fn check_len(len: usize, expected: usize) -> Result<(), Error> {
     if len == expected {
         Ok(())
     } else {
-        Err(Error::BufferSize { expected, got: len })
+        Err(Error::BufferSize {
+            expected,
+            got: len,
+            rule: LengthRule::Exact,
+        })
     }
 }
 
@@ -60,6 +85,7 @@ pub(crate) fn check_scratch(len: usize, need: usize) -> Result<(), Error> {
         Err(Error::BufferSize {
             expected: need,
             got: len,
+            rule: LengthRule::AtLeast,
         })
     }
 }

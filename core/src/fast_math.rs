@@ -16,7 +16,7 @@
 use crate::cell::{Activation, GruCell, GruConvention, VanillaCell};
 use crate::error::check_len;
 use crate::kernel::gemv_acc;
-use crate::Error;
+use crate::{Error, LengthRule};
 
 /// `e^x` (micromath): about 1e-3 relative error, 0 below `x ≈ −87`, ∞ above `x ≈ 88`.
 #[inline]
@@ -88,6 +88,7 @@ pub fn gru_step<const N: usize, const I: usize>(
         return Err(Error::BufferSize {
             expected: cell.params(),
             got: p.len(),
+            rule: LengthRule::Exact,
         });
     }
     check_len(s.len(), N)?;
@@ -141,6 +142,7 @@ pub fn vanilla_step<const N: usize, const I: usize>(
         return Err(Error::BufferSize {
             expected: VanillaCell::<N, I>::PARAMS,
             got: p.len(),
+            rule: LengthRule::Exact,
         });
     }
     check_len(s.len(), N)?;

@@ -27,7 +27,7 @@ pub mod task;
 pub mod train;
 
 pub use cell::{Activation, Cell, GruCell, GruConvention, LstmCell, UgrnnCell, VanillaCell};
-pub use error::Error;
+pub use error::{Error, LengthRule};
 pub use real::Real;
 pub use rng::Rng;
 pub use task::Task;

@@ -17,7 +17,7 @@ use rnndyn_core::linalg::Eigenvalue;
 use rnndyn_core::train::Network;
 use rnndyn_core::Activation::Tanh;
 use rnndyn_core::GruConvention::{ResetAfterProduct, ResetBeforeProduct};
-use rnndyn_core::{Cell, Error, GruCell, LstmCell, Real, Rng, UgrnnCell, VanillaCell};
+use rnndyn_core::{Cell, Error, GruCell, LengthRule, LstmCell, Real, Rng, UgrnnCell, VanillaCell};
 
 const O: usize = 3;
 const PAIRS: [(usize, usize); 7] = [
@@ -177,10 +177,26 @@ fn excess_untouched<R: Real>(v: &[R], need: usize) -> bool {
     v[need..].iter().all(|x| x.is_nan())
 }
 
+/// The message says which rule a length broke.
+#[test]
+fn buffer_size_messages_name_the_rule() {
+    assert_eq!(
+        short_error(10).to_string(),
+        "buffer has length 9, needs at least 10"
+    );
+    let exact = Error::BufferSize {
+        expected: 10,
+        got: 11,
+        rule: LengthRule::Exact,
+    };
+    assert_eq!(exact.to_string(), "buffer has length 11, expected 10");
+}
+
 fn short_error(need: usize) -> Error {
     Error::BufferSize {
         expected: need,
         got: need - 1,
+        rule: LengthRule::AtLeast,
     }
 }
 
@@ -239,10 +255,14 @@ fn check_train_scratch<R: Real, C: Cell<R>>(cell: C, batch: usize, steps: usize)
         // Outputs keep exact lengths: a longer gradient is still an error.
         let mut g_long = vec![R::ZERO; np + 1];
         let mut s = vec![R::ZERO; need];
-        assert!(matches!(
+        assert_eq!(
             run(&net, &p, &xs, &ys, batch, steps, &mut g_long, &mut s),
-            Err(Error::BufferSize { .. })
-        ));
+            Err(Error::BufferSize {
+                expected: np,
+                got: np + 1,
+                rule: LengthRule::Exact,
+            })
+        );
     }
 
     let need = Network::<C, O>::loss_scratch_len::<R>();

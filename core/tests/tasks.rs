@@ -9,7 +9,7 @@ use rnndyn_core::task::{
     BiasSet, Context, FlipFlop, FlipFlopParams, FrequencySet, Integration, IntegrationParams,
     Pulse, PulseAtT0, Sign, Sine, SineParams,
 };
-use rnndyn_core::{Error, Real, Rng, Task};
+use rnndyn_core::{Error, LengthRule, Real, Rng, Task};
 
 /// Fills a fresh batch of `T` from seed `seed`.
 fn batch<T: Task, R: Real>(task: &T, seed: u64, b: usize, steps: usize) -> (Vec<R>, Vec<R>) {
@@ -489,7 +489,8 @@ fn buffer_length_errors() {
             task.fill(&mut rng, b, steps, &mut xs, &mut ys),
             Err(Error::BufferSize {
                 expected: nx,
-                got: nx + 1
+                got: nx + 1,
+                rule: LengthRule::Exact,
             })
         );
         let mut xs = vec![0.0f32; nx];
@@ -498,7 +499,8 @@ fn buffer_length_errors() {
             task.fill(&mut rng, b, steps, &mut xs, &mut ys),
             Err(Error::BufferSize {
                 expected: ny,
-                got: ny - 1
+                got: ny - 1,
+                rule: LengthRule::Exact,
             })
         );
         assert_eq!(rng, before, "a failed fill draws nothing");

@@ -26,7 +26,7 @@ use rnndyn_core::fixed_point::{
 use rnndyn_core::linalg::Eigenvalue;
 use rnndyn_core::task::{FlipFlop, Pulse, Sign};
 use rnndyn_core::train::Network;
-use rnndyn_core::{Error, Real};
+use rnndyn_core::{Error, LengthRule, Real};
 
 /// Hidden units of the embedded network.
 pub const N: usize = 16;
@@ -320,6 +320,7 @@ pub fn run<S: Sink, K: Clock>(
         return Err(Error::BufferSize {
             expected: PARAMS,
             got: p.len(),
+            rule: LengthRule::Exact,
         });
     }
     let net: Network<Gru, O> = Network::new(cell);
@@ -582,6 +583,7 @@ fn search_f32(
     let pc = p.get(..CELL_PARAMS).ok_or(Error::BufferSize {
         expected: PARAMS,
         got: p.len(),
+        rule: LengthRule::Exact,
     })?;
     find_fixed_point(cell, pc, x, h, &ADAM_F32, &mut scratch, &mut pivots)
 }

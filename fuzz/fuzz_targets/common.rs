@@ -101,3 +101,26 @@ pub fn buffer_len(u: &mut Unstructured<'_>, right: usize) -> Result<usize> {
         _ => right,
     })
 }
+
+/// The entry point of a target whose cases are `dispatch::<R>(selector, shape, u)`: the first
+/// two bytes pick the case and the shape, the next the precision (f32 or f64).
+#[allow(unused_macros)] // only the targets generic over (selector, shape) use it
+macro_rules! selector_shape_real_target {
+    ($dispatch:ident) => {
+        libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+            let mut u = arbitrary::Unstructured::new(data);
+            let (Ok(sel), Ok(shape), Ok(real)) = (
+                u.arbitrary::<u8>(),
+                u.arbitrary::<u8>(),
+                u.arbitrary::<bool>(),
+            ) else {
+                return;
+            };
+            let _ = if real {
+                $dispatch::<f32>(sel, shape, &mut u)
+            } else {
+                $dispatch::<f64>(sel, shape, &mut u)
+            };
+        });
+    };
+}

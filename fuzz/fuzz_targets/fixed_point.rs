@@ -16,11 +16,11 @@
 #![no_main]
 
 #[path = "common.rs"]
+#[macro_use]
 mod common;
 
 use arbitrary::{Result, Unstructured};
 use common::{buffer_len, same, same_all, value, values, Values};
-use libfuzzer_sys::fuzz_target;
 use rnndyn_core::fixed_point::{
     find_fixed_point, find_fixed_points_batch, fixed_point_batch_scratch_len,
     fixed_point_scratch_len, linearize, linearize_scratch_len, summarize, AdamPhase,
@@ -394,18 +394,4 @@ fn dispatch<R: Real>(sel: u8, shape: u8, u: &mut Unstructured<'_>) -> Result<()>
     }
 }
 
-fuzz_target!(|data: &[u8]| {
-    let mut u = Unstructured::new(data);
-    let (Ok(sel), Ok(shape), Ok(real)) = (
-        u.arbitrary::<u8>(),
-        u.arbitrary::<u8>(),
-        u.arbitrary::<bool>(),
-    ) else {
-        return;
-    };
-    let _ = if real {
-        dispatch::<f32>(sel, shape, &mut u)
-    } else {
-        dispatch::<f64>(sel, shape, &mut u)
-    };
-});
+selector_shape_real_target!(dispatch);

@@ -256,6 +256,7 @@ where
             return Err(CoreError::BufferSize {
                 expected: nc,
                 got: p.len(),
+                rule: rnndyn_core::LengthRule::Exact,
             });
         }
         fixed_point::find_fixed_point(&self.net.cell, &p[..nc], x, h, params, scratch, pivots)
@@ -276,6 +277,7 @@ where
             return Err(CoreError::BufferSize {
                 expected: nc,
                 got: p.len(),
+                rule: rnndyn_core::LengthRule::Exact,
             });
         }
         fixed_point::find_fixed_points_batch(
@@ -306,6 +308,7 @@ where
             return Err(CoreError::BufferSize {
                 expected: nc,
                 got: p.len(),
+                rule: rnndyn_core::LengthRule::Exact,
             });
         }
         fixed_point::linearize(

@@ -30,7 +30,7 @@ pub use eig::{
 pub use hessenberg::{hessenberg, hessenberg_scratch_len};
 pub use lu::{determinant, lu_factor, lu_scratch_len, solve, solve_array, Lu, LuError, LuParams};
 
-use crate::{Error, Real};
+use crate::{Error, LengthRule, Real};
 
 /// `Ok` if `a` is an `n × n` matrix (length `n * n`, no overflow in `n * n`).
 #[inline]
@@ -40,6 +40,7 @@ pub(crate) fn check_square<R>(n: usize, a: &[R]) -> Result<(), Error> {
         Some(nn) => Err(Error::BufferSize {
             expected: nn,
             got: a.len(),
+            rule: LengthRule::Exact,
         }),
         None => Err(Error::InvalidParameter),
     }

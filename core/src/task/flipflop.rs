@@ -3,7 +3,7 @@
 use super::{check_buffers, check_range, Task};
 use crate::error::check_len;
 use crate::rng::Rng;
-use crate::{Error, Real};
+use crate::{Error, LengthRule, Real};
 
 /// Whether every channel is forced to pulse at `t = 0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -122,6 +122,7 @@ impl FlipFlop {
             return Err(Error::BufferSize {
                 expected: xs.len() / Self::BITS * Self::BITS,
                 got: xs.len(),
+                rule: LengthRule::Exact,
             });
         }
         hold(xs, ys);

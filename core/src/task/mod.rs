@@ -26,7 +26,7 @@ pub use sine::{FrequencySet, Sine, SineParams};
 
 use crate::error::check_len;
 use crate::rng::Rng;
-use crate::{Error, Real};
+use crate::{Error, LengthRule, Real};
 
 /// A task generator: fills `batch` trials of `steps` steps into caller buffers.
 pub trait Task {
@@ -70,11 +70,13 @@ pub(crate) fn check_buffers<T: Task>(
     let ex = T::input_len(batch, steps).ok_or(Error::BufferSize {
         expected: usize::MAX,
         got: xs,
+        rule: LengthRule::Exact,
     })?;
     check_len(xs, ex)?;
     let ey = T::output_len(batch, steps).ok_or(Error::BufferSize {
         expected: usize::MAX,
         got: ys,
+        rule: LengthRule::Exact,
     })?;
     check_len(ys, ey)
 }
