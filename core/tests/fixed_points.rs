@@ -481,3 +481,38 @@ fn a_nan_map_is_not_a_converged_fixed_point() {
     assert_ne!(r.stop(), Stop::Converged, "{r:?}");
     assert!(!r.residual.is_finite(), "{r:?}");
 }
+
+/// A mode is unstable only beyond `1 + unstable_margin`: neutral modes (|λ| = 1 up to
+/// rounding) do not count, and a complex pair above the margin counts twice.
+#[test]
+fn the_stability_index_ignores_neutral_modes_within_the_margin() {
+    use rnndyn_core::fixed_point::{summarize, LinearizeParams};
+    use rnndyn_core::linalg::Eigenvalue;
+    let ev = |re: f64, im: f64| Eigenvalue { re, im };
+    let c = std::f64::consts::FRAC_1_SQRT_2 * (1.0 + 1e-3);
+    let values = [
+        ev(c, c),
+        ev(c, -c),
+        ev(1.0 + 2e-13, 0.0),
+        ev(-(1.0 - 1e-14), 0.0),
+        ev(0.5, 0.0),
+    ];
+    let params = LinearizeParams::default();
+    let lin = summarize(&values, &params);
+    assert_eq!(lin.stability_index, 2);
+    assert_eq!(lin.slow_modes, 4);
+    assert_eq!(lin.neutral_modes, 2);
+    // Without a margin the rounding error decides.
+    let strict = LinearizeParams {
+        unstable_margin: 0.0,
+        ..params
+    };
+    assert_eq!(summarize(&values, &strict).stability_index, 3);
+    // A margin larger than the pair's excess makes every mode stable.
+    let wide = LinearizeParams {
+        unstable_margin: 2e-3,
+        ..params
+    };
+    assert_eq!(summarize(&values, &wide).stability_index, 0);
+    assert_eq!(summarize(&values, &wide).neutral_modes, 4);
+}

@@ -362,6 +362,7 @@ fn check<R: Real, C: Cell<R>>(cell: C, u: &mut Unstructured<'_>) -> Result<()> {
     let h: Vec<R> = values(u, st, kind, limit)?;
     let lp = LinearizeParams {
         slow_tolerance: setting(u, &[0.02, 0.0, 1.0])?,
+        unstable_margin: setting(u, &[1e-6, 0.0, 1e-3])?,
     };
     check_linearize(&cell, &p, &x, &h, &lp, u)
 }

@@ -69,7 +69,8 @@ pub struct FixedPointsArgs {
     /// and `dynamics.json` summary.
     #[arg(long)]
     pub json: bool,
-    /// Recompute networks that already have results.
+    /// Recompute a store's networks that already have results (a network directory or
+    /// file given directly is always analysed, and its result files rewritten).
     #[arg(long)]
     pub force: bool,
     /// Worker threads (default: all cores).

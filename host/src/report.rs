@@ -237,6 +237,10 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
         }
     }
     let _ = writeln!(md, "## Fixed points by architecture\n");
+    let _ = writeln!(
+        md,
+        "Every analysed network, passed or not (the comparisons above are over the compared set).\n"
+    );
     let _ = writeln!(md, "| architecture | activation | networks | mean fixed points | mean stable | mean index 1 | mean index ≥ 2 | mean slow points |\n|---|---|---|---|---|---|---|---|");
     // Each network's dynamics.json, read once for both tables.
     let summaries: Vec<_> = records

@@ -552,6 +552,41 @@ mod tests {
         d
     }
 
+    /// `network.json` → record → `catalog.csv` keeps every f64 bit for bit (serde_json's
+    /// default float parser is off by one ulp on some values, e.g. this `eval_mse`).
+    #[test]
+    fn records_read_back_bit_for_bit() {
+        let mut rng = rnndyn_core::Rng::new(11);
+        for k in 0..2000 {
+            let v = if k == 0 {
+                0.011876692344458685
+            } else {
+                rng.uniform_range(-6.0, 3.0).exp2() * rng.uniform_range(1.0, 2.0)
+            };
+            let text = format!(
+                r#"{{"id":"a","task":"flipflop","arch":"gru","activation":"tanh",
+                "gru_convention":"reset_after","hidden":8,"inputs":3,"outputs":3,"l2":{v:?},
+                "learning_rate":{v:?},"seed":1,"train_steps":10,"final_loss":{v:?},
+                "eval_mse":{v:?},"eval_accuracy":{v:?},"retention":null,"passed":true,
+                "diverged":false,"diverged_at_step":null,"train_seconds":{v:?},
+                "rnndyn_version":"0"}}"#
+            );
+            let r: NetworkRecord = serde_json::from_str(&text).unwrap();
+            for got in [
+                r.l2,
+                r.learning_rate,
+                r.final_loss,
+                r.eval_mse,
+                r.eval_accuracy,
+            ] {
+                assert_eq!(got.to_bits(), v.to_bits(), "{v:?} read as {got:?}");
+            }
+            let back: NetworkRecord =
+                serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+            assert_eq!(back.eval_mse.to_bits(), v.to_bits());
+        }
+    }
+
     #[test]
     fn weights_are_2d_and_biases_1d_even_with_one_input() {
         let m = sine_gru();

@@ -224,5 +224,16 @@ fn integration_figures() {
             "line_attractors",
         ],
     );
+    // No pulses on this task: still (0, I) with I = 4 inputs, as NumPy code expects.
+    let nets = store.join("networks");
+    let net = std::fs::read_dir(&nets)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let (shape, _) =
+        rnndyn::npy::read_npz_array_with_shape(&net.join("topology.npz"), "pulses").unwrap();
+    assert_eq!(shape, [0, 4]);
     let _ = std::fs::remove_dir_all(store.parent().unwrap());
 }

@@ -8,16 +8,24 @@ use crate::linalg::eig::{
 };
 use crate::{Error, Real};
 
-/// Parameters of [`linearize`]. Default: a mode is slow when `||λ| − 1| < 0.02`.
+/// Parameters of [`linearize`] and [`summarize`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LinearizeParams {
+    /// A mode is slow when `||λ| − 1| < slow_tolerance` (default 0.02).
     pub slow_tolerance: f64,
+    /// A mode is unstable when `|λ| > 1 + unstable_margin` (default 1e-6). Neutral modes
+    /// (line attractors, directions the map ignores) have `|λ| = 1` computed only up to
+    /// rounding: about 1e-13 for a simple eigenvalue in f64, 1e-8 for a double one, so
+    /// without a margin they would count as unstable at random. A mode at `1 + 1e-6`
+    /// needs ≈ 700 000 steps to double a perturbation.
+    pub unstable_margin: f64,
 }
 
 impl Default for LinearizeParams {
     fn default() -> Self {
         LinearizeParams {
             slow_tolerance: 0.02,
+            unstable_margin: 1e-6,
         }
     }
 }
@@ -25,10 +33,16 @@ impl Default for LinearizeParams {
 /// Summary of the linearisation at one fixed point (discrete-time map: `|λ| > 1` unstable).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Linearization<R> {
-    /// Number of eigenvalues with `|λ| > 1` (unstable dimensions).
+    /// Number of eigenvalues with `|λ| > 1 + unstable_margin` (unstable dimensions; a
+    /// complex pair counts twice). With eigenvalues sorted by decreasing modulus, these are
+    /// the first `stability_index`.
     pub stability_index: usize,
     /// Number of eigenvalues with `||λ| − 1| < slow_tolerance`.
     pub slow_modes: usize,
+    /// Number of eigenvalues with `||λ| − 1| ≤ unstable_margin`: neutral modes (a line or
+    /// plane of fixed points, or a bifurcation). A point with index 0 is an attractor only
+    /// if it has none.
+    pub neutral_modes: usize,
     /// Largest `|λ|`.
     pub spectral_radius: R,
     /// `arg λ` of the largest-modulus eigenvalue with positive imaginary part (0 if all are
@@ -97,20 +111,26 @@ pub fn linearize<R: Real, C: Cell<R>>(
 /// Stability index, slow modes, spectral radius and leading angle of a spectrum.
 pub fn summarize<R: Real>(values: &[Eigenvalue<R>], params: &LinearizeParams) -> Linearization<R> {
     let tol = R::from_f64(params.slow_tolerance);
+    let margin = R::from_f64(params.unstable_margin);
+    let unstable_above = R::ONE + margin;
     let mut out = Linearization {
         stability_index: 0,
         slow_modes: 0,
+        neutral_modes: 0,
         spectral_radius: R::ZERO,
         leading_angle: R::ZERO,
     };
     let mut leading_osc = -R::ONE;
     for v in values {
         let m = v.modulus();
-        if m > R::ONE {
+        if m > unstable_above {
             out.stability_index += 1;
         }
         if (m - R::ONE).abs() < tol {
             out.slow_modes += 1;
+        }
+        if (m - R::ONE).abs() <= margin {
+            out.neutral_modes += 1;
         }
         out.spectral_radius = out.spectral_radius.max(m);
         if v.im > R::ZERO && m > leading_osc {

@@ -144,6 +144,9 @@ pub struct FixedPoint {
     pub stability_index: usize,
     /// Number of ||λ| − 1| < tolerance.
     pub slow_modes: usize,
+    /// Number of ||λ| − 1| ≤ the unstable margin (neutral: the point is not isolated or
+    /// not attracting along them).
+    pub neutral_modes: usize,
     pub spectral_radius: f64,
     /// arg λ of the leading oscillatory mode (0 if none).
     pub leading_angle: f64,
@@ -534,6 +537,7 @@ fn linearized_point(
             q,
             stability_index: l.stability_index,
             slow_modes: l.slow_modes,
+            neutral_modes: l.neutral_modes,
             spectral_radius: l.spectral_radius,
             leading_angle: l.leading_angle,
             eigenvalues: values,
@@ -549,6 +553,7 @@ fn linearized_point(
             q,
             stability_index: usize::MAX,
             slow_modes: 0,
+            neutral_modes: 0,
             spectral_radius: f64::NAN,
             leading_angle: f64::NAN,
             eigenvalues: vec![
@@ -574,8 +579,9 @@ impl FixedPointAnalysis {
     /// | `input` | (I,) | the constant input |
     /// | `states` | (K, S) | fixed points |
     /// | `residuals` | (K,) | ‖F(h) − h‖ |
-    /// | `stability_index` | (K,) int64 | number of \|λ\| > 1 |
+    /// | `stability_index` | (K,) int64 | number of \|λ\| > 1 + 1e-6 (`unstable_margin`) |
     /// | `slow_modes` | (K,) int64 | number of \|\|λ\| − 1\| < tol |
+    /// | `neutral_modes` | (K,) int64 | number of \|\|λ\| − 1\| ≤ `unstable_margin` |
     /// | `eigenvalues_re`, `eigenvalues_im` | (K, S) | by decreasing modulus |
     /// | `eigenvectors` | (K, S, S) | row j = right eigenvector of λ_j (pairs: re, im rows) |
     /// | `jacobians` | (K, S, S) | dF/dh at each fixed point |
@@ -610,6 +616,12 @@ impl FixedPointAnalysis {
             .map(|f| f.slow_modes as i64)
             .collect();
         w.add("slow_modes", &[k], &slow)?;
+        let neutral: Vec<i64> = self
+            .fixed_points
+            .iter()
+            .map(|f| f.neutral_modes as i64)
+            .collect();
+        w.add("neutral_modes", &[k], &neutral)?;
         w.add(
             "eigenvectors",
             &[k, s, s],
@@ -682,6 +694,7 @@ impl FixedPointAnalysis {
                     "residual": f.residual,
                     "stability_index": f.stability_index,
                     "slow_modes": f.slow_modes,
+                    "neutral_modes": f.neutral_modes,
                     "spectral_radius": f.spectral_radius,
                     "output": f.output,
                     "eigenvalues": f.eigenvalues.iter().map(|e| [e.re, e.im]).collect::<Vec<_>>(),

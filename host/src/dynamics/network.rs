@@ -43,9 +43,17 @@ impl DynamicsSettings {
                     },
                     newton: Default::default(),
                 },
+                linearize: rnndyn_core::fixed_point::LinearizeParams {
+                    slow_tolerance: a.slow_tolerance,
+                    unstable_margin: a.unstable_margin,
+                },
                 ..Default::default()
             },
-            topology: TopologySettings::default(),
+            topology: TopologySettings {
+                perturbations: a.topology_perturbations.clone(),
+                readout_deadzone: a.readout_deadzone,
+                ..Default::default()
+            },
             probe_trials: a.probe_trials,
         }
     }
@@ -103,7 +111,8 @@ pub struct DynamicsSummary {
 }
 
 /// The probe input at which fixed points and topology are computed: flip-flop 0;
-/// sine the middle frequency; integration context 1 with zero streams.
+/// sine the middle frequency (index `frequencies / 2`: 25 of 51 at the defaults);
+/// integration the first context (input `[0, 0, 1, 0]`: zero streams, context one-hot 0).
 pub fn probe_input(exp: &Experiment, task: &TaskGen) -> Vec<f64> {
     match task {
         TaskGen::FlipFlop(_) => vec![0.0; 3],
@@ -236,17 +245,25 @@ pub fn analyze(
         ],
     };
     let per_value = (settings.fixed_points.starts / 4).max(16);
+    // Continuation: each value's search also starts from the fixed points found at the probe
+    // input and at the previous value. The sampled starts alone (a quarter of the main
+    // search's) missed points, so a value equal to the probe input (integration, context
+    // 0) counted fewer than `fixed_points.npz`; a known point converges at once.
+    let mut previous: Vec<Vec<f64>> = Vec::new();
     for (which, x, parameter) in values {
         let trials = sweep_trials(&task, which, n.min(8), t, &mut rng)?;
         let st = trajectory_states(model, p, &trials, n.min(8), t)?;
-        let starts = sample_starts(
+        let mut starts = sample_starts(
             &st,
             s,
             per_value,
             settings.fixed_points.start_noise,
             &mut rng,
         );
+        starts.extend(fixed_points.fixed_points.iter().map(|f| f.state.clone()));
+        starts.append(&mut previous);
         let fa = find_fixed_points(model, p, &x, &starts, &st, &settings.fixed_points);
+        previous = fa.fixed_points.iter().map(|f| f.state.clone()).collect();
         sweep.push(sweep_point(&fa, x, parameter));
     }
     let t_end = clock.elapsed().as_secs_f64();
@@ -413,6 +430,11 @@ pub fn load_topology(dir: &Path) -> Result<Topology, String> {
     let (_, un) = read("autonomous_unmatched")?;
     let (pshape, pulses) = read("pulses")?;
     let (_, inp) = read("input_driven")?;
+    // Stores analysed before `attracting` existed: index 0 counted as attracting.
+    let attracting: Vec<bool> = match read("attracting") {
+        Ok((_, a)) => a.iter().map(|&v| v != 0.0).collect(),
+        Err(_) => st.iter().map(|&v| v == 0.0).collect(),
+    };
     let labels_path = dir.join("topology_labels.txt");
     let labels: Vec<String> = std::fs::read_to_string(&labels_path)
         .map_err(|e| format!("{}: {e}", labels_path.display()))?
@@ -438,10 +460,12 @@ pub fn load_topology(dir: &Path) -> Result<Topology, String> {
             .iter()
             .map(|&v| if v < 0.0 { usize::MAX } else { v as usize })
             .collect(),
+        attracting,
         labels,
         autonomous: auto,
         autonomous_unmatched: un,
         pulses,
+        inputs: pi,
         input_driven: inp,
     })
 }
@@ -457,6 +481,73 @@ mod tests {
 
     /// JSON has no NaN: a sweep point without an oscillatory mode (NaN angle) must still
     /// read back, or the report silently loses the network.
+    /// Integration sweeps include the probe input (context 0): there the sweep must find at
+    /// least every fixed point of the main analysis (it used to count fewer, from a quarter
+    /// of the starts), and the unstable directions used for the topology edges are exactly
+    /// the first `stability_index` eigenvalues.
+    #[test]
+    fn the_sweep_at_the_probe_input_finds_the_main_fixed_points() {
+        use crate::config::{default_raw, validate};
+        use crate::model::{build, Arch, ModelSpec};
+        use rnndyn_core::cell::{InitParams, RecurrentInit};
+        use rnndyn_core::{Activation, GruConvention};
+        let mut raw = default_raw();
+        raw.task.kind = "integration".into();
+        raw.analysis.fixed_point_starts = 64;
+        let exp = validate(raw, "test").unwrap();
+        let mut most = 0;
+        for (seed, arch) in [
+            (1, Arch::Vanilla),
+            (2, Arch::Vanilla),
+            (3, Arch::Gru),
+            (4, Arch::Lstm),
+        ] {
+            let spec = ModelSpec {
+                arch,
+                activation: Activation::Tanh,
+                gru_convention: GruConvention::ResetAfterProduct,
+                hidden: 16,
+                inputs: 4,
+                outputs: 1,
+            };
+            let model = build(&spec).unwrap();
+            let init = InitParams {
+                recurrent: RecurrentInit::Normal { gain: 2.5 },
+                ..Default::default()
+            };
+            let p: Vec<f64> = model
+                .init(&mut Rng::new(seed), &init)
+                .iter()
+                .map(|&v| v as f64)
+                .collect();
+            let settings = DynamicsSettings::from_experiment(&exp);
+            let d = analyze(&exp, model.as_ref(), &p, &settings).unwrap();
+            let main = &d.fixed_points.fixed_points;
+            assert_eq!(d.sweep[0].input, d.fixed_points.input);
+            assert!(
+                d.sweep[0].fixed_points >= main.len(),
+                "seed {seed}: sweep {} < main {}",
+                d.sweep[0].fixed_points,
+                main.len()
+            );
+            let stable = main.iter().filter(|f| f.stability_index == 0).count();
+            assert!(d.sweep[0].stable >= stable, "seed {seed}");
+            most = most.max(main.len());
+            for f in main {
+                let above = f
+                    .eigenvalues
+                    .iter()
+                    .filter(|e| e.modulus() > 1.0 + settings.fixed_points.linearize.unstable_margin)
+                    .count();
+                assert_eq!(f.stability_index, above);
+            }
+        }
+        assert!(
+            most >= 3,
+            "the networks should have several fixed points ({most})"
+        );
+    }
+
     #[test]
     fn a_summary_with_undefined_values_reads_back() {
         let point = SweepPoint {

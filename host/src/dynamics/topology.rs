@@ -54,6 +54,9 @@ impl Default for TopologySettings {
 pub struct Topology {
     /// Stability index of each node (fixed point).
     pub stability: Vec<usize>,
+    /// Per node: an attractor (index 0 and no neutral mode, `||λ| − 1| ≤ unstable_margin`).
+    /// A point of a line or plane of fixed points has index 0 but is not one.
+    pub attracting: Vec<bool>,
     /// Canonical label of each node: `"{index}:{code}"`, `code` one of `+ - 0` per output
     /// (the sign of the readout at the fixed point, 0 inside the dead zone).
     pub labels: Vec<String>,
@@ -63,6 +66,8 @@ pub struct Topology {
     pub autonomous_unmatched: Vec<f64>,
     /// The pulses (each an input vector).
     pub pulses: Vec<Vec<f64>>,
+    /// Input dimension I (so `pulses` is saved as (0, I), not (0, 0), without pulses).
+    pub inputs: usize,
     /// `P × K × K`: 1 where pulse p takes stable node i to node j.
     pub input_driven: Vec<f64>,
 }
@@ -127,6 +132,11 @@ pub fn build_topology(
     let k = fps.fixed_points.len();
     let s = fps.state_dim;
     let stability: Vec<usize> = fps.fixed_points.iter().map(|f| f.stability_index).collect();
+    let attracting = fps
+        .fixed_points
+        .iter()
+        .map(|f| f.stability_index == 0 && f.neutral_modes == 0)
+        .collect();
     let labels = fps
         .fixed_points
         .iter()
@@ -138,15 +148,14 @@ pub fn build_topology(
         if f.stability_index == 0 || f.stability_index == usize::MAX {
             continue;
         }
-        // Unstable directions: real eigenvectors, or the real part of a complex pair's.
+        // Unstable directions: real eigenvectors, or the real part of a complex pair's. The
+        // eigenvalues are sorted by decreasing modulus, so the unstable ones (by the
+        // linearisation's margin) are the first `stability_index`.
         let mut dirs: Vec<Vec<f64>> = Vec::new();
         let mut j = 0;
-        while j < s {
+        while j < f.stability_index.min(s) {
             let ev = f.eigenvalues[j];
-            if ev.modulus() > 1.0 {
-                let v = f.eigenvectors[j * s..(j + 1) * s].to_vec();
-                dirs.push(v);
-            }
+            dirs.push(f.eigenvectors[j * s..(j + 1) * s].to_vec());
             j += if ev.im > 0.0 { 2 } else { 1 };
         }
         let mut total = 0usize;
@@ -196,10 +205,12 @@ pub fn build_topology(
     }
     Topology {
         stability,
+        attracting,
         labels,
         autonomous,
         autonomous_unmatched: unmatched,
         pulses: pulses.to_vec(),
+        inputs: x.len(),
         input_driven,
     }
 }
@@ -221,11 +232,12 @@ impl Topology {
             .map(|&s| if s == usize::MAX { -1 } else { s as i64 })
             .collect();
         w.add("stability", &[k], &st)?;
+        let attracting: Vec<i64> = self.attracting.iter().map(|&a| a as i64).collect();
+        w.add("attracting", &[k], &attracting)?;
         w.add("autonomous", &[k, k], &self.autonomous)?;
         w.add("autonomous_unmatched", &[k], &self.autonomous_unmatched)?;
-        let inputs = self.pulses.first().map(|p| p.len()).unwrap_or(0);
         let flat: Vec<f64> = self.pulses.iter().flatten().copied().collect();
-        w.add("pulses", &[self.pulses.len(), inputs], &flat)?;
+        w.add("pulses", &[self.pulses.len(), self.inputs], &flat)?;
         w.add(
             "input_driven",
             &[self.pulses.len(), k, k],
@@ -400,12 +412,12 @@ fn corner_code(label: &str) -> Option<Vec<i8>> {
         .collect()
 }
 
-/// Checks a flip-flop topology against the canonical one: exactly `2^bits` stable fixed
-/// points, one per output corner, and every pulse ±e_k from every corner lands on the
+/// Checks a flip-flop topology against the canonical one: exactly `2^bits` attracting
+/// fixed points (index 0 without neutral modes), one per output corner, and every pulse ±e_k from every corner lands on the
 /// corner with bit k set to ±. Returns the first violation.
 pub fn check_flipflop_canonical(t: &Topology, bits: usize) -> Result<(), String> {
     let k = t.nodes();
-    let stable: Vec<usize> = (0..k).filter(|&i| t.stability[i] == 0).collect();
+    let stable: Vec<usize> = (0..k).filter(|&i| t.attracting[i]).collect();
     if stable.len() != 1 << bits {
         return Err(format!(
             "{} stable fixed points, expected {}",

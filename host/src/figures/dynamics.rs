@@ -722,6 +722,7 @@ mod tests {
             q: 0.0,
             stability_index: 0,
             slow_modes: 1,
+            neutral_modes: 1,
             spectral_radius: 1.0,
             leading_angle: 0.0,
             eigenvalues: vec![value(1.0), value(0.5), value(0.5), value(0.5)],
