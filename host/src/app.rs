@@ -175,12 +175,27 @@ fn train(args: TrainArgs) -> Result<ExitCode, AppError> {
 }
 
 fn export(args: ExportArgs) -> Result<ExitCode, AppError> {
-    crate::export::export_rust(&args.rust, &args.out)?;
-    eprintln!(
-        "wrote {} (from {})",
-        args.out.display(),
-        args.rust.display()
-    );
+    // clap's `format` group guarantees exactly one of --rust and --torch.
+    if let Some(dir) = &args.rust {
+        crate::export::export_rust(dir, &args.out)?;
+        eprintln!("wrote {} (from {})", args.out.display(), dir.display());
+    } else if let Some(dir) = &args.torch {
+        let defaults = crate::torch::Keys::default();
+        let keys = crate::torch::Keys {
+            rnn: args.rnn_prefix.clone().unwrap_or(defaults.rnn),
+            readout: args.readout_prefix.clone().unwrap_or(defaults.readout),
+        };
+        let e = crate::export::export_torch(dir, &args.out, &keys)?;
+        eprintln!(
+            "wrote {} (from {}): state dict of {}; keys {}",
+            args.out.display(),
+            dir.display(),
+            e.modules(),
+            e.order.join(", ")
+        );
+    } else {
+        return Err("export needs --rust NETWORK_DIR or --torch NETWORK_DIR".into());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -35,7 +35,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Write (and with --submit, submit) Slurm job-array scripts that train a population.
     Slurm(SlurmArgs),
-    /// Export a trained network, e.g. as Rust `const` items for a no_std firmware.
+    /// Export a trained network: as Rust `const` items for a no_std firmware (--rust) or as
+    /// a PyTorch state dict in a `.npz` (--torch).
     Export(ExportArgs),
 }
 
@@ -183,15 +184,32 @@ pub struct SlurmArgs {
     pub submit: bool,
 }
 
+/// `export`: exactly one of `--rust` and `--torch`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("format").required(true).args(["rust", "torch"])))]
 pub struct ExportArgs {
     /// Write Rust source (`const` dims, activation, cell and `f32` parameter arrays) for the
     /// network directory NETWORK_DIR (`STORE/networks/<id>`).
     #[arg(long, value_name = "NETWORK_DIR")]
-    pub rust: PathBuf,
-    /// Output file.
+    pub rust: Option<PathBuf>,
+    /// Write the network directory NETWORK_DIR as a PyTorch state dict in a `.npz`
+    /// (float32): `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0` of an `nn.RNN`
+    /// (tanh or relu), `nn.GRU` or `nn.LSTM`, and `readout.weight`, `readout.bias` of an
+    /// `nn.Linear`. Vanilla, reset-after GRU (tanh) and LSTM (tanh) networks only: UGRNN,
+    /// reset-before GRU and relu GRU/LSTM have no PyTorch module.
+    #[arg(long, value_name = "NETWORK_DIR")]
+    pub torch: Option<PathBuf>,
+    /// Output file (`.rs` for --rust; `.npz` for --torch).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub out: PathBuf,
+    /// With --torch: key prefix of the recurrent module's arrays, e.g. `rnn.` for
+    /// `rnn.weight_ih_l0` (default: none; `fixed-points` finds it from the `weight_hh_l0` key).
+    #[arg(long, value_name = "PREFIX", conflicts_with = "rust")]
+    pub rnn_prefix: Option<String>,
+    /// With --torch: key prefix of the readout's arrays (default `readout.`, as
+    /// `fixed-points --readout-prefix`).
+    #[arg(long, value_name = "PREFIX", conflicts_with = "rust")]
+    pub readout_prefix: Option<String>,
 }
 
 #[derive(Debug, Args)]

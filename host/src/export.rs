@@ -1,4 +1,7 @@
-//! `rnndyn export --rust`: a trained network as Rust `const` items for a `no_std` build.
+//! `rnndyn export`: a trained network as Rust `const` items for a `no_std` build
+//! (`--rust`), or as a PyTorch state dict (`--torch`, see [`export_torch`]).
+//!
+//! # `--rust`
 //!
 //! The generated file holds the network's dimensions, architecture, activation (and GRU
 //! convention) as typed constants of `rnndyn-core`, a ready-made `Network` constant, the
@@ -8,7 +11,9 @@
 //! version), so regenerating it is a reproducibility check.
 
 use crate::model::{self, Arch, ModelSpec};
+use crate::npy;
 use crate::store::{self, NetworkRecord, StoreError};
+use crate::torch::{self, Dims, Keys, StateDict, TorchCell};
 use rnndyn_core::cell::{GruConvention, ParamBlock};
 use rnndyn_core::Activation;
 use std::fmt::Write as _;
@@ -231,9 +236,170 @@ pub fn export_rust(dir: &Path, out: &Path) -> Result<(), ExportError> {
     Ok(())
 }
 
+/// The PyTorch module a loaded network maps to, or why there is none.
+pub fn torch_cell(spec: &ModelSpec) -> Result<TorchCell, String> {
+    const CAN: &str = "PyTorch layout covers vanilla (nn.RNN, tanh or relu), GRU with the \
+                       reset-after convention and tanh (nn.GRU) and LSTM with tanh (nn.LSTM)";
+    match (spec.arch, spec.activation, spec.gru_convention) {
+        (Arch::Vanilla, _, _) => Ok(TorchCell::Rnn),
+        (Arch::Gru, Activation::Tanh, GruConvention::ResetAfterProduct) => Ok(TorchCell::Gru),
+        (Arch::Lstm, Activation::Tanh, _) => Ok(TorchCell::Lstm),
+        (Arch::Ugrnn, _, _) => Err(format!(
+            "a UGRNN has no PyTorch module (its update gate mixes h with one candidate, no reset \
+             gate); {CAN}"
+        )),
+        (Arch::Gru, _, GruConvention::ResetBeforeProduct) => Err(format!(
+            "a reset-before GRU (c = φ((r ⊙ h) W_c + x U_c + b_c)) cannot be written as \
+             nn.GRU, which applies the reset gate after the product (r ⊙ (h W_c + b_hn)); \
+             train with `gru_convention = \"reset-after\"` to export; {CAN}"
+        )),
+        (arch, activation, _) => Err(format!(
+            "a {} {} network cannot be written as nn.{}, whose nonlinearity is tanh; {CAN}",
+            activation.name(),
+            arch.name(),
+            if arch == Arch::Gru { "GRU" } else { "LSTM" }
+        )),
+    }
+}
+
+/// A PyTorch-layout state dict of a loaded network, with the module it belongs to.
+#[derive(Clone, Debug)]
+pub struct TorchExport {
+    pub cell: TorchCell,
+    /// The nonlinearity (of `nn.RNN`; tanh for GRU and LSTM).
+    pub activation: Activation,
+    pub dims: Dims,
+    pub state_dict: StateDict,
+    /// Keys in PyTorch's `state_dict()` order (module, then readout).
+    pub order: [String; 6],
+}
+
+impl TorchExport {
+    /// The Python that builds the matching modules, e.g. `nn.GRU(3, 8, batch_first=True)`.
+    pub fn modules(&self) -> String {
+        let (i, h, o) = (self.dims.inputs, self.dims.hidden, self.dims.outputs);
+        let rnn = match self.cell {
+            TorchCell::Rnn => format!(
+                "nn.RNN({i}, {h}, nonlinearity={:?}, batch_first=True)",
+                self.activation.name()
+            ),
+            TorchCell::Gru => format!("nn.GRU({i}, {h}, batch_first=True)"),
+            TorchCell::Lstm => format!("nn.LSTM({i}, {h}, batch_first=True)"),
+        };
+        format!("{rnn} + nn.Linear({h}, {o})")
+    }
+}
+
+/// The PyTorch state dict of a network directory (see [`torch_cell`] for what can be
+/// exported), with key prefixes `keys`.
+pub fn torch_state_dict(
+    net: &LoadedNetwork,
+    dir: &Path,
+    keys: &Keys,
+) -> Result<TorchExport, ExportError> {
+    let bad = |reason: String| ExportError::Network {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let s = &net.spec;
+    let cell = torch_cell(s).map_err(|r| bad(format!("cannot export to PyTorch layout: {r}")))?;
+    let dims = Dims {
+        hidden: s.hidden,
+        inputs: s.inputs,
+        outputs: s.outputs,
+    };
+    // rnndyn's blocks must be the ones the conversion assumes, in the same order.
+    let ours: Vec<(&str, usize)> = net.blocks.iter().map(|b| (b.name, b.len())).collect();
+    let theirs: Vec<(&str, usize)> = torch::blocks(cell, dims)
+        .into_iter()
+        .map(|(n, r, c)| (n, r * c))
+        .collect();
+    if ours != theirs || net.params.len() != torch::param_count(cell, dims) {
+        return Err(bad(format!(
+            "parameter blocks (name, length) {ours:?} differ from the {cell} layout {theirs:?}"
+        )));
+    }
+    let params: Vec<f64> = net.params.iter().map(|&v| f64::from(v)).collect();
+    let state_dict =
+        torch::export_with(cell, dims, &params, keys).map_err(|e| bad(e.to_string()))?;
+    Ok(TorchExport {
+        cell,
+        activation: s.activation,
+        dims,
+        state_dict,
+        order: keys.all(),
+    })
+}
+
+/// `rnndyn export --torch NETWORK_DIR -o FILE.npz`: the network as a PyTorch state dict,
+/// float32 (the store's values, exactly), written atomically. Returns what was written.
+pub fn export_torch(dir: &Path, out: &Path, keys: &Keys) -> Result<TorchExport, ExportError> {
+    let ext = out
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if ext.as_deref() != Some("npz") {
+        return Err(ExportError::Network {
+            path: out.to_path_buf(),
+            reason: format!(
+                "--torch writes a NumPy .npz archive (load it with numpy.load and \
+                 torch.from_numpy), not {}; name the output FILE.npz",
+                match ext.as_deref() {
+                    Some("safetensors") => "safetensors (rnndyn has no safetensors writer)".into(),
+                    Some("pt" | "pth") => "a torch.save pickle".into(),
+                    Some(e) => format!("a .{e} file"),
+                    None => "a file without extension".into(),
+                }
+            ),
+        });
+    }
+    let net = load_network(dir)?;
+    let export = torch_state_dict(&net, dir, keys)?;
+    let mut npz = npy::NpzWriter::new(out);
+    for key in &export.order {
+        let a = &export.state_dict[key];
+        // Exact: every value came from an f32 of the store.
+        let data: Vec<f32> = a.data.iter().map(|&v| v as f32).collect();
+        npz.add(key, &a.shape, &data).map_err(StoreError::from)?;
+    }
+    npz.finish().map_err(StoreError::from)?;
+    Ok(export)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn torch_cells_of_every_architecture() {
+        use GruConvention::{ResetAfterProduct as After, ResetBeforeProduct as Before};
+        let spec = |arch, activation, gru_convention| ModelSpec {
+            arch,
+            activation,
+            gru_convention,
+            hidden: 8,
+            inputs: 3,
+            outputs: 3,
+        };
+        let (tanh, relu) = (Activation::Tanh, Activation::Relu);
+        for (s, want) in [
+            (spec(Arch::Vanilla, tanh, Before), Some(TorchCell::Rnn)),
+            (spec(Arch::Vanilla, relu, After), Some(TorchCell::Rnn)),
+            (spec(Arch::Gru, tanh, After), Some(TorchCell::Gru)),
+            (spec(Arch::Gru, tanh, Before), None),
+            (spec(Arch::Gru, relu, After), None),
+            (spec(Arch::Lstm, tanh, Before), Some(TorchCell::Lstm)),
+            (spec(Arch::Lstm, relu, Before), None),
+            (spec(Arch::Ugrnn, tanh, Before), None),
+        ] {
+            match (torch_cell(&s), want) {
+                (Ok(cell), Some(w)) => assert_eq!(cell, w, "{s:?}"),
+                (Err(why), None) => {
+                    assert!(why.contains("nn.GRU") && why.contains("tanh"), "{why}")
+                }
+                (got, _) => panic!("{s:?}: {got:?}"),
+            }
+        }
+    }
 
     #[test]
     fn literals_round_trip() {

@@ -1,7 +1,9 @@
 //! NumPy `.npy` / `.npz` input and output.
 //!
 //! Reading: `float32` or `float64`, either byte order, C or Fortran order, 1-D or 2-D,
-//! into a row-major [`Matrix`] (a 1-D array of length `n` becomes an `n × 1` column).
+//! into a row-major [`Matrix`] (a 1-D array of length `n` becomes an `n × 1` column);
+//! [`read_npz_shaped`] reads any number of dimensions. Fortran-order (column-major) data,
+//! as `np.save(f, a.T)` writes them, are reordered into row-major order on reading.
 //! The header is parsed here, with checked arithmetic and a length check against the
 //! bytes actually present, so a malformed or hostile file gives an [`NpyError`], never a
 //! panic or a huge allocation ([`read_matrix_bytes`] is the fuzz entry point).
@@ -227,7 +229,7 @@ enum Float {
 }
 
 fn parse_matrix(bytes: &[u8], path: &Path) -> Result<Matrix, NpyError> {
-    let (shape, values, fortran) = parse_values(bytes, path)?;
+    let (shape, values) = parse_values(bytes, path)?;
     let (rows, cols) = match shape.as_slice() {
         [n] => (*n as usize, 1),
         [r, c] => (*r as usize, *c as usize),
@@ -243,18 +245,12 @@ fn parse_matrix(bytes: &[u8], path: &Path) -> Result<Matrix, NpyError> {
         path: path.to_path_buf(),
         shape: shape.clone(),
     };
-    let mut m = Matrix::new(rows, cols, values).map_err(|_| too_large())?;
-    if fortran && rows > 1 && cols > 1 {
-        // Column-major storage: the data are the transpose's row-major data.
-        let t = Matrix::new(cols, rows, m.into_vec()).map_err(|_| too_large())?;
-        m = t.transpose();
-    }
-    Ok(m)
+    Matrix::new(rows, cols, values).map_err(|_| too_large())
 }
 
-/// Header shape, values in storage order (as f64) and the Fortran-order flag of a float
-/// `.npy` of any number of dimensions.
-fn parse_values(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>, bool), NpyError> {
+/// Header shape and values in row-major (C) order, as f64, of a float `.npy` of any number
+/// of dimensions. Fortran-order (column-major) data are reordered here.
+fn parse_values(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>), NpyError> {
     let h = parse_header(bytes, path)?;
     let (little, float) = match h.descr.as_str() {
         "<f8" => (true, Float::F64),
@@ -318,7 +314,47 @@ fn parse_values(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>, bool),
             }
         }
     }
-    Ok((h.shape, values, h.fortran_order))
+    if h.fortran_order {
+        // Every dimension fits in usize: their product is `count`, checked above.
+        let dims: Vec<usize> = h.shape.iter().map(|&d| d as usize).collect();
+        values = fortran_to_c(&dims, &values);
+    }
+    Ok((h.shape, values))
+}
+
+/// Reorders the values of an array of shape `shape` stored in Fortran (column-major) order
+/// into C (row-major) order: element `(i0, …, ik)` sits at `i0 + d0·(i1 + d1·(…))` in
+/// `f`. A 2-D array is transposed; an array with at most one dimension larger than 1 is
+/// returned unchanged (both orders coincide).
+pub fn fortran_to_c(shape: &[usize], f: &[f64]) -> Vec<f64> {
+    if f.is_empty() || shape.iter().filter(|&&d| d > 1).count() <= 1 {
+        return f.to_vec();
+    }
+    debug_assert_eq!(shape.iter().product::<usize>(), f.len());
+    // No zero dimension here (`f` is not empty), so every partial product is at most
+    // `f.len()` and none overflows.
+    let nd = shape.len();
+    let mut stride = vec![1usize; nd];
+    for k in 1..nd {
+        stride[k] = stride[k - 1] * shape[k - 1];
+    }
+    let mut out = Vec::with_capacity(f.len());
+    let mut idx = vec![0usize; nd];
+    let mut off = 0usize;
+    for _ in 0..f.len() {
+        out.push(f[off]);
+        // Next C-order index: the last axis runs fastest.
+        for k in (0..nd).rev() {
+            idx[k] += 1;
+            off += stride[k];
+            if idx[k] < shape[k] {
+                break;
+            }
+            off -= stride[k] * shape[k];
+            idx[k] = 0;
+        }
+    }
+    out
 }
 
 /// A tiny parser for the Python literal subset found in `.npy` headers: a dict of string
@@ -721,21 +757,14 @@ pub fn read_npz_array_with_shape(
 }
 
 /// Reads the float (or int64, as f64) array `name` of any shape from an `.npz` archive,
-/// with its shape and row-major values.
+/// with its shape and row-major values (a Fortran-order member, e.g. `np.savez(f, W=W.T)`,
+/// is reordered).
 pub fn read_npz_shaped(
     path: impl AsRef<Path>,
     name: &str,
 ) -> Result<(Vec<usize>, Vec<f64>), NpyError> {
     let (bytes, member_path) = read_npz_member(path.as_ref(), name)?;
-    let (shape, values, fortran) = parse_values(&bytes, &member_path)?;
-    if fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
-        return Err(NpyError::BadHeader {
-            path: member_path,
-            reason:
-                "Fortran-order arrays of more than one non-trivial dimension are not supported here"
-                    .into(),
-        });
-    }
+    let (shape, values) = parse_values(&bytes, &member_path)?;
     Ok((shape.iter().map(|&d| d as usize).collect(), values))
 }
 
@@ -809,6 +838,187 @@ mod tests {
         let m = read_matrix_bytes(&b).unwrap();
         assert_eq!(m.shape(), (2, 3));
         assert_eq!(m.as_slice(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    }
+
+    fn f8_bytes(values: impl IntoIterator<Item = f64>) -> Vec<u8> {
+        values.into_iter().flat_map(f64::to_le_bytes).collect()
+    }
+
+    /// An `.npz` of hand-made `.npy` members (stored, as `np.savez` writes them).
+    fn npz_of(path: &Path, members: &[(&str, Vec<u8>)]) {
+        let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
+        for (name, bytes) in members {
+            let opts = zip::write::FileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            zip.start_file(format!("{name}.npy"), opts).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rnndyn-npy-{tag}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn fortran_order_2d_reads_as_c_order() {
+        // [[0, 1, 2], [10, 11, 12]] stored column by column.
+        let c_order = [0.0, 1.0, 2.0, 10.0, 11.0, 12.0];
+        let b = header_bytes(
+            "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
+            &f8_bytes([0.0, 10.0, 1.0, 11.0, 2.0, 12.0]),
+        );
+        let (shape, values) = parse_values(&b, Path::new("f.npy")).unwrap();
+        assert_eq!((shape, values), (vec![2, 3], c_order.to_vec()));
+        assert_eq!(read_matrix_bytes(&b).unwrap().as_slice(), &c_order);
+        // A row or a column: both orders are the same bytes.
+        for shape in ["(1, 6)", "(6, 1)", "(6,)"] {
+            let b = header_bytes(
+                &format!("{{'descr': '<f8', 'fortran_order': True, 'shape': {shape}, }}"),
+                &f8_bytes(c_order),
+            );
+            assert_eq!(parse_values(&b, Path::new("f.npy")).unwrap().1, c_order);
+        }
+    }
+
+    #[test]
+    fn fortran_order_3d_reads_as_c_order_from_npz() {
+        let (d0, d1, d2) = (2usize, 3usize, 4usize);
+        let value = |i: usize, j: usize, k: usize| (100 * i + 10 * j + k) as f64;
+        let mut c_order = Vec::new();
+        for i in 0..d0 {
+            for j in 0..d1 {
+                for k in 0..d2 {
+                    c_order.push(value(i, j, k));
+                }
+            }
+        }
+        // Fortran order: the first axis runs fastest.
+        let mut f_order = Vec::new();
+        for k in 0..d2 {
+            for j in 0..d1 {
+                for i in 0..d0 {
+                    f_order.push(value(i, j, k));
+                }
+            }
+        }
+        let dir = temp_dir("f3");
+        let p = dir.join("a.npz");
+        let header = |fortran: &str| {
+            format!("{{'descr': '<f8', 'fortran_order': {fortran}, 'shape': (2, 3, 4), }}")
+        };
+        npz_of(
+            &p,
+            &[
+                ("f", header_bytes(&header("True"), &f8_bytes(f_order))),
+                (
+                    "c",
+                    header_bytes(&header("False"), &f8_bytes(c_order.clone())),
+                ),
+                // Fortran order keeps the checks: too few data bytes is still `Truncated`.
+                ("short", header_bytes(&header("True"), &[0u8; 8 * 23])),
+            ],
+        );
+        assert_eq!(read_npz_shaped(&p, "f").unwrap(), (vec![2, 3, 4], c_order));
+        assert_eq!(
+            read_npz_shaped(&p, "f").unwrap(),
+            read_npz_shaped(&p, "c").unwrap()
+        );
+        assert!(matches!(
+            read_npz_shaped(&p, "short"),
+            Err(NpyError::Truncated { what: "data", .. })
+        ));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fortran_order_keeps_dtype_and_shape_checks() {
+        let b = header_bytes(
+            "{'descr': '<i4', 'fortran_order': True, 'shape': (2, 2), }",
+            &[0u8; 16],
+        );
+        assert!(matches!(
+            read_matrix_bytes(&b),
+            Err(NpyError::UnsupportedDtype { .. })
+        ));
+        let b = header_bytes(
+            "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2, 2), }",
+            &[0u8; 64],
+        );
+        assert!(matches!(
+            read_matrix_bytes(&b),
+            Err(NpyError::WrongNdim { ndim: 3, .. })
+        ));
+        // Empty and huge-but-empty shapes: no data, no overflow.
+        for shape in ["(0, 3)", "(18446744073709551615, 0, 7)"] {
+            let b = header_bytes(
+                &format!("{{'descr': '<f8', 'fortran_order': True, 'shape': {shape}, }}"),
+                &[],
+            );
+            let (_, values) = parse_values(&b, Path::new("f.npy")).unwrap();
+            assert!(values.is_empty());
+        }
+    }
+
+    /// `np.savez(f, weight_hh_l0=np.asfortranarray(W))`: a Fortran-order PyTorch weight
+    /// imports to the same network as the C-order one.
+    #[test]
+    fn fortran_order_torch_weight_imports_like_c_order() {
+        use crate::torch::{self, Array, Dims, StateDict, TorchCell};
+        let cell = TorchCell::Gru;
+        let dims = Dims {
+            hidden: 3,
+            inputs: 2,
+            outputs: 2,
+        };
+        let p: Vec<f64> = (0..torch::param_count(cell, dims))
+            .map(|v| (v as f64 * 0.37).sin())
+            .collect();
+        let sd = torch::export(cell, dims, &p).unwrap();
+        let dir = temp_dir("torchf");
+        let (c_path, f_path) = (dir.join("c.npz"), dir.join("f.npz"));
+        let mut c_members = Vec::new();
+        let mut f_members = Vec::new();
+        for (name, a) in &sd {
+            let c_bytes = to_npy_bytes(&a.shape, &a.data).unwrap();
+            let f_bytes = if name == "weight_hh_l0" {
+                let (rows, cols) = (a.shape[0], a.shape[1]);
+                let column_major = (0..cols)
+                    .flat_map(|j| (0..rows).map(move |i| (i, j)))
+                    .map(|(i, j)| a.data[i * cols + j]);
+                header_bytes(
+                    &format!(
+                        "{{'descr': '<f8', 'fortran_order': True, 'shape': ({rows}, {cols}), }}"
+                    ),
+                    &f8_bytes(column_major),
+                )
+            } else {
+                c_bytes.clone()
+            };
+            c_members.push((name.as_str(), c_bytes));
+            f_members.push((name.as_str(), f_bytes));
+        }
+        npz_of(&c_path, &c_members);
+        npz_of(&f_path, &f_members);
+        let load = |path: &Path| -> StateDict {
+            npz_names(path)
+                .unwrap()
+                .into_iter()
+                .map(|n| {
+                    let (shape, data) = read_npz_shaped(path, &n).unwrap();
+                    (n, Array::new(shape, data).unwrap())
+                })
+                .collect()
+        };
+        let (c_sd, f_sd) = (load(&c_path), load(&f_path));
+        assert_eq!(c_sd, sd);
+        assert_eq!(f_sd, sd);
+        let imported = torch::import(cell, &f_sd).unwrap();
+        assert_eq!(imported, torch::import(cell, &c_sd).unwrap());
+        assert_eq!(imported.params, p);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -174,7 +174,9 @@ impl Keys {
     fn ro_b(&self) -> String {
         format!("{}bias", self.readout)
     }
-    fn all(&self) -> [String; 6] {
+    /// The six keys in PyTorch's `state_dict()` order: `weight_ih_l0`, `weight_hh_l0`,
+    /// `bias_ih_l0`, `bias_hh_l0`, readout `weight`, readout `bias`.
+    pub fn all(&self) -> [String; 6] {
         [
             self.w_ih(),
             self.w_hh(),

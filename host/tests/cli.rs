@@ -19,6 +19,13 @@
 //!   writes the report, every advertised array loads, `fixed-points --json` works on a
 //!   network directory, and NumPy alone reproduces every network's forward pass and runs the
 //!   README snippet.
+//! - `export_torch_round_trips_through_fixed_points_and_pytorch_equations`: `export --torch`
+//!   of vanilla (tanh, relu), reset-after GRU and LSTM networks imports back bit for bit,
+//!   `fixed-points FILE.npz` finds the same fixed points as `fixed-points NETWORK_DIR`, and
+//!   PyTorch's equations in NumPy reproduce rnndyn's probe activity (also with key prefixes).
+//! - `export_torch_refuses_what_pytorch_cannot_express`: UGRNN, reset-before GRU, relu
+//!   GRU/LSTM and a non-`.npz` output are errors naming the directory (or file) and why;
+//!   `--rust` and `--torch` are exclusive, one is required.
 //! - `findings_leave_out_failed_and_diverged_networks`: no network passes (two diverge): the
 //!   findings are over none of them (nulls, "–", no NaN, empty but present matrices);
 //!   switching the store to `networks = "all"` compares the two that did not diverge.
@@ -746,4 +753,298 @@ fn run_end_to_end() {
         "{}",
         String::from_utf8_lossy(&st.stderr)
     );
+}
+
+/// A small trained store from `SMALL` with the population settings replaced.
+fn tiny_store(dir: &Path, archs: &str, acts: &str, convention: &str, steps: u32) -> PathBuf {
+    let cfg = write_config(
+        dir,
+        &SMALL
+            .replace(r#"["vanilla", "gru", "lstm"]"#, archs)
+            .replace(r#"["tanh", "relu"]"#, acts)
+            .replace(
+                r#"gru_convention = "reset-before""#,
+                &format!("gru_convention = {convention:?}"),
+            )
+            .replace("steps = 120", &format!("steps = {steps}")),
+    );
+    let store = dir.join("s");
+    let st = bin()
+        .arg("train")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&store)
+        .args(["--quiet", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    store
+}
+
+fn export_torch(net: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .arg("export")
+        .arg("--torch")
+        .arg(net)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The arrays of an `.npz` as a PyTorch state dict.
+fn state_dict(path: &Path) -> rnndyn::torch::StateDict {
+    rnndyn::npy::npz_names(path)
+        .unwrap()
+        .into_iter()
+        .map(|n| {
+            let (shape, data) = rnndyn::npy::read_npz_shaped(path, &n).unwrap();
+            (n, rnndyn::torch::Array::new(shape, data).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
+    use rnndyn::torch::{Keys, TorchCell};
+    let dir = temp_dir("export-torch");
+    let store = tiny_store(
+        &dir,
+        r#"["vanilla", "gru", "lstm"]"#,
+        r#"["tanh", "relu"]"#,
+        "reset-after",
+        30,
+    );
+    // Probe inputs and each network's activity.npy, for the NumPy check.
+    let st = bin()
+        .arg("geometry")
+        .arg(&store)
+        .args(["--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let cfg = store.join("experiment.toml");
+    let py = python_with_numpy();
+    let cases = [
+        ("vanilla-tanh", TorchCell::Rnn, "rnn_tanh", "tanh"),
+        ("vanilla-relu", TorchCell::Rnn, "rnn_relu", "relu"),
+        ("gru-tanh", TorchCell::Gru, "gru", "tanh"),
+        ("lstm-tanh", TorchCell::Lstm, "lstm", "tanh"),
+    ];
+    for (name, cell, py_cell, act) in cases {
+        let net = store.join(format!("networks/{name}-n8-l2_0-lr_1e-2-s0"));
+        let file = dir.join(format!("{name}.npz"));
+        let out = export_torch(&net, &file, &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let msg = String::from_utf8_lossy(&out.stderr);
+        assert!(msg.contains(&format!("{name}.npz")), "{msg}");
+
+        // PyTorch's keys and shapes, float32; importing gives the stored bits back.
+        let sd = state_dict(&file);
+        let k = cell.gates();
+        assert_eq!(sd["weight_hh_l0"].shape, [k * 8, 8], "{name}");
+        assert_eq!(sd["weight_ih_l0"].shape, [k * 8, 3], "{name}");
+        assert_eq!(sd["readout.weight"].shape, [3, 8], "{name}");
+        assert_eq!(sd.len(), 6, "{name}");
+        let back = rnndyn::torch::import(cell, &sd).unwrap();
+        let stored = rnndyn::export::load_network(&net).unwrap().params;
+        assert_eq!(back.params.len(), stored.len(), "{name}");
+        for (i, (a, b)) in back.params.iter().zip(&stored).enumerate() {
+            assert_eq!(a.to_bits(), f64::from(*b).to_bits(), "{name} parameter {i}");
+        }
+
+        // Same fixed points and topology through the PyTorch file as through the directory.
+        let from_dir = fixed_points_json(&[net.as_os_str()]);
+        let from_file = fixed_points_json(&[
+            file.as_os_str(),
+            "--config".as_ref(),
+            cfg.as_os_str(),
+            "--activation".as_ref(),
+            act.as_ref(),
+            "--out".as_ref(),
+            dir.join(format!("{name}.dynamics")).as_os_str(),
+        ]);
+        assert!(
+            !from_dir["fixed_points"].as_array().unwrap().is_empty(),
+            "{name}"
+        );
+        assert_eq!(from_file, from_dir, "{name}");
+
+        // PyTorch's equations (NumPy) on the exported file give rnndyn's probe activity.
+        let st = Command::new(py)
+            .arg(repo().join("tests/data/torch_forward.py"))
+            .arg(&file)
+            .arg(py_cell)
+            .arg(store.join("analysis/probe_inputs.npy"))
+            .arg(net.join("activity.npy"))
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&st.stdout),
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+
+    // Key prefixes: written as asked, read back by import_with, fixed-points and NumPy.
+    let net = store.join("networks/gru-tanh-n8-l2_0-lr_1e-2-s0");
+    let file = dir.join("prefixed.npz");
+    let out = export_torch(
+        &net,
+        &file,
+        &["--rnn-prefix", "rnn.", "--readout-prefix", "head."],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sd = state_dict(&file);
+    let mut keys: Vec<&str> = sd.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "head.bias",
+            "head.weight",
+            "rnn.bias_hh_l0",
+            "rnn.bias_ih_l0",
+            "rnn.weight_hh_l0",
+            "rnn.weight_ih_l0"
+        ]
+    );
+    let prefixed = Keys {
+        rnn: "rnn.".into(),
+        readout: "head.".into(),
+    };
+    let plain = state_dict(&dir.join("gru-tanh.npz"));
+    assert_eq!(
+        rnndyn::torch::import_with(TorchCell::Gru, &sd, &prefixed).unwrap(),
+        rnndyn::torch::import(TorchCell::Gru, &plain).unwrap()
+    );
+    let from_file = fixed_points_json(&[
+        file.as_os_str(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--readout-prefix".as_ref(),
+        "head.".as_ref(),
+        "--out".as_ref(),
+        dir.join("prefixed.dynamics").as_os_str(),
+    ]);
+    assert_eq!(from_file, fixed_points_json(&[net.as_os_str()]));
+    let st = Command::new(py)
+        .arg(repo().join("tests/data/torch_forward.py"))
+        .arg(&file)
+        .arg("gru")
+        .arg(store.join("analysis/probe_inputs.npy"))
+        .arg(net.join("activity.npy"))
+        .args(["rnn.", "head."])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+
+    // No temporary files left next to the outputs.
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp."), "{name}");
+    }
+}
+
+#[test]
+fn export_torch_refuses_what_pytorch_cannot_express() {
+    let dir = temp_dir("export-torch-refused");
+    let before = tiny_store(
+        &dir,
+        r#"["ugrnn", "gru"]"#,
+        r#"["tanh"]"#,
+        "reset-before",
+        5,
+    );
+    let refused = |net: &Path, why: &[&str]| {
+        let file = dir.join("refused.npz");
+        let out = export_torch(net, &file, &[]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&net.display().to_string()), "{err}");
+        for w in why {
+            assert!(err.contains(w), "{w:?} not in {err}");
+        }
+        // What can be exported is part of the message.
+        assert!(
+            err.contains("reset-after") && err.contains("nn.LSTM"),
+            "{err}"
+        );
+        assert!(!file.exists(), "{err}");
+    };
+    refused(
+        &before.join("networks/ugrnn-tanh-n8-l2_0-lr_1e-2-s0"),
+        &["UGRNN", "no PyTorch module"],
+    );
+    refused(
+        &before.join("networks/gru-tanh-n8-l2_0-lr_1e-2-s0"),
+        &["reset-before GRU", "nn.GRU"],
+    );
+
+    let sub = dir.join("relu");
+    std::fs::create_dir_all(&sub).unwrap();
+    let relu = tiny_store(&sub, r#"["gru", "lstm"]"#, r#"["relu"]"#, "reset-after", 5);
+    refused(
+        &relu.join("networks/gru-relu-n8-l2_0-lr_1e-2-s0"),
+        &["relu", "tanh"],
+    );
+    refused(
+        &relu.join("networks/lstm-relu-n8-l2_0-lr_1e-2-s0"),
+        &["relu", "tanh"],
+    );
+
+    // Only .npz is written (there is no safetensors writer).
+    let net = before.join("networks/gru-tanh-n8-l2_0-lr_1e-2-s0");
+    for name in ["w.safetensors", "w.pt"] {
+        let out = export_torch(&net, &dir.join(name), &[]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(name) && err.contains(".npz"), "{err}");
+        assert!(!dir.join(name).exists());
+    }
+
+    // Exactly one of --rust and --torch; key prefixes only with --torch.
+    for args in [
+        vec!["export", "-o", "x.npz"],
+        vec!["export", "--rust", "a", "--torch", "a", "-o", "x.npz"],
+        vec![
+            "export",
+            "--rust",
+            "a",
+            "--readout-prefix",
+            "h.",
+            "-o",
+            "x.rs",
+        ],
+    ] {
+        let out = bin().args(&args).current_dir(&dir).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Usage"),
+            "{args:?}"
+        );
+    }
 }
