@@ -435,6 +435,14 @@ pub fn load_topology(dir: &Path) -> Result<Topology, String> {
         Ok((_, a)) => a.iter().map(|&v| v != 0.0).collect(),
         Err(_) => st.iter().map(|&v| v == 0.0).collect(),
     };
+    if attracting.len() != st.len() {
+        return Err(format!(
+            "{}: `attracting` has {} entries for {} nodes",
+            npz.display(),
+            attracting.len(),
+            st.len()
+        ));
+    }
     let labels_path = dir.join("topology_labels.txt");
     let labels: Vec<String> = std::fs::read_to_string(&labels_path)
         .map_err(|e| format!("{}: {e}", labels_path.display()))?

@@ -417,10 +417,12 @@ fn corner_code(label: &str) -> Option<Vec<i8>> {
 /// corner with bit k set to ±. Returns the first violation.
 pub fn check_flipflop_canonical(t: &Topology, bits: usize) -> Result<(), String> {
     let k = t.nodes();
-    let stable: Vec<usize> = (0..k).filter(|&i| t.attracting[i]).collect();
+    let stable: Vec<usize> = (0..k)
+        .filter(|&i| t.attracting.get(i) == Some(&true))
+        .collect();
     if stable.len() != 1 << bits {
         return Err(format!(
-            "{} stable fixed points, expected {}",
+            "{} attracting fixed points, expected {}",
             stable.len(),
             1 << bits
         ));
@@ -498,4 +500,39 @@ pub fn saddle_connections(t: &Topology) -> Vec<(usize, Vec<String>)> {
 pub fn corner_distance(a: &str, b: &str) -> Option<usize> {
     let (ca, cb) = (corner_code(a)?, corner_code(b)?);
     (ca.len() == cb.len()).then(|| ca.iter().zip(&cb).filter(|(x, y)| x != y).count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One bit: attractors `0:+` and `0:-`, pulses ±1 take either to the matching one.
+    /// A third index-0 node with a neutral mode (a point of a line of fixed points, e.g.
+    /// far out in a ReLU network's linear region) is not an attractor and does not break
+    /// the canonical picture; counted as one, it does.
+    #[test]
+    fn the_canonical_check_counts_attractors_not_neutral_points() {
+        let k = 3;
+        let mut input_driven = vec![0.0; 2 * k * k];
+        for from in 0..2 {
+            input_driven[from * k] = 1.0; // pulse +1 → node 0 (`0:+`)
+            input_driven[(k + from) * k + 1] = 1.0; // pulse −1 → node 1 (`0:-`)
+        }
+        let mut t = Topology {
+            stability: vec![0, 0, 0],
+            attracting: vec![true, true, false],
+            labels: vec!["0:+".into(), "0:-".into(), "0:+".into()],
+            autonomous: vec![0.0; k * k],
+            autonomous_unmatched: vec![0.0; k],
+            pulses: vec![vec![1.0], vec![-1.0]],
+            inputs: 1,
+            input_driven,
+        };
+        assert_eq!(check_flipflop_canonical(&t, 1), Ok(()));
+        t.attracting[2] = true;
+        assert_eq!(
+            check_flipflop_canonical(&t, 1),
+            Err("3 attracting fixed points, expected 2".into())
+        );
+    }
 }
