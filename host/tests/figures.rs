@@ -233,7 +233,7 @@ fn integration_figures() {
         .unwrap()
         .path();
     let (shape, _) =
-        rnndyn::npy::read_npz_array_with_shape(&net.join("topology.npz"), "pulses").unwrap();
+        rnndyn::npy::read_npz_array_with_shape(net.join("topology.npz"), "pulses").unwrap();
     assert_eq!(shape, [0, 4]);
     let _ = std::fs::remove_dir_all(store.parent().unwrap());
 }
