@@ -417,14 +417,23 @@ fn emit(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `fixed-points FILE.npz`: a network in rnndyn's or PyTorch's layout.
+/// `fixed-points FILE.npz|FILE.safetensors`: a network in rnndyn's or PyTorch's layout.
 fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
     let path = &args.target;
     let exp = match &args.config {
         Some(c) => config::load(c)?,
         None => config::parse(&config::default_toml(), "<built-in default>")?,
     };
-    let names = crate::npy::npz_names(path)?;
+    // A `.safetensors` file is read whole (its arrays are small); a `.npz` member by member.
+    let tensors = if crate::safetensors_file::is_safetensors(path) {
+        Some(crate::safetensors_file::read(path)?)
+    } else {
+        None
+    };
+    let names = match &tensors {
+        Some(sd) => sd.keys().cloned().collect(),
+        None => crate::npy::npz_names(path)?,
+    };
     let is_torch = match args.layout {
         FileLayout::Torch => true,
         FileLayout::Rnndyn => false,
@@ -436,15 +445,21 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         other => return Err(format!("--activation {other:?}: expected tanh or relu").into()),
     };
     let (spec, params) = if is_torch {
-        let mut sd = crate::torch::StateDict::new();
-        for n in &names {
-            let (shape, data) = crate::npy::read_npz_shaped(path, n)?;
-            sd.insert(
-                n.clone(),
-                crate::torch::Array::new(shape, data)
-                    .map_err(|e| format!("{}: {n}: {e}", path.display()))?,
-            );
-        }
+        let sd = match tensors {
+            Some(sd) => sd,
+            None => {
+                let mut sd = crate::torch::StateDict::new();
+                for n in &names {
+                    let (shape, data) = crate::npy::read_npz_shaped(path, n)?;
+                    sd.insert(
+                        n.clone(),
+                        crate::torch::Array::new(shape, data)
+                            .map_err(|e| format!("{}: {n}: {e}", path.display()))?,
+                    );
+                }
+                sd
+            }
+        };
         let hh = names
             .iter()
             .find(|n| n.ends_with("weight_hh_l0"))
@@ -506,13 +521,23 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         let arch_name = args
             .arch
             .as_deref()
-            .ok_or("an rnndyn-layout .npz needs --arch (vanilla, ugrnn, gru or lstm)")?;
+            .ok_or("an rnndyn-layout network file needs --arch (vanilla, ugrnn, gru or lstm)")?;
         let arch = Arch::parse(arch_name)
             .ok_or_else(|| format!("--arch {arch_name:?}: expected vanilla, ugrnn, gru or lstm"))?;
         let conv = crate::store::parse_gru_convention(&args.gru_convention)?;
-        let (wshape, _) = crate::npy::read_npz_shaped(path, "W")?;
-        let (ushape, _) = crate::npy::read_npz_shaped(path, "U")?;
-        let (oshape, _) = crate::npy::read_npz_shaped(path, "Wo")?;
+        let shape_of = |name: &str| -> Result<Vec<usize>, AppError> {
+            match &tensors {
+                Some(sd) => sd.get(name).map(|a| a.shape.clone()).ok_or_else(|| {
+                    format!(
+                        "{}: no array named {name:?} (present: {names:?})",
+                        path.display()
+                    )
+                    .into()
+                }),
+                None => Ok(crate::npy::read_npz_shaped(path, name)?.0),
+            }
+        };
+        let (wshape, ushape, oshape) = (shape_of("W")?, shape_of("U")?, shape_of("Wo")?);
         let hidden = wshape.first().copied().unwrap_or(0);
         let spec = ModelSpec {
             arch,
@@ -527,7 +552,11 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
             outputs: oshape.get(1).copied().unwrap_or(1),
         };
         let m = model::build(&spec).map_err(|e| format!("{}: {e}", path.display()))?;
-        let p = crate::store::read_npz_blocks(path, &crate::store::block_shapes(&m.blocks()))?;
+        let shapes = crate::store::block_shapes(&m.blocks());
+        let p = match &tensors {
+            Some(sd) => crate::store::state_dict_blocks(path, sd, &shapes)?,
+            None => crate::store::read_npz_blocks(path, &shapes)?,
+        };
         (spec, p)
     };
     if (spec.inputs, spec.outputs) != (exp.task.kind.inputs(), exp.task.kind.outputs()) {

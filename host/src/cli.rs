@@ -19,7 +19,7 @@ pub enum Command {
     /// Train every network of an experiment's sweep into a population store.
     Train(TrainArgs),
     /// Fixed points, linearised dynamics and topology of a store's networks, of one
-    /// network directory, or of a network file (rnndyn or PyTorch layout, .npz).
+    /// network directory, or of a network file (rnndyn or PyTorch layout, .npz or .safetensors).
     FixedPoints(FixedPointsArgs),
     /// Pairwise topological distances of a store's analysed networks.
     Topology(StoreArgs),
@@ -36,7 +36,7 @@ pub enum Command {
     /// Write (and with --submit, submit) Slurm job-array scripts that train a population.
     Slurm(SlurmArgs),
     /// Export a trained network: as Rust `const` items for a no_std firmware (--rust) or as
-    /// a PyTorch state dict in a `.npz` (--torch).
+    /// a PyTorch state dict in a `.npz` or `.safetensors` file (--torch).
     Export(ExportArgs),
 }
 
@@ -62,7 +62,8 @@ pub enum FileLayout {
 
 #[derive(Debug, Args)]
 pub struct FixedPointsArgs {
-    /// A population store, a network directory inside one, or a network `.npz` file.
+    /// A population store, a network directory inside one, or a network file
+    /// (`.npz`, or `.safetensors` with F32/F64/F16/BF16 tensors).
     #[arg(value_name = "TARGET")]
     pub target: PathBuf,
     /// Print the results as one JSON document on stdout: for a network directory or file its
@@ -77,16 +78,16 @@ pub struct FixedPointsArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Experiment (task and analysis settings) for a bare `.npz` file (default: built-in).
+    /// Experiment (task and analysis settings) for a bare network file (default: built-in).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Layout of a `.npz` file.
+    /// Layout of a network file (`.npz` or `.safetensors`).
     #[arg(long, value_enum, default_value = "auto")]
     pub layout: FileLayout,
-    /// Architecture of an rnndyn-layout `.npz` (vanilla, ugrnn, gru, lstm).
+    /// Architecture of an rnndyn-layout network file (vanilla, ugrnn, gru, lstm).
     #[arg(long)]
     pub arch: Option<String>,
-    /// Activation of a `.npz` network (tanh or relu; PyTorch GRU/LSTM are tanh).
+    /// Activation of a network file (tanh or relu; PyTorch GRU/LSTM are tanh).
     #[arg(long, default_value = "tanh")]
     pub activation: String,
     /// GRU convention of an rnndyn-layout GRU (`reset-before` or `reset-after`).
@@ -95,7 +96,7 @@ pub struct FixedPointsArgs {
     /// Readout key prefix in a PyTorch file.
     #[arg(long, default_value = "readout.")]
     pub readout_prefix: String,
-    /// Where to write the results for a `.npz` file (default: next to it, `<file>.dynamics/`).
+    /// Where to write the results for a network file (default: next to it, `<file>.dynamics/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -192,14 +193,15 @@ pub struct ExportArgs {
     /// network directory NETWORK_DIR (`STORE/networks/<id>`).
     #[arg(long, value_name = "NETWORK_DIR")]
     pub rust: Option<PathBuf>,
-    /// Write the network directory NETWORK_DIR as a PyTorch state dict in a `.npz`
-    /// (float32): `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0` of an `nn.RNN`
+    /// Write the network directory NETWORK_DIR as a PyTorch state dict (float32) in a
+    /// `.npz` (`numpy.load`) or `.safetensors` file (`safetensors.torch.load_file`), by the
+    /// extension of -o: `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0` of an `nn.RNN`
     /// (tanh or relu), `nn.GRU` or `nn.LSTM`, and `readout.weight`, `readout.bias` of an
     /// `nn.Linear`. Vanilla, reset-after GRU (tanh) and LSTM (tanh) networks only: UGRNN,
     /// reset-before GRU and relu GRU/LSTM have no PyTorch module.
     #[arg(long, value_name = "NETWORK_DIR")]
     pub torch: Option<PathBuf>,
-    /// Output file (`.rs` for --rust; `.npz` for --torch).
+    /// Output file (`.rs` for --rust; `.npz` or `.safetensors` for --torch).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub out: PathBuf,
     /// With --torch: key prefix of the recurrent module's arrays, e.g. `rnn.` for

@@ -1,5 +1,6 @@
 //! `rnndyn export`: a trained network as Rust `const` items for a `no_std` build
-//! (`--rust`), or as a PyTorch state dict (`--torch`, see [`export_torch`]).
+//! (`--rust`), or as a PyTorch state dict in a `.npz` or `.safetensors` file (`--torch`,
+//! see [`export_torch`]).
 //!
 //! # `--rust`
 //!
@@ -24,6 +25,8 @@ use std::path::{Path, PathBuf};
 pub enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Safetensors(#[from] crate::safetensors_file::SafetensorsError),
     #[error("{path}: {reason}")]
     Network { path: PathBuf, reason: String },
 }
@@ -331,37 +334,75 @@ pub fn torch_state_dict(
     })
 }
 
-/// `rnndyn export --torch NETWORK_DIR -o FILE.npz`: the network as a PyTorch state dict,
-/// float32 (the store's values, exactly), written atomically. Returns what was written.
-pub fn export_torch(dir: &Path, out: &Path, keys: &Keys) -> Result<TorchExport, ExportError> {
+/// The container `export --torch` writes, chosen by the output's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TorchFormat {
+    /// `.npz`: NumPy archive (`numpy.load`, then `torch.from_numpy`).
+    Npz,
+    /// `.safetensors`: `safetensors.torch.load_file` gives the state dict directly.
+    Safetensors,
+}
+
+/// The format for output `out` (by extension), or why there is none.
+pub fn torch_format(out: &Path) -> Result<TorchFormat, ExportError> {
     let ext = out
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    if ext.as_deref() != Some("npz") {
-        return Err(ExportError::Network {
+    match ext.as_deref() {
+        Some("npz") => Ok(TorchFormat::Npz),
+        Some("safetensors") => Ok(TorchFormat::Safetensors),
+        other => Err(ExportError::Network {
             path: out.to_path_buf(),
             reason: format!(
-                "--torch writes a NumPy .npz archive (load it with numpy.load and \
-                 torch.from_numpy), not {}; name the output FILE.npz",
-                match ext.as_deref() {
-                    Some("safetensors") => "safetensors (rnndyn has no safetensors writer)".into(),
+                "--torch writes a NumPy .npz archive (numpy.load, then torch.from_numpy) or a \
+                 .safetensors file (safetensors.torch.load_file), not {}; name the output \
+                 FILE.npz or FILE.safetensors",
+                match other {
                     Some("pt" | "pth") => "a torch.save pickle".into(),
                     Some(e) => format!("a .{e} file"),
                     None => "a file without extension".into(),
                 }
             ),
-        });
+        }),
     }
+}
+
+/// `rnndyn export --torch NETWORK_DIR -o FILE.npz|FILE.safetensors`: the network as a
+/// PyTorch state dict, float32 (the store's values, exactly), written atomically. Returns
+/// what was written.
+pub fn export_torch(dir: &Path, out: &Path, keys: &Keys) -> Result<TorchExport, ExportError> {
+    let format = torch_format(out)?;
     let net = load_network(dir)?;
     let export = torch_state_dict(&net, dir, keys)?;
-    let mut npz = npy::NpzWriter::new(out);
-    for key in &export.order {
-        let a = &export.state_dict[key];
-        // Exact: every value came from an f32 of the store.
-        let data: Vec<f32> = a.data.iter().map(|&v| v as f32).collect();
-        npz.add(key, &a.shape, &data).map_err(StoreError::from)?;
+    // Exact: every value came from an f32 of the store.
+    let arrays: Vec<(&str, &[usize], Vec<f32>)> = export
+        .order
+        .iter()
+        .map(|key| {
+            let a = &export.state_dict[key];
+            (
+                key.as_str(),
+                a.shape.as_slice(),
+                a.data.iter().map(|&v| v as f32).collect(),
+            )
+        })
+        .collect();
+    match format {
+        TorchFormat::Npz => {
+            let mut npz = npy::NpzWriter::new(out);
+            for (key, shape, data) in &arrays {
+                npz.add(key, shape, data).map_err(StoreError::from)?;
+            }
+            npz.finish().map_err(StoreError::from)?;
+        }
+        TorchFormat::Safetensors => {
+            let tensors: Vec<(&str, &[usize], &[f32])> = arrays
+                .iter()
+                .map(|(k, s, d)| (*k, *s, d.as_slice()))
+                .collect();
+            crate::safetensors_file::write_f32(out, &tensors)?;
+        }
     }
-    npz.finish().map_err(StoreError::from)?;
     Ok(export)
 }
 

@@ -14,6 +14,7 @@ pub mod model;
 pub mod npy;
 pub mod population;
 pub mod report;
+pub mod safetensors_file;
 pub mod slurm;
 pub mod stages;
 pub mod store;

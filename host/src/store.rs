@@ -455,6 +455,48 @@ pub fn read_npz_blocks(path: &Path, blocks: &[(String, Vec<u64>)]) -> Result<Vec
     Ok(out)
 }
 
+/// Like [`read_npz_blocks`], from arrays already read (e.g. a `.safetensors` file at
+/// `path`, which errors name).
+pub fn state_dict_blocks(
+    path: &Path,
+    sd: &crate::torch::StateDict,
+    blocks: &[(String, Vec<u64>)],
+) -> Result<Vec<f64>, StoreError> {
+    let mut out = Vec::new();
+    for (name, shape) in blocks {
+        let bad = |reason: String| StoreError::Array {
+            path: path.to_path_buf(),
+            name: name.clone(),
+            reason,
+        };
+        let a = sd.get(name).ok_or_else(|| {
+            bad(format!(
+                "missing (present: {:?})",
+                sd.keys().collect::<Vec<_>>()
+            ))
+        })?;
+        let found: Vec<u64> = a.shape.iter().map(|&d| d as u64).collect();
+        let ok = match (shape.as_slice(), found.as_slice()) {
+            ([n], [m]) => m == n,
+            ([n], [r, c]) => r * c == *n && (*r == 1 || *c == 1),
+            ([1, c], [n]) => n == c,
+            ([r, c], [fr, fc]) => (fr, fc) == (r, c),
+            _ => false,
+        };
+        if !ok {
+            return Err(bad(format!("shape {found:?}, expected {shape:?}")));
+        }
+        if let Some(i) = a.data.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "non-finite value {} at flat index {i}",
+                a.data[i]
+            )));
+        }
+        out.extend_from_slice(&a.data);
+    }
+    Ok(out)
+}
+
 /// Parameter blocks of a model as (name, shape): biases 1-D, weight matrices 2-D (also
 /// with one row, e.g. `U` of a one-input task is `(1, k·N)`), as the README documents.
 pub fn block_shapes(blocks: &[rnndyn_core::cell::ParamBlock]) -> Vec<(String, Vec<u64>)> {
@@ -585,6 +627,61 @@ mod tests {
                 serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
             assert_eq!(back.eval_mse.to_bits(), v.to_bits());
         }
+    }
+
+    #[test]
+    fn state_dict_blocks_check_names_shapes_and_values() {
+        use crate::torch::{Array, StateDict};
+        let path = Path::new("net.safetensors");
+        let blocks = vec![
+            ("W".to_string(), vec![2, 3]),
+            ("U".to_string(), vec![1, 3]),
+            ("b".to_string(), vec![3]),
+        ];
+        let arr = |shape: Vec<usize>, v: f64| {
+            let n = shape.iter().product();
+            Array::new(shape, vec![v; n]).unwrap()
+        };
+        let sd = |u: Vec<usize>, b: Vec<usize>| -> StateDict {
+            [
+                ("W", arr(vec![2, 3], 1.0)),
+                ("U", arr(u, 2.0)),
+                ("b", arr(b, 3.0)),
+            ]
+            .into_iter()
+            .map(|(k, a)| (k.to_string(), a))
+            .collect()
+        };
+        let want = [vec![1.0; 6], vec![2.0; 3], vec![3.0; 3]].concat();
+        // 1-D U of one input and a (1, n) or (n, 1) bias are accepted, as for .npz.
+        for (u, b) in [
+            (vec![1, 3], vec![3]),
+            (vec![3], vec![1, 3]),
+            (vec![1, 3], vec![3, 1]),
+        ] {
+            assert_eq!(state_dict_blocks(path, &sd(u, b), &blocks).unwrap(), want);
+        }
+        for (u, b, key) in [
+            (vec![3, 1], vec![3], "`U`"),
+            (vec![1, 3], vec![2, 2], "`b`"),
+        ] {
+            let e = state_dict_blocks(path, &sd(u, b), &blocks)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("net.safetensors: ") && e.contains(key), "{e}");
+        }
+        let mut missing = sd(vec![1, 3], vec![3]);
+        missing.remove("U");
+        let e = state_dict_blocks(path, &missing, &blocks)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`U`") && e.contains("missing"), "{e}");
+        let mut nan = sd(vec![1, 3], vec![3]);
+        nan.get_mut("W").unwrap().data[4] = f64::NAN;
+        let e = state_dict_blocks(path, &nan, &blocks)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`W`") && e.contains("flat index 4"), "{e}");
     }
 
     #[test]

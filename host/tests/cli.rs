@@ -5,6 +5,9 @@
 //! - `bad_config_exits_2_naming_file_key_value`.
 //! - `errors_print_a_cause_only_when_it_adds_information`.
 //! - `unsupported_torch_hidden_size_names_the_file`.
+//! - `fixed_points_safetensors_errors_name_file_and_tensor`: a `.safetensors` network file
+//!   that is truncated, not one, lacks a key, has a wrong shape or an I64 tensor is an
+//!   error naming the file (and the key or dtype).
 //! - `compare_refuses_more_directions_than_units`: `compare --k` past a matrix's units
 //!   names the flag, the value and the file; `--k` within them reports what was kept.
 //! - `run_has_no_shard_option`: `run --shard` is a usage error; `run --help` omits it.
@@ -22,9 +25,12 @@
 //! - `export_torch_round_trips_through_fixed_points_and_pytorch_equations`: `export --torch`
 //!   of vanilla (tanh, relu), reset-after GRU and LSTM networks imports back bit for bit,
 //!   `fixed-points FILE.npz` finds the same fixed points as `fixed-points NETWORK_DIR`, and
-//!   PyTorch's equations in NumPy reproduce rnndyn's probe activity (also with key prefixes).
+//!   PyTorch's equations in NumPy reproduce rnndyn's probe activity (also with key prefixes);
+//!   `-o FILE.safetensors` writes the same F32 tensors, and `fixed-points FILE.safetensors`
+//!   gives the same fixed points JSON.
 //! - `export_torch_refuses_what_pytorch_cannot_express`: UGRNN, reset-before GRU, relu
-//!   GRU/LSTM and a non-`.npz` output are errors naming the directory (or file) and why;
+//!   GRU/LSTM (to `.npz` and `.safetensors`) and an output that is neither `.npz` nor
+//!   `.safetensors` are errors naming the directory (or file) and why;
 //!   `--rust` and `--torch` are exclusive, one is required.
 //! - `findings_leave_out_failed_and_diverged_networks`: no network passes (two diverge): the
 //!   findings are over none of them (nulls, "–", no NaN, empty but present matrices);
@@ -198,6 +204,71 @@ fn unsupported_torch_hidden_size_names_the_file() {
         err.contains("rnn17.npz") && err.contains("hidden size 17"),
         "{err}"
     );
+}
+
+#[test]
+fn fixed_points_safetensors_errors_name_file_and_tensor() {
+    let dir = temp_dir("torch-safetensors-errors");
+    let (i, o) = (3, 3);
+    let zeros = vec![0.0f32; 17 * 17];
+    let full = |h: usize| -> Vec<(&str, Vec<usize>)> {
+        vec![
+            ("weight_hh_l0", vec![h, h]),
+            ("weight_ih_l0", vec![h, i]),
+            ("bias_hh_l0", vec![h]),
+            ("bias_ih_l0", vec![h]),
+            ("readout.weight", vec![o, h]),
+            ("readout.bias", vec![o]),
+        ]
+    };
+    let write = |name: &str, tensors: &[(&str, Vec<usize>)]| {
+        let path = dir.join(name);
+        let t: Vec<(&str, &[usize], &[f32])> = tensors
+            .iter()
+            .map(|(k, s)| (*k, s.as_slice(), &zeros[..s.iter().product::<usize>()]))
+            .collect();
+        rnndyn::safetensors_file::write_f32(&path, &t).unwrap();
+        path
+    };
+    let fails = |path: &Path, want: &[&str]| {
+        let out = bin().arg("fixed-points").arg(path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        for w in want {
+            assert!(err.contains(w), "{w:?} not in {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    // The same refusal as for the .npz of `unsupported_torch_hidden_size_names_the_file`.
+    let path = write("rnn17.safetensors", &full(17));
+    fails(&path, &["hidden size 17"]);
+    // Truncated, garbage, empty.
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
+    fails(&cut, &["not a valid .safetensors file"]);
+    let junk = dir.join("junk.safetensors");
+    std::fs::write(&junk, b"certainly not a safetensors file").unwrap();
+    fails(&junk, &["not a valid .safetensors file"]);
+    // A missing readout and a wrong shape name the key.
+    let mut missing = full(8);
+    missing.retain(|(k, _)| *k != "readout.weight");
+    fails(&write("missing.safetensors", &missing), &["readout.weight"]);
+    let mut bad = full(8);
+    bad[1].1 = vec![8, i, 1];
+    fails(&write("shape.safetensors", &bad), &["weight_ih_l0"]);
+    // Integer tensors are refused by dtype.
+    let data: Vec<u8> = (0..8i64).flat_map(|v| v.to_le_bytes()).collect();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::I64, vec![8], &data).unwrap();
+    let ints = dir.join("ints.safetensors");
+    std::fs::write(
+        &ints,
+        safetensors::serialize([("bias_hh_l0", view)], None).unwrap(),
+    )
+    .unwrap();
+    fails(&ints, &["bias_hh_l0", "I64"]);
 }
 
 #[test]
@@ -884,6 +955,37 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
         );
         assert_eq!(from_file, from_dir, "{name}");
 
+        // The same state dict as .safetensors (F32 tensors, same keys and shapes, same
+        // bits), and the same fixed points through it.
+        let st_file = dir.join(format!("{name}.safetensors"));
+        let out = export_torch(&net, &st_file, &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&st_file).unwrap();
+        let raw = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(raw.len(), 6, "{name}");
+        for (key, view) in raw.iter() {
+            assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name} {key}");
+        }
+        assert_eq!(
+            rnndyn::safetensors_file::read(&st_file).unwrap(),
+            sd,
+            "{name}: .safetensors and .npz state dicts"
+        );
+        let from_st = fixed_points_json(&[
+            st_file.as_os_str(),
+            "--config".as_ref(),
+            cfg.as_os_str(),
+            "--activation".as_ref(),
+            act.as_ref(),
+            "--out".as_ref(),
+            dir.join(format!("{name}.st.dynamics")).as_os_str(),
+        ]);
+        assert_eq!(from_st, from_dir, "{name} (.safetensors)");
+
         // PyTorch's equations (NumPy) on the exported file give rnndyn's probe activity.
         let st = Command::new(py)
             .arg(repo().join("tests/data/torch_forward.py"))
@@ -947,6 +1049,29 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
         dir.join("prefixed.dynamics").as_os_str(),
     ]);
     assert_eq!(from_file, fixed_points_json(&[net.as_os_str()]));
+    // The prefixed keys through .safetensors (auto layout finds `rnn.weight_hh_l0`).
+    let st_file = dir.join("prefixed.safetensors");
+    let out = export_torch(
+        &net,
+        &st_file,
+        &["--rnn-prefix", "rnn.", "--readout-prefix", "head."],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rnndyn::safetensors_file::read(&st_file).unwrap(), sd);
+    let from_st = fixed_points_json(&[
+        st_file.as_os_str(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--readout-prefix".as_ref(),
+        "head.".as_ref(),
+        "--out".as_ref(),
+        dir.join("prefixed.st.dynamics").as_os_str(),
+    ]);
+    assert_eq!(from_st, from_file);
     let st = Command::new(py)
         .arg(repo().join("tests/data/torch_forward.py"))
         .arg(&file)
@@ -980,20 +1105,21 @@ fn export_torch_refuses_what_pytorch_cannot_express() {
         5,
     );
     let refused = |net: &Path, why: &[&str]| {
-        let file = dir.join("refused.npz");
-        let out = export_torch(net, &file, &[]);
-        assert_eq!(out.status.code(), Some(2));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&net.display().to_string()), "{err}");
-        for w in why {
-            assert!(err.contains(w), "{w:?} not in {err}");
+        for file in [dir.join("refused.npz"), dir.join("refused.safetensors")] {
+            let out = export_torch(net, &file, &[]);
+            assert_eq!(out.status.code(), Some(2));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(&net.display().to_string()), "{err}");
+            for w in why {
+                assert!(err.contains(w), "{w:?} not in {err}");
+            }
+            // What can be exported is part of the message.
+            assert!(
+                err.contains("reset-after") && err.contains("nn.LSTM"),
+                "{err}"
+            );
+            assert!(!file.exists(), "{err}");
         }
-        // What can be exported is part of the message.
-        assert!(
-            err.contains("reset-after") && err.contains("nn.LSTM"),
-            "{err}"
-        );
-        assert!(!file.exists(), "{err}");
     };
     refused(
         &before.join("networks/ugrnn-tanh-n8-l2_0-lr_1e-2-s0"),
@@ -1016,13 +1142,16 @@ fn export_torch_refuses_what_pytorch_cannot_express() {
         &["relu", "tanh"],
     );
 
-    // Only .npz is written (there is no safetensors writer).
+    // Only .npz and .safetensors are written.
     let net = before.join("networks/gru-tanh-n8-l2_0-lr_1e-2-s0");
-    for name in ["w.safetensors", "w.pt"] {
+    for name in ["w.pt", "w.pth", "w.npy", "w"] {
         let out = export_torch(&net, &dir.join(name), &[]);
         assert_eq!(out.status.code(), Some(2));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(name) && err.contains(".npz"), "{err}");
+        assert!(
+            err.contains(name) && err.contains(".npz") && err.contains(".safetensors"),
+            "{err}"
+        );
         assert!(!dir.join(name).exists());
     }
 

@@ -1,7 +1,10 @@
 //! PyTorch import checked against NumPy: `tests/data/torch_ref.npz` (made by
 //! `tests/data/make_torch_ref.py`, which runs PyTorch's documented RNN/GRU/LSTM equations on
 //! PyTorch-layout weights) is converted with `rnndyn::torch::import`, and trajectories of
-//! rnndyn's layout must match NumPy's to 1e-10.
+//! rnndyn's layout must match NumPy's to 1e-10. The same script writes
+//! `tests/data/torch_ref.safetensors` with its own NumPy writer (GRU and LSTM, F64, plus F32,
+//! F16 and BF16 copies of the weights): read with `rnndyn::safetensors_file`, it must give the
+//! `.npz`'s arrays bit for bit and the same trajectories.
 //!
 //! The trajectories here come from a small f64 transcription of rnndyn's row-vector
 //! equations (below), not from `rnndyn_core`'s cells: the GRU/LSTM cells are being written on
@@ -18,42 +21,73 @@ const TOL: f64 = 1e-10;
 const B: usize = 2;
 const T: usize = 8;
 
+enum Source {
+    Npz(PathBuf),
+    Safetensors(StateDict),
+}
+
 struct Ref {
-    path: PathBuf,
+    source: Source,
+}
+
+fn data_path(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "{} missing (run tests/data/make_torch_ref.py)",
+        path.display()
+    );
+    path
 }
 
 impl Ref {
     fn open() -> Self {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/torch_ref.npz");
-        assert!(
-            path.is_file(),
-            "{} missing (run tests/data/make_torch_ref.py)",
-            path.display()
-        );
-        Ref { path }
+        Ref {
+            source: Source::Npz(data_path("torch_ref.npz")),
+        }
+    }
+
+    fn open_safetensors() -> Self {
+        let path = data_path("torch_ref.safetensors");
+        let sd = rnndyn::safetensors_file::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        Ref {
+            source: Source::Safetensors(sd),
+        }
     }
 
     fn array(&mut self, name: &str) -> Array {
-        let (shape, data) =
-            rnndyn::npy::read_npz_shaped(&self.path, name).unwrap_or_else(|e| panic!("{e}"));
-        Array::new(shape, data).unwrap()
+        match &self.source {
+            Source::Npz(path) => {
+                let (shape, data) =
+                    rnndyn::npy::read_npz_shaped(path, name).unwrap_or_else(|e| panic!("{e}"));
+                Array::new(shape, data).unwrap()
+            }
+            Source::Safetensors(sd) => sd
+                .get(name)
+                .unwrap_or_else(|| panic!("torch_ref.safetensors: no tensor {name}"))
+                .clone(),
+        }
     }
 
     /// The PyTorch state dict of `cell` (keys without the `cell/` prefix).
     fn state_dict(&mut self, cell: &str) -> StateDict {
-        [
-            "weight_ih_l0",
-            "weight_hh_l0",
-            "bias_ih_l0",
-            "bias_hh_l0",
-            "readout.weight",
-            "readout.bias",
-        ]
-        .into_iter()
-        .map(|k| (k.to_string(), self.array(&format!("{cell}/{k}"))))
-        .collect()
+        PT_KEYS
+            .into_iter()
+            .map(|k| (k.to_string(), self.array(&format!("{cell}/{k}"))))
+            .collect()
     }
 }
+
+const PT_KEYS: [&str; 6] = [
+    "weight_ih_l0",
+    "weight_hh_l0",
+    "bias_ih_l0",
+    "bias_hh_l0",
+    "readout.weight",
+    "readout.bias",
+];
 
 #[derive(Clone, Copy, PartialEq)]
 enum Act {
@@ -166,7 +200,10 @@ fn assert_close(what: &str, got: &[f64], want: &[f64]) {
 }
 
 fn check(name: &str, cell: TorchCell, act: Act) {
-    let mut r = Ref::open();
+    check_ref(Ref::open(), name, cell, act);
+}
+
+fn check_ref(mut r: Ref, name: &str, cell: TorchCell, act: Act) {
     let sd = r.state_dict(name);
     let imported = import(cell, &sd).unwrap();
     let d = imported.dims;
@@ -258,6 +295,74 @@ fn gru_matches_numpy() {
 #[test]
 fn lstm_matches_numpy() {
     check("lstm", TorchCell::Lstm, Act::Tanh);
+}
+
+#[test]
+fn gru_safetensors_matches_numpy() {
+    check_ref(Ref::open_safetensors(), "gru", TorchCell::Gru, Act::Tanh);
+}
+
+#[test]
+fn lstm_safetensors_matches_numpy() {
+    check_ref(Ref::open_safetensors(), "lstm", TorchCell::Lstm, Act::Tanh);
+}
+
+/// The `.safetensors` fixture (written by NumPy, not by the `safetensors` crate) holds the
+/// `.npz`'s arrays bit for bit as F64, and their F32, F16 and BF16 roundings.
+#[test]
+fn safetensors_fixture_matches_npz() {
+    let (mut npz, mut st) = (Ref::open(), Ref::open_safetensors());
+    let Source::Safetensors(all) = &st.source else {
+        unreachable!()
+    };
+    assert_eq!(all.len(), 40, "{:?}", all.keys().collect::<Vec<_>>());
+    for (cell, extra) in [
+        ("gru", &["x", "h0", "hs", "ys"][..]),
+        ("lstm", &["x", "h0", "hs", "ys", "c0", "cs"][..]),
+    ] {
+        for k in PT_KEYS.iter().chain(extra) {
+            let name = format!("{cell}/{k}");
+            let (a, b) = (npz.array(&name), st.array(&name));
+            assert_eq!(a.shape, b.shape, "{name}");
+            let bits = |x: &Array| x.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{name}");
+        }
+    }
+    type Round = fn(f64) -> f64;
+    let rounds: [(&str, &str, Round); 3] = [
+        ("gru", "gru_f32", |v| f64::from(v as f32)),
+        ("gru", "gru_f16", |v| half::f16::from_f64(v).to_f64()),
+        ("lstm", "lstm_bf16", |v| {
+            half::bf16::from_f32(v as f32).to_f64()
+        }),
+    ];
+    for (cell, copy, round) in rounds {
+        for k in PT_KEYS {
+            let a = npz.array(&format!("{cell}/{k}"));
+            let b = st.array(&format!("{copy}/{k}"));
+            assert_eq!(a.shape, b.shape, "{copy}/{k}");
+            let want: Vec<u64> = a.data.iter().map(|&v| round(v).to_bits()).collect();
+            let got: Vec<u64> = b.data.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "{copy}/{k}");
+            // A real rounding: the low-precision copies differ from the f64 weights.
+            assert_ne!(a.data, b.data, "{copy}/{k}");
+        }
+        // And import as a network of the same size.
+        let cellk = if cell == "gru" {
+            TorchCell::Gru
+        } else {
+            TorchCell::Lstm
+        };
+        let imported = import(cellk, &st.state_dict(copy)).unwrap();
+        assert_eq!(
+            imported.dims,
+            Dims {
+                hidden: 5,
+                inputs: 3,
+                outputs: 2
+            }
+        );
+    }
 }
 
 /// The reference data is discriminating: swapping PyTorch's r and z blocks (a wrong gate

@@ -23,8 +23,16 @@ weight_ih_l0 (kH, I), weight_hh_l0 (kH, H), bias_ih_l0 (kH,), bias_hh_l0 (kH,),
 readout.weight (O, H), readout.bias (O,); and "<cell>/x" (B, T, I), "<cell>/h0" (B, H),
 "<cell>/hs" (B, T, H) = state after each step, "<cell>/ys" (B, T, O) = readout of hs; for the
 LSTM also "<cell>/c0" (B, H) and "<cell>/cs" (B, T, H).
+
+Also writes torch_ref.safetensors (written here with the ~20-line writer `save_safetensors`,
+plain NumPy, no `safetensors` package): the same "gru/*" and "lstm/*" arrays as F64 (bit
+for bit those of torch_ref.npz), plus the six GRU weights as F32 ("gru_f32/<key>") and F16
+("gru_f16/<key>", NumPy's correctly rounded float64 -> float16) and the six LSTM weights as
+BF16 ("lstm_bf16/<key>": float64 -> float32 -> bfloat16, each rounded to nearest even).
 """
+import json
 import os
+import struct
 
 import numpy as np
 
@@ -57,6 +65,40 @@ def step(cell, p, x, h, c):
         c2 = sigmoid(a_f) * c + sigmoid(a_i) * np.tanh(a_g)
         return sigmoid(a_o) * np.tanh(c2), c2
     raise ValueError(cell)
+
+
+PT_KEYS = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "readout.weight", "readout.bias"]
+
+
+def to_bf16_bits(a):
+    """float64 -> float32 -> bfloat16 (round to nearest even), as uint16 bit patterns."""
+    bits = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    return rounded.astype(np.uint16)
+
+
+def save_safetensors(path, tensors, metadata):
+    """The safetensors format: u64 little-endian header length, JSON header
+    {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}} padded
+    with spaces to a multiple of 8, then the row-major little-endian bytes of each tensor.
+    `tensors`: name -> (dtype name, array already of that dtype's width). Tensors are laid out
+    by decreasing element size, then name (as the reference writer does), so each is aligned."""
+    order = sorted(tensors, key=lambda n: (-tensors[n][1].dtype.itemsize, n))
+    header, chunks, offset = {}, [], 0
+    for name in order:
+        dtype, a = tensors[name]
+        raw = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    header["__metadata__"] = metadata
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for raw in chunks:
+            f.write(raw)
 
 
 def main():
@@ -97,6 +139,15 @@ def main():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_ref.npz")
     np.savez(path, **{k: np.ascontiguousarray(v, dtype=np.float64) for k, v in out.items()})
     print(f"wrote {path}: {len(out)} arrays")
+
+    st = {k: ("F64", np.asarray(v, dtype=np.float64)) for k, v in out.items() if k.split("/")[0] in ("gru", "lstm")}
+    for key in PT_KEYS:
+        st[f"gru_f32/{key}"] = ("F32", out[f"gru/{key}"].astype(np.float32))
+        st[f"gru_f16/{key}"] = ("F16", out[f"gru/{key}"].astype(np.float16))
+        st[f"lstm_bf16/{key}"] = ("BF16", to_bf16_bits(out[f"lstm/{key}"]))
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_ref.safetensors")
+    save_safetensors(path, st, {"format": "pt", "generator": "tests/data/make_torch_ref.py"})
+    print(f"wrote {path}: {len(st)} tensors")
 
 
 if __name__ == "__main__":
