@@ -94,6 +94,20 @@ fn write_config(dir: &Path, text: &str) -> PathBuf {
     p
 }
 
+/// `rnndyn train --config cfg --out store --quiet` plus `extra`.
+fn train(cfg: &Path, store: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .arg("train")
+        .arg("--config")
+        .arg(cfg)
+        .arg("--out")
+        .arg(store)
+        .arg("--quiet")
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn print_default_config_parses() {
     let out = bin()
@@ -331,18 +345,7 @@ fn steps_override_is_recorded_and_a_changed_experiment_is_refused() {
         &SMALL.replace(r#"["vanilla", "gru", "lstm"]"#, r#"["gru"]"#),
     );
     let store = dir.join("s");
-    let train = |extra: &[&str]| {
-        bin()
-            .arg("train")
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&store)
-            .args(["--quiet", "--threads", "1"])
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let train = |extra: &[&str]| train(&cfg, &store, &[&["--threads", "1"], extra].concat());
     let first = train(&["--steps", "7"]);
     assert!(first.status.success(), "{first:?}");
     let saved = std::fs::read_to_string(store.join("experiment.toml")).unwrap();
@@ -405,15 +408,7 @@ fn sine_params_have_documented_shapes_and_every_reader_loads_them() {
             .replace("steps = 120", "steps = 30"),
     );
     let store = dir.join("s");
-    let st = bin()
-        .arg("train")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&store)
-        .args(["--quiet", "--threads", "1"])
-        .output()
-        .unwrap();
+    let st = train(&cfg, &store, &["--threads", "1"]);
     assert!(st.status.success(), "{st:?}");
     let net = store.join("networks/gru-tanh-n8-l2_0-lr_1e-2-s0");
     let params = net.join("params.npz");
@@ -552,30 +547,14 @@ fn killed_run_resumes_to_the_same_store() {
         (1..6).contains(&partial),
         "{partial} networks finished before the kill"
     );
-    let st = bin()
-        .arg("train")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&a)
-        .args(["--threads", "2", "--quiet"])
-        .output()
-        .unwrap();
+    let st = train(&cfg, &a, &["--threads", "2"]);
     assert!(
         st.status.success(),
         "{}",
         String::from_utf8_lossy(&st.stderr)
     );
     assert!(String::from_utf8_lossy(&st.stderr).contains("resuming"));
-    let st = bin()
-        .arg("train")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&b)
-        .args(["--quiet"])
-        .output()
-        .unwrap();
+    let st = train(&cfg, &b, &[]);
     assert!(st.status.success());
     assert_eq!(catalog(&a), catalog(&b));
     assert_eq!(params(&a), params(&b));
@@ -840,15 +819,7 @@ fn tiny_store(dir: &Path, archs: &str, acts: &str, convention: &str, steps: u32)
             .replace("steps = 120", &format!("steps = {steps}")),
     );
     let store = dir.join("s");
-    let st = bin()
-        .arg("train")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&store)
-        .args(["--quiet", "--threads", "1"])
-        .output()
-        .unwrap();
+    let st = train(&cfg, &store, &["--threads", "1"]);
     assert!(
         st.status.success(),
         "{}",
