@@ -424,6 +424,16 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         Some(c) => config::load(c)?,
         None => config::parse(&config::default_toml(), "<built-in default>")?,
     };
+    let npz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    if !npz && !crate::safetensors_file::is_safetensors(path) {
+        return Err(format!(
+            "{}: expected a store, a network directory, or a `.npz` / `.safetensors` network file",
+            path.display()
+        )
+        .into());
+    }
     // A `.safetensors` file is read whole (its arrays are small); a `.npz` member by member.
     let tensors = if crate::safetensors_file::is_safetensors(path) {
         Some(crate::safetensors_file::read(path)?)
@@ -644,6 +654,14 @@ fn geometry(args: &StoreArgs) -> Result<ExitCode, AppError> {
         return Err(format!("{}: no trained networks", args.store.display()).into());
     }
     let (d, _) = stages::geometry_stage(&exp, &store, &records)?;
+    if d.rows() == 0 {
+        eprintln!(
+            "warning: no network to compare ([analysis] networks = {:?} selects none of the {} trained); \
+             `networks = \"all\"` compares every network that did not diverge",
+            exp.network_set.name(),
+            records.len()
+        );
+    }
     eprintln!(
         "SVCCA and CKA distances of {} networks ([analysis] networks = {:?}) in {}",
         d.rows(),
@@ -655,6 +673,18 @@ fn geometry(args: &StoreArgs) -> Result<ExitCode, AppError> {
 
 fn report(args: &StoreArgs) -> Result<ExitCode, AppError> {
     let store = Store::open(&args.store)?;
+    let records = stages::analysable(&store.records()?);
+    if !records
+        .iter()
+        .any(|r| store.network_dir(&r.id).join("dynamics.json").is_file())
+    {
+        eprintln!(
+            "warning: {}: no network has been analysed yet; the report has the training \
+             results only (run `rnndyn fixed-points {}`, `topology` and `geometry` first)",
+            args.store.display(),
+            args.store.display()
+        );
+    }
     let path = crate::report::write_report(&store)?;
     eprintln!("report: {}", path.display());
     Ok(ExitCode::SUCCESS)

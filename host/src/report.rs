@@ -239,9 +239,11 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
     let _ = writeln!(md, "## Fixed points by architecture\n");
     let _ = writeln!(
         md,
-        "Every analysed network, passed or not (the comparisons above are over the compared set).\n"
+        "Every analysed network, passed or not (the comparisons above are over the compared set). \
+         Index k = fixed points with k unstable dimensions; index 0 includes points with a neutral mode \
+         (|λ| = 1 within the margin), which are not attractors.\n"
     );
-    let _ = writeln!(md, "| architecture | activation | networks | mean fixed points | mean stable | mean index 1 | mean index ≥ 2 | mean slow points |\n|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "| architecture | activation | networks | mean fixed points | mean index 0 | mean index 1 | mean index ≥ 2 | mean slow points |\n|---|---|---|---|---|---|---|---|");
     // Each network's dynamics.json, read once for both tables.
     let summaries: Vec<_> = records
         .iter()
@@ -266,7 +268,7 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
         let slow = if known.is_empty() {
             "–".to_string()
         } else {
-            format!("{:.1}", known.iter().sum::<f64>() / known.len() as f64)
+            format!("{:.2}", known.iter().sum::<f64>() / known.len() as f64)
         };
         let counts: Vec<&Vec<usize>> = nets.iter().map(|n| &n.count_by_stability_index).collect();
         let get = |c: &Vec<usize>, i: usize| c.get(i).copied().unwrap_or(0) as f64;
@@ -284,12 +286,12 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
             / m;
         let _ = writeln!(
             md,
-            "| {a} | {act} | {} | {total:.1} | {s0:.1} | {s1:.1} | {s2:.1} | {slow} |",
+            "| {a} | {act} | {} | {total:.2} | {s0:.2} | {s1:.2} | {s2:.2} | {slow} |",
             counts.len()
         );
     }
     let _ = writeln!(md, "\n## Population\n");
-    let _ = writeln!(md, "| id | arch | act | N | L2 | lr | seed | final loss | eval MSE | accuracy | held | passed | fixed points | slow points |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "| id | arch | act | N | L2 | lr | seed | final loss | eval MSE | accuracy | held | passed | fixed points by index | slow points |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (r, summary) in records.iter().zip(&summaries) {
         let fp = summary
             .as_ref()

@@ -171,6 +171,23 @@ fn compare_refuses_more_directions_than_units() {
     let out = bin()
         .arg("compare")
         .args([&a, &b])
+        .args(["--k", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--k") && err.contains("at least 1"), "{err}");
+    // A plain `.npy` is not a network file: say what is expected, not "bad zip".
+    let out = bin().arg("fixed-points").arg(&a).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a.npy") && err.contains("`.npz` / `.safetensors`"),
+        "{err}"
+    );
+    let out = bin()
+        .arg("compare")
+        .args([&a, &b])
         .args(["--k", "3", "--json"])
         .output()
         .unwrap();

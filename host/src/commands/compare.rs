@@ -127,6 +127,12 @@ pub fn compare_matrices(
         CompareMetric::Svcca => {
             // More directions than units is a typo, not a request the rank cap should hide.
             if let Some(k) = args.k {
+                if k == 0 {
+                    return Err(ctx(AnalysisError::InvalidParameter {
+                        name: "--k",
+                        reason: "must be at least 1".into(),
+                    }));
+                }
                 for (path, m) in [(&args.a, a), (&args.b, b)] {
                     let units = m.shape().1;
                     if k > units {
