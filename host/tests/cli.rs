@@ -94,6 +94,15 @@ fn write_config(dir: &Path, text: &str) -> PathBuf {
     p
 }
 
+/// Asserts that a command succeeded, showing its stderr otherwise.
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `rnndyn train --config cfg --out store --quiet` plus `extra`.
 fn train(cfg: &Path, store: &Path, extra: &[&str]) -> std::process::Output {
     bin()
@@ -191,11 +200,7 @@ fn compare_refuses_more_directions_than_units() {
         .args(["--k", "3", "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (r["k_a"].as_u64(), r["k_b"].as_u64()),
@@ -404,11 +409,7 @@ fn fixed_points_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
@@ -565,11 +566,7 @@ fn killed_run_resumes_to_the_same_store() {
         "{partial} networks finished before the kill"
     );
     let st = train(&cfg, &a, &["--threads", "2"]);
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    succeeded(&st);
     assert!(String::from_utf8_lossy(&st.stderr).contains("resuming"));
     let st = train(&cfg, &b, &[]);
     assert!(st.status.success());
@@ -600,11 +597,7 @@ fn findings_leave_out_failed_and_diverged_networks() {
     let out = dir.join("study");
     let run = |args: &[&str]| {
         let st = bin().args(args).arg(&out).output().unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
+        succeeded(&st);
     };
     let cfg = cfg.to_str().unwrap();
     run(&["run", "--quiet", "--threads", "1", "--config", cfg, "--out"]);
@@ -715,11 +708,7 @@ fn run_end_to_end() {
         .arg("--quiet")
         .output()
         .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    succeeded(&st);
     for f in [
         "report.html",
         "report.md",
@@ -785,11 +774,7 @@ fn run_end_to_end() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(
-        fp.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fp.stderr)
-    );
+    succeeded(&fp);
     let v: serde_json::Value = serde_json::from_slice(&fp.stdout).unwrap();
     for p in v["fixed_points"].as_array().unwrap() {
         assert!(p["residual"].as_f64().unwrap() <= 1e-10);
@@ -815,11 +800,7 @@ fn run_end_to_end() {
         .env("RNNDYN_STUDY", &out)
         .output()
         .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    succeeded(&st);
 }
 
 /// A small trained store from `SMALL` with the population settings replaced.
@@ -837,11 +818,7 @@ fn tiny_store(dir: &Path, archs: &str, acts: &str, convention: &str, steps: u32)
     );
     let store = dir.join("s");
     let st = train(&cfg, &store, &["--threads", "1"]);
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    succeeded(&st);
     store
 }
 
@@ -887,13 +864,18 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
         .args(["--threads", "1"])
         .output()
         .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    succeeded(&st);
     let cfg = store.join("experiment.toml");
     let py = python_with_numpy();
+    // `fixed-points FILE --config cfg [extra] --out DIR/<tag>.dynamics`.
+    let from_file = |file: &Path, tag: &str, extra: &[&str]| {
+        let out = dir.join(format!("{tag}.dynamics"));
+        let mut args: Vec<&std::ffi::OsStr> = vec![file.as_os_str(), "--config".as_ref()];
+        args.push(cfg.as_os_str());
+        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+        args.extend(["--out".as_ref(), out.as_os_str()]);
+        fixed_points_json(&args)
+    };
     let cases = [
         ("vanilla-tanh", TorchCell::Rnn, "rnn_tanh", "tanh"),
         ("vanilla-relu", TorchCell::Rnn, "rnn_relu", "relu"),
@@ -904,11 +886,7 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
         let net = store.join(format!("networks/{name}-n8-l2_0-lr_1e-2-s0"));
         let file = dir.join(format!("{name}.npz"));
         let out = export_torch(&net, &file, &[]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(&out);
         let msg = String::from_utf8_lossy(&out.stderr);
         assert!(msg.contains(&format!("{name}.npz")), "{msg}");
 
@@ -928,30 +906,21 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
 
         // Same fixed points and topology through the PyTorch file as through the directory.
         let from_dir = fixed_points_json(&[net.as_os_str()]);
-        let from_file = fixed_points_json(&[
-            file.as_os_str(),
-            "--config".as_ref(),
-            cfg.as_os_str(),
-            "--activation".as_ref(),
-            act.as_ref(),
-            "--out".as_ref(),
-            dir.join(format!("{name}.dynamics")).as_os_str(),
-        ]);
         assert!(
             !from_dir["fixed_points"].as_array().unwrap().is_empty(),
             "{name}"
         );
-        assert_eq!(from_file, from_dir, "{name}");
+        assert_eq!(
+            from_file(&file, name, &["--activation", act]),
+            from_dir,
+            "{name}"
+        );
 
         // The same state dict as .safetensors (F32 tensors, same keys and shapes, same
         // bits), and the same fixed points through it.
         let st_file = dir.join(format!("{name}.safetensors"));
         let out = export_torch(&net, &st_file, &[]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(&out);
         let bytes = std::fs::read(&st_file).unwrap();
         let raw = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         assert_eq!(raw.len(), 6, "{name}");
@@ -963,16 +932,11 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
             sd,
             "{name}: .safetensors and .npz state dicts"
         );
-        let from_st = fixed_points_json(&[
-            st_file.as_os_str(),
-            "--config".as_ref(),
-            cfg.as_os_str(),
-            "--activation".as_ref(),
-            act.as_ref(),
-            "--out".as_ref(),
-            dir.join(format!("{name}.st.dynamics")).as_os_str(),
-        ]);
-        assert_eq!(from_st, from_dir, "{name} (.safetensors)");
+        assert_eq!(
+            from_file(&st_file, &format!("{name}.st"), &["--activation", act]),
+            from_dir,
+            "{name} (.safetensors)"
+        );
 
         // PyTorch's equations (NumPy) on the exported file give rnndyn's probe activity.
         let st = Command::new(py)
@@ -999,11 +963,7 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
         &file,
         &["--rnn-prefix", "rnn.", "--readout-prefix", "head."],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let sd = state_dict(&file);
     let mut keys: Vec<&str> = sd.keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -1027,16 +987,8 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
         rnndyn::torch::import_with(TorchCell::Gru, &sd, &prefixed).unwrap(),
         rnndyn::torch::import(TorchCell::Gru, &plain).unwrap()
     );
-    let from_file = fixed_points_json(&[
-        file.as_os_str(),
-        "--config".as_ref(),
-        cfg.as_os_str(),
-        "--readout-prefix".as_ref(),
-        "head.".as_ref(),
-        "--out".as_ref(),
-        dir.join("prefixed.dynamics").as_os_str(),
-    ]);
-    assert_eq!(from_file, fixed_points_json(&[net.as_os_str()]));
+    let prefixed_fps = from_file(&file, "prefixed", &["--readout-prefix", "head."]);
+    assert_eq!(prefixed_fps, fixed_points_json(&[net.as_os_str()]));
     // The prefixed keys through .safetensors (auto layout finds `rnn.weight_hh_l0`).
     let st_file = dir.join("prefixed.safetensors");
     let out = export_torch(
@@ -1044,22 +996,12 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
         &st_file,
         &["--rnn-prefix", "rnn.", "--readout-prefix", "head."],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert_eq!(rnndyn::safetensors_file::read(&st_file).unwrap(), sd);
-    let from_st = fixed_points_json(&[
-        st_file.as_os_str(),
-        "--config".as_ref(),
-        cfg.as_os_str(),
-        "--readout-prefix".as_ref(),
-        "head.".as_ref(),
-        "--out".as_ref(),
-        dir.join("prefixed.st.dynamics").as_os_str(),
-    ]);
-    assert_eq!(from_st, from_file);
+    assert_eq!(
+        from_file(&st_file, "prefixed.st", &["--readout-prefix", "head."]),
+        prefixed_fps
+    );
     let st = Command::new(py)
         .arg(repo().join("tests/data/torch_forward.py"))
         .arg(&file)
@@ -1069,11 +1011,7 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
         .args(["rnn.", "head."])
         .output()
         .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    succeeded(&st);
 
     // No temporary files left next to the outputs.
     for e in std::fs::read_dir(&dir).unwrap() {
