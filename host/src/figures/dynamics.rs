@@ -224,6 +224,20 @@ pub(super) struct SpectraFigure {
     radius: f64,
 }
 
+impl SpectraFigure {
+    /// The rows drawn: 0 (stable points) and 1 (unstable ones), leaving out a row no panel
+    /// has points for (sine networks often have only unstable ones).
+    fn rows(&self) -> Vec<usize> {
+        let stable = self.panels.iter().any(|p| p.stable > 0);
+        let unstable = self.panels.iter().any(|p| p.saddles > 0);
+        match (stable, unstable) {
+            (true, false) => vec![0],
+            (false, true) => vec![1],
+            _ => vec![0, 1],
+        }
+    }
+}
+
 pub(super) fn spectra_figure(ctx: &Context<'_>) -> Result<Option<SpectraFigure>, FigureError> {
     let mut panels = Vec::new();
     for r in &ctx.representatives {
@@ -272,7 +286,7 @@ impl Figure for SpectraFigure {
     fn size(&self) -> (u32, u32) {
         (
             400 * self.panels.len() as u32 + 20,
-            style::TITLE_BAND + style::LEGEND_BAND + 2 * 400,
+            style::TITLE_BAND + style::LEGEND_BAND + 400 * self.rows().len() as u32,
         )
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -281,7 +295,8 @@ impl Figure for SpectraFigure {
     {
         let (body, legend) = style::frame(root, &self.title(), 1)?;
         let n = self.panels.len();
-        let cells = body.margin(0, 10, 10, 10).split_evenly((2, n));
+        let rows = self.rows();
+        let cells = body.margin(0, 10, 10, 10).split_evenly((rows.len(), n));
         let r = self.radius;
         let circle: Vec<(f64, f64)> = (0..=240)
             .map(|k| k as f64 * std::f64::consts::TAU / 240.0)
@@ -290,14 +305,14 @@ impl Figure for SpectraFigure {
         // Top row: stable fixed points; bottom row: unstable ones (saddles, unstable foci),
         // coloured by index, higher indices on top.
         for (col, p) in self.panels.iter().enumerate() {
-            for row in 0..2 {
-                let caption = if row == 0 {
-                    format!("{} · {} stable", p.title, p.stable)
-                } else {
-                    format!("{} unstable", p.saddles)
+            for (ri, &row) in rows.iter().enumerate() {
+                let caption = match (row, ri) {
+                    (0, _) => format!("{} · {} stable", p.title, p.stable),
+                    (_, 0) => format!("{} · {} unstable", p.title, p.saddles),
+                    _ => format!("{} unstable", p.saddles),
                 };
                 let mut c = style::chart(
-                    &cells[row * n + col],
+                    &cells[ri * n + col],
                     &caption,
                     (-r, r),
                     (-r, r),
@@ -671,6 +686,27 @@ fn slow_mode_segment(f: &FixedPoint, relaxed: &[f64], s: usize) -> Option<[Vec<f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A row no network has points for is left out (every sine fixed point is unstable).
+    #[test]
+    fn spectra_leave_out_an_empty_row() {
+        let panel = |stable, saddles| SpectrumPanel {
+            title: "net".into(),
+            eigenvalues: vec![],
+            stable,
+            saddles,
+        };
+        let fig = |panels| SpectraFigure {
+            panels,
+            radius: 1.2,
+        };
+        assert_eq!(fig(vec![panel(0, 1), panel(0, 2)]).rows(), [1]);
+        assert_eq!(fig(vec![panel(8, 0)]).rows(), [0]);
+        assert_eq!(fig(vec![panel(8, 0), panel(0, 1)]).rows(), [0, 1]);
+        let one_row = fig(vec![panel(0, 1)]).size().1;
+        let two_rows = fig(vec![panel(1, 1)]).size().1;
+        assert_eq!(two_rows - one_row, 400);
+    }
     use crate::model::{build, Arch, ModelSpec};
     use rnndyn_core::cell::{Activation, GruConvention};
     use rnndyn_core::linalg::Eigenvalue;
