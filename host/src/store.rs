@@ -426,33 +426,44 @@ pub fn read_npz_blocks(path: &Path, blocks: &[(String, Vec<u64>)]) -> Result<Vec
     let mut out = Vec::new();
     for (name, shape) in blocks {
         let (found, m) = npy::read_npz_array_with_shape(path, name)?;
-        let (rows, cols) = (m.rows() as u64, m.cols() as u64);
-        let ok = match (shape.as_slice(), found.as_slice()) {
-            ([n], _) => rows * cols == *n && (cols == 1 || rows == 1),
-            // Earlier rnndyn versions wrote one-row weight blocks (`U` of a one-input task)
-            // 1-D; same values, so those stores still load.
-            ([1, c], [n]) => n == c,
-            ([r, c], _) => found.len() == 2 && rows == *r && cols == *c,
-            _ => false,
-        };
-        if !ok {
-            return Err(StoreError::Array {
-                path: path.to_path_buf(),
-                name: name.clone(),
-                reason: format!("shape {found:?}, expected {shape:?}"),
-            });
-        }
-        let values = m.as_slice();
-        if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
-            return Err(StoreError::Array {
-                path: path.to_path_buf(),
-                name: name.clone(),
-                reason: format!("non-finite value {} at flat index {bad}", values[bad]),
-            });
-        }
-        out.extend_from_slice(values);
+        check_block(path, name, shape, &found, m.as_slice())?;
+        out.extend_from_slice(m.as_slice());
     }
     Ok(out)
+}
+
+/// One parameter block's shape and values against the expected shape: a 1-D block may be
+/// stored as a row or column, and a one-row weight block 1-D (earlier rnndyn versions wrote
+/// `U` of a one-input task that way; same values, so those stores still load).
+fn check_block(
+    path: &Path,
+    name: &str,
+    shape: &[u64],
+    found: &[u64],
+    values: &[f64],
+) -> Result<(), StoreError> {
+    let bad = |reason: String| StoreError::Array {
+        path: path.to_path_buf(),
+        name: name.to_string(),
+        reason,
+    };
+    let ok = match (shape, found) {
+        ([n], [m]) => m == n,
+        ([n], [r, c]) => r * c == *n && (*r == 1 || *c == 1),
+        ([1, c], [n]) => n == c,
+        ([r, c], [fr, fc]) => (fr, fc) == (r, c),
+        _ => false,
+    };
+    if !ok {
+        return Err(bad(format!("shape {found:?}, expected {shape:?}")));
+    }
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(bad(format!(
+            "non-finite value {} at flat index {i}",
+            values[i]
+        )));
+    }
+    Ok(())
 }
 
 /// Like [`read_npz_blocks`], from arrays already read (e.g. a `.safetensors` file at
@@ -476,22 +487,7 @@ pub fn state_dict_blocks(
             ))
         })?;
         let found: Vec<u64> = a.shape.iter().map(|&d| d as u64).collect();
-        let ok = match (shape.as_slice(), found.as_slice()) {
-            ([n], [m]) => m == n,
-            ([n], [r, c]) => r * c == *n && (*r == 1 || *c == 1),
-            ([1, c], [n]) => n == c,
-            ([r, c], [fr, fc]) => (fr, fc) == (r, c),
-            _ => false,
-        };
-        if !ok {
-            return Err(bad(format!("shape {found:?}, expected {shape:?}")));
-        }
-        if let Some(i) = a.data.iter().position(|v| !v.is_finite()) {
-            return Err(bad(format!(
-                "non-finite value {} at flat index {i}",
-                a.data[i]
-            )));
-        }
+        check_block(path, name, shape, &found, &a.data)?;
         out.extend_from_slice(&a.data);
     }
     Ok(out)
