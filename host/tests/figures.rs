@@ -235,5 +235,37 @@ fn integration_figures() {
     let (shape, _) =
         rnndyn::npy::read_npz_array_with_shape(net.join("topology.npz"), "pulses").unwrap();
     assert_eq!(shape, [0, 4]);
+    // The sweep keeps the points behind its counts (the line-attractor figure draws them):
+    // per context, as many points as `fixed_points` says, `stable` of them with index 0.
+    for net in std::fs::read_dir(&nets).unwrap() {
+        let net = net.unwrap().path();
+        let sweep = net.join("input_sweep.npz");
+        let (main, _) =
+            rnndyn::npy::read_npz_shaped(net.join("fixed_points.npz"), "states").unwrap();
+        let s = main[1]; // h, or [h; c] for the LSTM
+        let read = |name: &str| rnndyn::npy::read_npz_shaped(&sweep, name).unwrap();
+        let (_, counts) = read("fixed_points");
+        let (_, stable) = read("stable");
+        let (_, value) = read("point_value");
+        let (_, index) = read("point_stability_index");
+        let (shape, _) = read("point_states");
+        assert_eq!(shape, [value.len(), s]);
+        assert_eq!(counts.len(), 2);
+        for k in 0..2 {
+            let row = k as f64;
+            let all = value.iter().filter(|&&v| v == row).count();
+            let attracting = value
+                .iter()
+                .zip(&index)
+                .filter(|&(&v, &i)| v == row && i == 0.0)
+                .count();
+            assert_eq!(all as f64, counts[k], "{}", sweep.display());
+            assert_eq!(attracting as f64, stable[k], "{}", sweep.display());
+        }
+        let (shape, _) = read("slow_states");
+        let (_, slow_value) = read("slow_value");
+        assert_eq!(shape, [slow_value.len(), s]);
+        assert!(slow_value.iter().all(|&v| v == 0.0 || v == 1.0));
+    }
     let _ = std::fs::remove_dir_all(store.parent().unwrap());
 }

@@ -217,7 +217,7 @@ impl FixedPointAnalysis {
 
 /// `{prefix}states` (P, S), `{prefix}residuals` (P,), `{prefix}stability_index` (P,) and
 /// `{prefix}eigenvalues_re` / `_im` (P, S) of `points`.
-fn add_points(
+pub(crate) fn add_points(
     w: &mut NpzWriter,
     prefix: &str,
     points: &[FixedPoint],
@@ -507,8 +507,23 @@ fn linearized_point(
     candidate: &Candidate,
     settings: &FixedPointSettings,
 ) -> FixedPoint {
+    let residual = candidate.report.map(|r| r.residual).unwrap_or(f64::NAN);
+    let q = candidate.report.map(|r| r.q).unwrap_or(f64::NAN);
+    linearize_at(model, p, x, &candidate.end, residual, q, settings)
+}
+
+/// The linearisation and readout at state `h` (a saved fixed or slow point), with the
+/// search's `residual` and `q` recorded as given.
+pub fn linearize_at(
+    model: &dyn Model,
+    p: &[f64],
+    x: &[f64],
+    h: &[f64],
+    residual: f64,
+    q: f64,
+    settings: &FixedPointSettings,
+) -> FixedPoint {
     let (s, o) = (model.state_dim(), model.spec().outputs);
-    let h = &candidate.end;
     let mut jac = vec![0.0; s * s];
     let mut values = vec![Eigenvalue::default(); s];
     let mut vectors = vec![0.0; s * s];
@@ -528,11 +543,9 @@ fn linearized_point(
     if model.readout(p, h, &mut output).is_err() {
         output.fill(f64::NAN);
     }
-    let residual = candidate.report.map(|r| r.residual).unwrap_or(f64::NAN);
-    let q = candidate.report.map(|r| r.q).unwrap_or(f64::NAN);
     match lin {
         Ok(l) => FixedPoint {
-            state: h.clone(),
+            state: h.to_vec(),
             residual,
             q,
             stability_index: l.stability_index,
@@ -548,7 +561,7 @@ fn linearized_point(
         // The eigen solver failed (should not happen on a finite Jacobian): keep the point,
         // mark its spectrum unknown.
         Err(_) => FixedPoint {
-            state: h.clone(),
+            state: h.to_vec(),
             residual,
             q,
             stability_index: usize::MAX,

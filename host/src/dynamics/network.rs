@@ -2,7 +2,8 @@
 //! topology graph, and input-dependent fixed points for tasks with a static input.
 
 use super::fixed_points::{
-    find_fixed_points, sample_starts, trajectory_states, FixedPointAnalysis, FixedPointSettings,
+    add_points, find_fixed_points, sample_starts, trajectory_states, FixedPoint,
+    FixedPointAnalysis, FixedPointSettings,
 };
 use super::topology::{build_topology, unit_pulses, Topology, TopologySettings};
 use crate::config::{Experiment, TaskKind};
@@ -83,12 +84,22 @@ pub struct SweepPoint {
     pub slow_modes: usize,
 }
 
+/// Fixed and slow points found at one input of a sweep (states, residuals, q and
+/// eigenvalues; the Jacobians and eigenvectors are dropped to keep 51 sine values small).
+#[derive(Clone, Debug, Default)]
+pub struct SweepPoints {
+    pub fixed_points: Vec<FixedPoint>,
+    pub slow_points: Vec<FixedPoint>,
+}
+
 /// The result for one network.
 #[derive(Clone, Debug)]
 pub struct NetworkDynamics {
     pub fixed_points: FixedPointAnalysis,
     pub topology: Topology,
     pub sweep: Vec<SweepPoint>,
+    /// The points behind each row of `sweep`.
+    pub sweep_points: Vec<SweepPoints>,
     /// Wall time of each part: (start states, fixed points, topology, input sweep), seconds.
     pub seconds: [f64; 4],
 }
@@ -244,12 +255,29 @@ pub fn analyze(
             (1, vec![0.0, 0.0, 0.0, 1.0], 1.0),
         ],
     };
-    let per_value = (settings.fixed_points.starts / 4).max(16);
+    // Sine has 51 values, so a quarter of the main search's starts each; integration has
+    // two (its contexts), whose slow points draw the line attractors, so the full search.
+    let per_value = if values.len() <= 2 {
+        settings.fixed_points.starts.max(64)
+    } else {
+        (settings.fixed_points.starts / 4).max(16)
+    };
     // Continuation: each value's search also starts from the fixed points found at the probe
     // input and at the previous value. The sampled starts alone (a quarter of the main
     // search's) missed points, so a value equal to the probe input (integration, context
     // 0) counted fewer than `fixed_points.npz`; a known point converges at once.
     let mut previous: Vec<Vec<f64>> = Vec::new();
+    let mut sweep_points = Vec::new();
+    let lean = |points: &[FixedPoint]| -> Vec<FixedPoint> {
+        points
+            .iter()
+            .map(|f| FixedPoint {
+                eigenvectors: Vec::new(),
+                jacobian: Vec::new(),
+                ..f.clone()
+            })
+            .collect()
+    };
     for (which, x, parameter) in values {
         let trials = sweep_trials(&task, which, n.min(8), t, &mut rng)?;
         let st = trajectory_states(model, p, &trials, n.min(8), t)?;
@@ -265,12 +293,17 @@ pub fn analyze(
         let fa = find_fixed_points(model, p, &x, &starts, &st, &settings.fixed_points);
         previous = fa.fixed_points.iter().map(|f| f.state.clone()).collect();
         sweep.push(sweep_point(&fa, x, parameter));
+        sweep_points.push(SweepPoints {
+            fixed_points: lean(&fa.fixed_points),
+            slow_points: lean(&fa.slow_points),
+        });
     }
     let t_end = clock.elapsed().as_secs_f64();
     Ok(NetworkDynamics {
         fixed_points,
         topology,
         sweep,
+        sweep_points,
         seconds: [
             t_starts,
             t_fixed - t_starts,
@@ -412,6 +445,33 @@ impl NetworkDynamics {
                     .map(|s| s.slow_modes as i64)
                     .collect::<Vec<_>>(),
             )?;
+            // Every fixed and slow point of every row, with the row it belongs to.
+            let s = self.fixed_points.state_dim;
+            for (prefix, pick) in [
+                (
+                    "point_",
+                    (|r: &SweepPoints| &r.fixed_points) as fn(&SweepPoints) -> &Vec<_>,
+                ),
+                ("slow_", |r: &SweepPoints| &r.slow_points),
+            ] {
+                let rows: Vec<i64> = self
+                    .sweep_points
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(k, r)| std::iter::repeat_n(k as i64, pick(r).len()))
+                    .collect();
+                let points: Vec<FixedPoint> = self
+                    .sweep_points
+                    .iter()
+                    .flat_map(|r| pick(r).iter().cloned())
+                    .collect();
+                w.add(&format!("{prefix}value"), &[rows.len()], &rows)?;
+                add_points(&mut w, prefix, &points, s)?;
+                if prefix == "slow_" {
+                    let q: Vec<f64> = points.iter().map(|f| f.q).collect();
+                    w.add("slow_q", &[q.len()], &q)?;
+                }
+            }
             w.finish()?;
         }
         let json = serde_json::to_string_pretty(&self.summary()).unwrap_or_default();

@@ -4,9 +4,7 @@
 
 use super::style::{self, Glyph};
 use super::{Context, DrawResult, Figure, FigureError, FixedPoints, Pca};
-use crate::dynamics::fixed_points::{
-    find_fixed_points, sample_starts, trajectory_states, FixedPoint,
-};
+use crate::dynamics::fixed_points::{linearize_at, trajectory_states, FixedPoint};
 use crate::dynamics::network::{DynamicsSettings, PROBE_STREAM};
 use crate::model::Model;
 use crate::npy;
@@ -418,14 +416,26 @@ pub(super) fn line_attractor_figure(
         return Ok(None);
     };
     let t = exp.task.trial_steps;
-    let mut settings = DynamicsSettings::from_experiment(exp).fixed_points;
-    settings.starts = settings.starts.max(64);
+    let settings = DynamicsSettings::from_experiment(exp).fixed_points;
     let mut panels = Vec::new();
     for r in &ctx.representatives {
         let act_path = ctx.network_file(&r.id, "activity.npy");
+        let sweep_path = ctx.network_file(&r.id, "input_sweep.npz");
         if !act_path.is_file() {
             continue;
         }
+        // The points of each context, as the analysis saved them (row k = context k).
+        let (Some(first), Some(second)) = (
+            super::SweepRow::load(&sweep_path, 0)?,
+            super::SweepRow::load(&sweep_path, 1)?,
+        ) else {
+            eprintln!(
+                "rnndyn: warning: figure line_attractors: {} has no fixed-point states \
+                 (analysed by an older rnndyn); `rnndyn fixed-points STORE --force` saves them",
+                sweep_path.display()
+            );
+            continue;
+        };
         let act = npy::read_matrix(&act_path)?;
         let pca = Pca::fit(&act, 2)?;
         let (model, p) = crate::stages::load_network(ctx.store, r)?;
@@ -438,9 +448,12 @@ pub(super) fn line_attractor_figure(
             (v[0], v.get(1).copied().unwrap_or(0.0))
         };
         let mut contexts: [ContextDynamics; 2] = Default::default();
-        for (k, context) in [IntegrationContext::First, IntegrationContext::Second]
-            .into_iter()
-            .enumerate()
+        for (k, (context, saved)) in [
+            (IntegrationContext::First, first),
+            (IntegrationContext::Second, second),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let mut rng = Rng::stream(exp.seed, PROBE_STREAM ^ (0x11E0 + k as u64));
             let trials = 8;
@@ -458,13 +471,11 @@ pub(super) fn line_attractor_figure(
                 )?;
             }
             let states = trajectory_states(model.as_ref(), &p, &xs, trials, t)?;
-            let starts = sample_starts(&states, s, settings.starts, settings.start_noise, &mut rng);
             let x = if k == 0 {
                 [0.0, 0.0, 1.0, 0.0]
             } else {
                 [0.0, 0.0, 0.0, 1.0]
             };
-            let fa = find_fixed_points(model.as_ref(), &p, &x, &starts, &states, &settings);
             contexts[k].trajectories = (0..trials.min(4))
                 .map(|tr| {
                     (0..t)
@@ -472,18 +483,23 @@ pub(super) fn line_attractor_figure(
                         .collect()
                 })
                 .collect();
-            contexts[k].fixed_points = fa
+            contexts[k].fixed_points = saved
                 .fixed_points
                 .iter()
-                .map(|f| (pc(&f.state), f.stability_index == 0))
+                .map(|(h, index)| (pc(h), *index == 0))
                 .collect();
-            contexts[k].slow_points = fa.slow_points.iter().map(|f| pc(&f.state)).collect();
+            contexts[k].slow_points = saved.slow_points.iter().map(|h| pc(h)).collect();
             let relaxed = relaxed_states(model.as_ref(), &p, &x, &states, s, trials * t);
-            contexts[k].slow_modes = fa
+            // The slowest mode of each attractor, from its linearisation (the sweep keeps
+            // eigenvalues, not eigenvectors).
+            contexts[k].slow_modes = saved
                 .fixed_points
                 .iter()
-                .filter(|f| f.stability_index == 0)
-                .filter_map(|f| slow_mode_segment(f, &relaxed, s))
+                .filter(|(_, index)| *index == 0)
+                .map(|(h, _)| {
+                    linearize_at(model.as_ref(), &p, &x, h, f64::NAN, f64::NAN, &settings)
+                })
+                .filter_map(|f| slow_mode_segment(&f, &relaxed, s))
                 .map(|[a, b]| [pc(&a), pc(&b)])
                 .collect();
             contexts[k].relaxed = relaxed.chunks_exact(s).map(pc).collect();

@@ -330,6 +330,43 @@ impl FixedPoints {
     }
 }
 
+/// Fixed and slow points saved for one row of `input_sweep.npz` (sine: one frequency;
+/// integration: one context).
+struct SweepRow {
+    /// Fixed points and their stability index (−1 if unknown).
+    fixed_points: Vec<(Vec<f64>, i64)>,
+    slow_points: Vec<Vec<f64>>,
+}
+
+impl SweepRow {
+    /// Row `row` of `path`; `None` if the file is missing or was written before rnndyn
+    /// saved the points (no `point_states`).
+    fn load(path: &Path, row: usize) -> Result<Option<SweepRow>, FigureError> {
+        if !path.is_file() || !npy::npz_names(path)?.iter().any(|n| n == "point_states") {
+            return Ok(None);
+        }
+        let points = |prefix: &str| -> Result<Vec<(Vec<f64>, i64)>, FigureError> {
+            let (shape, states) = npy::read_npz_shaped(path, &format!("{prefix}states"))?;
+            let (_, value) = npy::read_npz_shaped(path, &format!("{prefix}value"))?;
+            let (_, index) = npy::read_npz_shaped(path, &format!("{prefix}stability_index"))?;
+            let p = shape.first().copied().unwrap_or(0);
+            let s = shape.get(1).copied().unwrap_or(0);
+            if states.len() != p * s || value.len() != p || index.len() != p {
+                let e = format!("{}: inconsistent {prefix}* array shapes", path.display());
+                return Err(e.into());
+            }
+            Ok((0..p)
+                .filter(|&i| value[i] == row as f64)
+                .map(|i| (states[i * s..(i + 1) * s].to_vec(), index[i] as i64))
+                .collect())
+        };
+        Ok(Some(SweepRow {
+            fixed_points: points("point_")?,
+            slow_points: points("slow_")?.into_iter().map(|(h, _)| h).collect(),
+        }))
+    }
+}
+
 /// Principal axes of a point cloud.
 struct Pca {
     mean: Vec<f64>,
