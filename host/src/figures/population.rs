@@ -240,6 +240,14 @@ pub(super) fn sine_figure(ctx: &Context<'_>) -> Result<Option<SineFigure>, Figur
     }))
 }
 
+/// The part of y = x inside both axis ranges. plotters clamps an end outside the plot area
+/// onto its edge, so a segment drawn to `(y_max, y_max)` past the last ω ended at
+/// `(ω_max, y_max)`: a line of the wrong slope, labelled identity.
+fn identity_segment(x: (f64, f64), y: (f64, f64)) -> [(f64, f64); 2] {
+    let (lo, hi) = (x.0.max(y.0), x.1.min(y.1));
+    [(lo, lo), (hi, hi)]
+}
+
 impl Figure for SineFigure {
     fn name(&self) -> &'static str {
         "sine_frequency"
@@ -258,7 +266,7 @@ impl Figure for SineFigure {
         DB::ErrorType: 'static,
     {
         let (body, legend) = style::frame(root, &self.title(), 1)?;
-        let area = body.margin(0, 10, 130, 130);
+        let area = body.margin(0, 10, 60, 60);
         let y_max = self
             .networks
             .iter()
@@ -281,7 +289,8 @@ impl Figure for SineFigure {
                 RGBColor(220, 220, 220).stroke_width(6),
             )))?;
         }
-        style::plot_glyph(&mut c, Glyph::Dashed(BLACK), &[(lo, lo), (y_max, y_max)], 0)?;
+        let identity = identity_segment((lo, self.omega.1), (lo, y_max));
+        style::plot_glyph(&mut c, Glyph::Dashed(BLACK), &identity, 0)?;
         for (arch, _, pts) in &self.networks {
             let colour = style::arch_colour(arch);
             let finite: Vec<(f64, f64)> = pts.iter().copied().filter(|p| p.1.is_finite()).collect();
@@ -446,5 +455,28 @@ impl Figure for IntegrationEigenFigure {
         }
         items.push((Glyph::Dashed(RGBColor(90, 90, 90)), "|λ| = 1".to_string()));
         style::legend(&legend, &items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identity_line_stays_on_y_equals_x_inside_both_ranges() {
+        // ω up to 0.62 with an outlying angle of 1.8: the old segment ended at (1.8, 1.8),
+        // outside the ω axis.
+        for (x, y) in [
+            ((0.0, 0.62), (0.0, 1.8)),
+            ((0.0, 2.0), (0.0, 0.7)),
+            ((-0.1, 0.6), (0.0, 0.6)),
+        ] {
+            let [a, b] = identity_segment(x, y);
+            for p in [a, b] {
+                assert_eq!(p.0, p.1);
+                assert!(x.0 <= p.0 && p.0 <= x.1 && y.0 <= p.1 && p.1 <= y.1);
+            }
+            assert_eq!(b.0, x.1.min(y.1));
+        }
     }
 }
