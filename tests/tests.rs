@@ -654,6 +654,15 @@ fn sine_oscillation_angle_tracks_the_commanded_frequency() {
             r.id
         );
     }
+    // The report's finding counts the same networks as tracking ω.
+    let f = rnndyn::report::findings(store, &store.records().unwrap()).unwrap();
+    let t = f
+        .sine_frequency_tracking
+        .expect("a sine store has the finding");
+    assert_eq!((t.networks, t.tracking), (2, 2), "{t:?}");
+    let bias = t.median_relative_error.unwrap();
+    assert!(bias.abs() < SINE_ANGLE_MAX_RELATIVE_ERROR, "{bias}");
+    assert!(f.integration_line_attractors.is_none() && f.canonical_topology.is_none());
 }
 
 #[test]
@@ -716,4 +725,14 @@ fn integration_vanilla_has_a_line_attractor_per_context() {
             p.second_modulus
         );
     }
+    // The report's finding counts this network among the line attractors.
+    let records = store.records().unwrap();
+    let f = rnndyn::report::findings(store, &records).unwrap();
+    let l = f
+        .integration_line_attractors
+        .expect("an integration store has the finding");
+    let passed = records.iter().filter(|r| r.passed).count();
+    assert_eq!(l.networks, passed, "{l:?}");
+    assert!((1..=passed).contains(&l.line_attractors), "{l:?}");
+    assert!(f.sine_frequency_tracking.is_none());
 }

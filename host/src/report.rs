@@ -98,6 +98,12 @@ pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, Re
         .map(|r| r.task == "flipflop")
         .unwrap_or(false);
     let passed: Vec<&NetworkRecord> = records.iter().filter(|r| r.passed).collect();
+    let task = records.first().map(|r| r.task.as_str()).unwrap_or("");
+    let sweeps: Vec<DynamicsSummary> = passed
+        .iter()
+        .filter_map(|r| stages::dynamics_summary(store, &r.id))
+        .filter(|s| !s.sweep.is_empty())
+        .collect();
     let mut canonical = 0;
     let mut with_dyn = 0;
     for r in &passed {
@@ -124,10 +130,92 @@ pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, Re
         p_value_svcca_by_arch: pv(&svcca, &arch),
         p_value_topology_by_arch: pv(&topo, &arch),
         canonical_topology: is_flipflop.then_some(canonical),
+        sine_frequency_tracking: (task == "sine").then(|| sine_tracking(&sweeps)),
+        integration_line_attractors: (task == "integration").then(|| line_attractors(&sweeps)),
         passed_with_dynamics: with_dyn,
         mds_stress1_svcca: stress("svcca", &svcca)?,
         mds_stress1_topology: stress("topology", &topo)?,
     })
+}
+
+/// Share of a sine sweep's frequencies that must have an unstable complex pair.
+const SINE_MIN_OSCILLATING: f64 = 0.9;
+/// Least Pearson correlation of arg λ with ω for a network that tracks the frequency.
+pub const SINE_MIN_CORRELATION: f64 = 0.98;
+/// Largest ||λ| − 1| of an integration context's slowest mode for a line attractor.
+pub const LINE_ATTRACTOR_TOLERANCE: f64 = 0.02;
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    })
+}
+
+/// Pearson correlation of the pairs (NaN if either side is constant).
+pub fn correlation(pts: &[(f64, f64)]) -> f64 {
+    let n = pts.len() as f64;
+    let (mx, my) = pts
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &(x, y)| (a + x / n, b + y / n));
+    let (sxy, sxx, syy) = pts.iter().fold((0.0, 0.0, 0.0), |(a, b, c), &(x, y)| {
+        (
+            a + (x - mx) * (y - my),
+            b + (x - mx).powi(2),
+            c + (y - my).powi(2),
+        )
+    });
+    sxy / (sxx * syy).sqrt()
+}
+
+/// (ω, arg λ) of a sine sweep's rows with an unstable complex pair.
+pub fn sine_angles(s: &DynamicsSummary) -> Vec<(f64, f64)> {
+    s.sweep
+        .iter()
+        .filter(|p| p.leading_angle.is_finite() && p.leading_modulus > 1.0)
+        .map(|p| (p.parameter, p.leading_angle))
+        .collect()
+}
+
+fn sine_tracking(sweeps: &[DynamicsSummary]) -> stages::SineTracking {
+    let mut tracking = 0;
+    let mut errors = Vec::new();
+    for s in sweeps {
+        let pts = sine_angles(s);
+        let enough = pts.len() as f64 >= SINE_MIN_OSCILLATING * s.sweep.len() as f64;
+        tracking += (enough && correlation(&pts) > SINE_MIN_CORRELATION) as usize;
+        errors.extend(median(pts.iter().map(|(w, a)| (a - w) / w).collect()));
+    }
+    stages::SineTracking {
+        networks: sweeps.len(),
+        tracking,
+        median_relative_error: median(errors),
+    }
+}
+
+fn line_attractors(sweeps: &[DynamicsSummary]) -> stages::LineAttractors {
+    let line = |s: &DynamicsSummary| {
+        s.sweep
+            .iter()
+            .all(|p| (p.slow_modulus - 1.0).abs() < LINE_ATTRACTOR_TOLERANCE)
+    };
+    stages::LineAttractors {
+        networks: sweeps.len(),
+        line_attractors: sweeps.iter().filter(|s| line(s)).count(),
+        median_second_modulus: median(
+            sweeps
+                .iter()
+                .flat_map(|s| s.sweep.iter().map(|p| p.second_modulus))
+                .collect(),
+        ),
+    }
 }
 
 /// A number to 3 decimals; "–" where undefined or not finite.
@@ -222,6 +310,27 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
         "\nLinear CKA silhouette by architecture: {}.",
         fmt_f(f.silhouette_cka_by_arch)
     );
+    if let Some(t) = &f.sine_frequency_tracking {
+        let _ = writeln!(
+            md,
+            "\nLinearised oscillation follows the commanded frequency (an unstable complex pair at ≥ 90 % of the frequencies, \
+             correlation of arg λ with ω > {SINE_MIN_CORRELATION}): **{} of {} passing networks** with an input sweep; \
+             median (arg λ − ω) / ω: {}.",
+            t.tracking,
+            t.networks,
+            fmt_f(t.median_relative_error)
+        );
+    }
+    if let Some(l) = &f.integration_line_attractors {
+        let _ = writeln!(
+            md,
+            "\nLine attractor in both contexts (slowest mode within {LINE_ATTRACTOR_TOLERANCE} of |λ| = 1): \
+             **{} of {} passing networks** with an input sweep; median largest other |λ|: {}.",
+            l.line_attractors,
+            l.networks,
+            fmt_f(l.median_second_modulus)
+        );
+    }
     if let Some(c) = f.canonical_topology {
         let _ = writeln!(md, "\nCanonical flip-flop topology (8 stable corners, flip logic for all 6 pulses): **{c} of {} passing networks** ({} analysed).", f.passed, f.passed_with_dynamics);
     }

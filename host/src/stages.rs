@@ -364,6 +364,31 @@ pub struct ComparedSet {
     pub ids: Vec<String>,
 }
 
+/// Sine (paper Fig. 4): over the passing networks with an input sweep, how many have at
+/// (nearly) every frequency a fixed point whose leading complex mode is unstable, with arg λ
+/// following ω. The thresholds are the ones `tests/tests.rs` holds trained networks to.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SineTracking {
+    pub networks: usize,
+    /// Networks with an unstable complex pair at ≥ 90 % of the frequencies and a Pearson
+    /// correlation of arg λ with ω above 0.98 over those.
+    pub tracking: usize,
+    /// Median over the networks of each one's median (arg λ − ω) / ω: the linearisation's
+    /// bias (positive: the linear rotation is faster than the limit cycle).
+    pub median_relative_error: Option<f64>,
+}
+
+/// Integration (paper Fig. 5): over the passing networks with an input sweep, how many have
+/// in both contexts a mode within 0.02 of |λ| = 1 (a time constant of 50 steps or more,
+/// half a trial).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LineAttractors {
+    pub networks: usize,
+    pub line_attractors: usize,
+    /// Median over networks and contexts of the largest other modulus at that point.
+    pub median_second_modulus: Option<f64>,
+}
+
 /// The quantitative findings of the study. Silhouettes, p-values and stresses are `None`
 /// (JSON null) where undefined: too few networks or clusters, or a matrix missing.
 #[derive(Clone, Debug, Serialize)]
@@ -382,6 +407,12 @@ pub struct Findings {
     /// Flip-flop: passing networks whose topology is the canonical one (8 stable corners,
     /// flip logic for every pulse); `None` for other tasks.
     pub canonical_topology: Option<usize>,
+    /// Sine: does the linearised oscillation follow ω (see [`SineTracking`]); `None` for
+    /// other tasks.
+    pub sine_frequency_tracking: Option<SineTracking>,
+    /// Integration: line attractors in both contexts (see [`LineAttractors`]); `None` for
+    /// other tasks.
+    pub integration_line_attractors: Option<LineAttractors>,
     pub passed_with_dynamics: usize,
     pub mds_stress1_svcca: Option<f64>,
     pub mds_stress1_topology: Option<f64>,
