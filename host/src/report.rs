@@ -201,10 +201,16 @@ fn sine_tracking(sweeps: &[DynamicsSummary]) -> stages::SineTracking {
 }
 
 fn line_attractors(sweeps: &[DynamicsSummary]) -> stages::LineAttractors {
+    // At a fixed point; in a context without one, at a slow point (an approximate line).
     let line = |s: &DynamicsSummary| {
-        s.sweep
-            .iter()
-            .all(|p| (p.slow_modulus - 1.0).abs() < LINE_ATTRACTOR_TOLERANCE)
+        s.sweep.iter().all(|p| {
+            let m = if p.fixed_points > 0 {
+                p.slow_modulus
+            } else {
+                p.slow_point_modulus
+            };
+            (m - 1.0).abs() < LINE_ATTRACTOR_TOLERANCE
+        })
     };
     stages::LineAttractors {
         networks: sweeps.len(),
@@ -324,7 +330,7 @@ pub fn write_report(store: &Store) -> Result<PathBuf, ReportError> {
     if let Some(l) = &f.integration_line_attractors {
         let _ = writeln!(
             md,
-            "\nLine attractor in both contexts (slowest mode within {LINE_ATTRACTOR_TOLERANCE} of |λ| = 1): \
+            "\nLine attractor in both contexts (slowest mode of a fixed point, or of a slow point where there is none, within {LINE_ATTRACTOR_TOLERANCE} of |λ| = 1): \
              **{} of {} passing networks** with an input sweep; median largest other |λ|: {}.",
             l.line_attractors,
             l.networks,

@@ -380,7 +380,7 @@ pub struct SineTracking {
 
 /// Integration (paper Fig. 5): over the passing networks with an input sweep, how many have
 /// in both contexts a mode within 0.02 of |λ| = 1 (a time constant of 50 steps or more,
-/// half a trial).
+/// half a trial) at a fixed point, or at a slow point in a context without fixed points.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LineAttractors {
     pub networks: usize,

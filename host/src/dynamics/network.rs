@@ -82,6 +82,15 @@ pub struct SweepPoint {
     #[serde(with = "nan_as_null")]
     pub second_modulus: f64,
     pub slow_modes: usize,
+    /// Integration: the eigenvalue modulus closest to 1 over the slow points (NaN if none;
+    /// also NaN in summaries written before rnndyn recorded it). A line attractor without
+    /// an exact fixed point shows up here.
+    #[serde(default = "not_recorded", with = "nan_as_null")]
+    pub slow_point_modulus: f64,
+}
+
+fn not_recorded() -> f64 {
+    f64::NAN
 }
 
 /// Fixed and slow points found at one input of a sweep (states, residuals, q and
@@ -355,6 +364,13 @@ fn sweep_point(fa: &FixedPointAnalysis, input: Vec<f64>, parameter: f64) -> Swee
             }
         }
     }
+    let slow_point_modulus = fa
+        .slow_points
+        .iter()
+        .flat_map(|f| f.eigenvalues.iter().map(|e| e.modulus()))
+        .filter(|m| m.is_finite())
+        .min_by(|a, b| (a - 1.0).abs().total_cmp(&(b - 1.0).abs()))
+        .unwrap_or(f64::NAN);
     SweepPoint {
         input,
         parameter,
@@ -365,6 +381,7 @@ fn sweep_point(fa: &FixedPointAnalysis, input: Vec<f64>, parameter: f64) -> Swee
         slow_modulus,
         second_modulus,
         slow_modes,
+        slow_point_modulus,
     }
 }
 
@@ -436,6 +453,7 @@ impl NetworkDynamics {
             w.add("leading_modulus", &[m], &col(&|s| s.leading_modulus))?;
             w.add("slow_modulus", &[m], &col(&|s| s.slow_modulus))?;
             w.add("second_modulus", &[m], &col(&|s| s.second_modulus))?;
+            w.add("slow_point_modulus", &[m], &col(&|s| s.slow_point_modulus))?;
             w.add(
                 "slow_modes",
                 &[m],
@@ -617,6 +635,15 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_row_written_before_slow_point_moduli_reads_as_unknown() {
+        let old = r#"{"input": [0.0, 0.0, 1.0, 0.0], "parameter": 0.0, "fixed_points": 0,
+            "stable": 0, "leading_angle": null, "leading_modulus": null,
+            "slow_modulus": null, "second_modulus": null, "slow_modes": 0}"#;
+        let p: SweepPoint = serde_json::from_str(old).unwrap();
+        assert!(p.slow_point_modulus.is_nan() && p.slow_modulus.is_nan());
+    }
+
+    #[test]
     fn a_summary_with_undefined_values_reads_back() {
         let point = SweepPoint {
             input: vec![0.0, 0.0, 1.0, 0.0],
@@ -628,6 +655,7 @@ mod tests {
             slow_modulus: 0.999,
             second_modulus: f64::NAN,
             slow_modes: 1,
+            slow_point_modulus: f64::NAN,
         };
         let summary = DynamicsSummary {
             seconds: [0.1, 0.2, 0.3, 0.4],
