@@ -616,12 +616,7 @@ fn sine_oscillation_angle_tracks_the_commanded_frequency() {
         assert!(r.passed, "{}", r.id);
         let s = stages::dynamics_summary(store, &r.id).unwrap();
         assert_eq!(s.sweep.len(), 51, "{}: one entry per frequency", r.id);
-        let pts: Vec<(f64, f64)> = s
-            .sweep
-            .iter()
-            .filter(|p| p.leading_angle.is_finite() && p.leading_modulus > 1.0)
-            .map(|p| (p.parameter, p.leading_angle))
-            .collect();
+        let pts = rnndyn::report::sine_angles(&s);
         assert!(
             pts.len() * 10 >= s.sweep.len() * 9,
             "{}: only {} of {} inputs have an unstable complex pair",
@@ -636,18 +631,7 @@ fn sine_oscillation_angle_tracks_the_commanded_frequency() {
                 r.id
             );
         }
-        let n = pts.len() as f64;
-        let (mx, my) = pts
-            .iter()
-            .fold((0.0, 0.0), |(a, b), &(x, y)| (a + x / n, b + y / n));
-        let (sxy, sxx, syy) = pts.iter().fold((0.0, 0.0, 0.0), |(a, b, c), &(x, y)| {
-            (
-                a + (x - mx) * (y - my),
-                b + (x - mx).powi(2),
-                c + (y - my).powi(2),
-            )
-        });
-        let corr = sxy / (sxx * syy).sqrt();
+        let corr = rnndyn::report::correlation(&pts);
         assert!(
             corr > SINE_ANGLE_MIN_CORRELATION,
             "{}: correlation of angle with omega {corr}",

@@ -560,3 +560,21 @@ pub fn markdown_to_html(md: &str) -> String {
     h.push_str("</body></html>\n");
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correlation_and_median_on_known_values() {
+        let line: Vec<(f64, f64)> = (0..5).map(|i| (i as f64, 3.0 - 2.0 * i as f64)).collect();
+        assert!((correlation(&line) + 1.0).abs() < 1e-15);
+        // x = 1, 2, 3; y = 1, 3, 2: sxy = 1, sxx = syy = 2, r = 1/2.
+        let r = correlation(&[(1.0, 1.0), (2.0, 3.0), (3.0, 2.0)]);
+        assert!((r - 0.5).abs() < 1e-15, "{r}");
+        assert!(correlation(&[(1.0, 2.0), (2.0, 2.0)]).is_nan());
+        assert_eq!(median(vec![3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(vec![f64::NAN]), None);
+    }
+}
