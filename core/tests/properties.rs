@@ -6,7 +6,9 @@
 //!   `dp`/`dx` accumulated;
 //! - `forward` gives bit-identical states to `step`;
 //! - the BPTT gradient of `Network::loss_and_grad` (+ `add_l2`) against finite differences
-//!   of `Network::loss` (+ the L2 penalty) for every parameter of every block.
+//!   of `Network::loss` (+ the L2 penalty) for every parameter of every block;
+//! - `Adam::update` against a naive transcription of Kingma & Ba's Algorithm 1, with `eps`
+//!   large enough to matter.
 //!
 //! Finite differences are kink-aware so that ReLU cells can be tested at random points:
 //! for each coordinate we form the third-order one-sided estimates
@@ -19,7 +21,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use rnndyn_core::train::Network;
+use rnndyn_core::train::{Adam, AdamParams, Network};
 use rnndyn_core::Activation::{Relu, Tanh};
 use rnndyn_core::GruConvention::{ResetAfterProduct, ResetBeforeProduct};
 use rnndyn_core::{Cell, GruCell, LstmCell, UgrnnCell, VanillaCell};
@@ -304,6 +306,75 @@ fn check_bptt<C: Cell<f64> + core::fmt::Debug>(cell: C, d: &Data) -> Result<(), 
     })
 }
 
+/// Adam sizes: parameters and steps.
+const ADAM_P: usize = 5;
+const ADAM_STEPS: usize = 4;
+
+/// Hyper-parameters and a gradient sequence for [`check_adam`]. `eps` is drawn from
+/// `[1e-3, 1]`, comparable to `√v̂ ≈ |g|`, so that a wrong sign or placement of `eps` shows
+/// (the default 1e-8 hides it below any sensible tolerance).
+fn adam_case() -> impl Strategy<Value = (AdamParams, Vec<f64>, Vec<f64>)> {
+    (
+        0.0f64..0.99,
+        0.0f64..0.999,
+        1e-3f64..1.0,
+        1e-3f64..0.1,
+        prop::collection::vec(-2.0f64..2.0, ADAM_P),
+        prop::collection::vec(-1.0f64..1.0, ADAM_P * ADAM_STEPS),
+    )
+        .prop_map(|(beta1, beta2, eps, lr, p, gs)| {
+            (
+                AdamParams {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                },
+                p,
+                gs,
+            )
+        })
+}
+
+/// `Adam::update` against Algorithm 1 of Kingma & Ba (2015) written out naively:
+/// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)`,
+/// `p ← p − lr·m̂/(√v̂ + ε)`, with `βᵗ` as a running product. The two differ only in rounding
+/// (the core folds `1/(1−β₁ᵗ)` into the step and uses `pow`): a few ulps of the update per
+/// step, and an update can reach `lr·|m̂|/ε ≲ 0.1 · 1/1e-3 = 100`, hence 1e-12 relative to
+/// `max(1, |p|)` (worst seen: 2.2e-16).
+fn check_adam(prm: &AdamParams, p0: &[f64], gs: &[f64]) -> Result<(), TestCaseError> {
+    let n = p0.len();
+    let (mut m, mut v) = (vec![f64::NAN; n], vec![f64::NAN; n]);
+    let mut adam = Adam::new(&mut m, &mut v).unwrap();
+    let mut p = p0.to_vec();
+    let (mut rm, mut rv, mut rp) = (vec![0.0; n], vec![0.0; n], p0.to_vec());
+    let (mut b1t, mut b2t) = (1.0, 1.0);
+    for (t, g) in gs.chunks_exact(n).enumerate() {
+        adam.update(&mut p, g, prm, prm.lr).unwrap();
+        prop_assert_eq!(adam.steps(), t as u64 + 1);
+        b1t *= prm.beta1;
+        b2t *= prm.beta2;
+        for k in 0..n {
+            rm[k] = prm.beta1 * rm[k] + (1.0 - prm.beta1) * g[k];
+            rv[k] = prm.beta2 * rv[k] + (1.0 - prm.beta2) * g[k] * g[k];
+            let m_hat = rm[k] / (1.0 - b1t);
+            let v_hat = rv[k] / (1.0 - b2t);
+            rp[k] -= prm.lr * m_hat / (libm::sqrt(v_hat) + prm.eps);
+        }
+        for k in 0..n {
+            let err = (p[k] - rp[k]).abs() / rp[k].abs().max(1.0);
+            prop_assert!(
+                err <= 1e-12,
+                "{prm:?} step {}: p[{k}] = {:e}, reference {:e}",
+                t + 1,
+                p[k],
+                rp[k]
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs `$check(cell, data)` for every cell × activation × GRU convention at size (N, I).
 macro_rules! for_every_cell {
     ($n:literal, $i:literal, $check:ident, $d:expr) => {{
@@ -360,6 +431,13 @@ proptest! {
     #[test]
     fn bptt_gradient_matches_finite_differences_n4_i2(d in data()) {
         for_every_cell!(4, 2, check_bptt, &d);
+    }
+}
+
+proptest! {
+    #[test]
+    fn adam_matches_the_textbook_update((prm, p, gs) in adam_case()) {
+        check_adam(&prm, &p, &gs)?;
     }
 }
 

@@ -100,6 +100,24 @@ fn check<R: Real, C: Cell<R>>(cell: C, cfg: &str, npz: &HashMap<String, Array>, 
         Quantity::Outputs,
     );
 
+    // The checked `readout` entry point on the fixture's states gives the fixture's outputs
+    // (`run` uses the unchecked one), and refuses a state of the wrong length.
+    let ref_states_r = to_r::<R>(&ref_states.data);
+    let mut y = vec![R::from_f64(f64::NAN); O];
+    let mut readouts = Vec::with_capacity(B * T * O);
+    for st in ref_states_r.chunks_exact(s) {
+        net.readout(&p, st, &mut y).unwrap();
+        readouts.extend_from_slice(&y);
+    }
+    assert_matches(
+        &format!("{cfg} {scalar:?} readout"),
+        &to_f64(&readouts),
+        &ref_out.data,
+        scalar,
+        Quantity::Outputs,
+    );
+    assert!(net.readout(&p, &ref_states_r[..s - 1], &mut y).is_err());
+
     // Loss (both entry points) and gradient per block.
     let ref_loss = get(npz, &format!("{cfg}__loss")).data[0];
     let mut lscratch = vec![R::ZERO; Network::<C, O>::loss_scratch_len::<R>()];

@@ -160,6 +160,40 @@ fn sizes_saturate_instead_of_wrapping() {
     );
 }
 
+/// `bptt_scratch_len` reports `usize::MAX` for a size no buffer can hold (more than
+/// `isize::MAX` bytes) even when the element count itself does not saturate, and the exact
+/// count for a size that fits. LSTM N = 8, I = 3, O = 3, f32, one trial of `steps` steps:
+/// the count is `(steps + 1)·16 + steps·(8 + 3) + 3·8 + work` with
+/// `work = steps·40 + 16 + 256` ≈ 67·steps elements of 4 bytes ≈ 268·steps bytes, against
+/// `isize::MAX` ≈ 9.22e18: 2e16 steps need ≈ 5.4e18 bytes (fits), 4e16 steps ≈ 1.07e19
+/// (does not fit, while the count ≈ 2.7e18 is far from `usize::MAX`).
+#[test]
+fn sizes_past_isize_max_bytes_are_usize_max() {
+    type C = LstmCell<8, 3>;
+    let count = |steps: usize| -> u128 {
+        let (s, h) = (
+            <C as Cell<f32>>::STATE as u128,
+            <C as Cell<f32>>::HIDDEN as u128,
+        );
+        let (rows, o) = (steps as u128, O as u128);
+        let work = batch_work_len::<f32, C>(1, steps) as u128;
+        (rows + 1) * s + rows * (h + o) + o * h + work
+    };
+    let bytes = |steps: usize| count(steps) * core::mem::size_of::<f32>() as u128;
+    let fits = 20_000_000_000_000_000;
+    assert!(bytes(fits) <= isize::MAX as u128);
+    assert_eq!(
+        Network::<C, O>::bptt_scratch_len::<f32>(1, fits) as u128,
+        count(fits)
+    );
+    let too_big = 40_000_000_000_000_000;
+    assert!(bytes(too_big) > isize::MAX as u128 && count(too_big) < usize::MAX as u128);
+    assert_eq!(
+        Network::<C, O>::bptt_scratch_len::<f32>(1, too_big),
+        usize::MAX
+    );
+}
+
 /// A scratch buffer of `need + extra` elements whose excess is a NaN sentinel.
 fn padded<R: Real>(need: usize, extra: usize) -> Vec<R> {
     let mut v = vec![R::ZERO; need + extra];
