@@ -421,14 +421,14 @@ pub(super) fn line_attractor_figure(
     for r in &ctx.representatives {
         let act_path = ctx.network_file(&r.id, "activity.npy");
         let sweep_path = ctx.network_file(&r.id, "input_sweep.npz");
-        if !act_path.is_file() {
+        if !act_path.is_file() || !sweep_path.is_file() {
             continue;
         }
         // The points of each context, as the analysis saved them (row k = context k).
-        let (Some(first), Some(second)) = (
-            super::SweepRow::load(&sweep_path, 0)?,
-            super::SweepRow::load(&sweep_path, 1)?,
-        ) else {
+        let Some([first, second]) = super::SweepRow::load_all(&sweep_path, 2)?
+            .map(<[super::SweepRow; 2]>::try_from)
+            .and_then(Result::ok)
+        else {
             eprintln!(
                 "rnndyn: warning: figure line_attractors: {} has no fixed-point states \
                  (analysed by an older rnndyn); `rnndyn fixed-points STORE --force` saves them",

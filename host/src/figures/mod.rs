@@ -339,13 +339,19 @@ struct SweepRow {
 }
 
 impl SweepRow {
-    /// Row `row` of `path`; `None` if the file is missing or was written before rnndyn
-    /// saved the points (no `point_states`).
-    fn load(path: &Path, row: usize) -> Result<Option<SweepRow>, FigureError> {
-        if !path.is_file() || !npy::npz_names(path)?.iter().any(|n| n == "point_states") {
+    /// Every row of `path` (`rows` of them); `None` if the file was written before rnndyn
+    /// saved the points (no `point_states`). Each array is read once.
+    fn load_all(path: &Path, rows: usize) -> Result<Option<Vec<SweepRow>>, FigureError> {
+        if !npy::npz_names(path)?.iter().any(|n| n == "point_states") {
             return Ok(None);
         }
-        let points = |prefix: &str| -> Result<Vec<(Vec<f64>, i64)>, FigureError> {
+        let mut out: Vec<SweepRow> = (0..rows)
+            .map(|_| SweepRow {
+                fixed_points: Vec::new(),
+                slow_points: Vec::new(),
+            })
+            .collect();
+        for prefix in ["point_", "slow_"] {
             let (shape, states) = npy::read_npz_shaped(path, &format!("{prefix}states"))?;
             let (_, value) = npy::read_npz_shaped(path, &format!("{prefix}value"))?;
             let (_, index) = npy::read_npz_shaped(path, &format!("{prefix}stability_index"))?;
@@ -355,15 +361,26 @@ impl SweepRow {
                 let e = format!("{}: inconsistent {prefix}* array shapes", path.display());
                 return Err(e.into());
             }
-            Ok((0..p)
-                .filter(|&i| value[i] == row as f64)
-                .map(|i| (states[i * s..(i + 1) * s].to_vec(), index[i] as i64))
-                .collect())
-        };
-        Ok(Some(SweepRow {
-            fixed_points: points("point_")?,
-            slow_points: points("slow_")?.into_iter().map(|(h, _)| h).collect(),
-        }))
+            for i in 0..p {
+                let k = value[i];
+                let whole = k >= 0.0 && k.fract() == 0.0;
+                let Some(row) = whole.then(|| out.get_mut(k as usize)).flatten() else {
+                    let e = format!(
+                        "{}: {prefix}value {} out of range",
+                        path.display(),
+                        value[i]
+                    );
+                    return Err(e.into());
+                };
+                let h = states[i * s..(i + 1) * s].to_vec();
+                if prefix == "point_" {
+                    row.fixed_points.push((h, index[i] as i64));
+                } else {
+                    row.slow_points.push(h);
+                }
+            }
+        }
+        Ok(Some(out))
     }
 }
 
