@@ -93,12 +93,9 @@ pub fn findings(store: &Store, records: &[NetworkRecord]) -> Result<Findings, Re
             None => Ok(None),
         }
     };
-    let is_flipflop = records
-        .first()
-        .map(|r| r.task == "flipflop")
-        .unwrap_or(false);
-    let passed: Vec<&NetworkRecord> = records.iter().filter(|r| r.passed).collect();
     let task = records.first().map(|r| r.task.as_str()).unwrap_or("");
+    let is_flipflop = task == "flipflop";
+    let passed: Vec<&NetworkRecord> = records.iter().filter(|r| r.passed).collect();
     let sweeps: Vec<DynamicsSummary> = passed
         .iter()
         .filter_map(|r| stages::dynamics_summary(store, &r.id))
