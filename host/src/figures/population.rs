@@ -163,6 +163,12 @@ impl Figure for MdsFigure {
                 "MDS 2",
             )?;
             scatter(&mut c, points, 6)?;
+            // Networks at zero distance (or within a pixel) share one marker; say how many.
+            let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.x, p.y)).collect();
+            let tol = 2.0 * half / f64::from(area.dim_in_pixel().0.max(1));
+            c.draw_series(stacks(&xy, tol).into_iter().map(|(at, k)| {
+                EmptyElement::at(at) + Text::new(format!("×{k}"), (7, -17), style::text(13))
+            }))?;
         }
         let points: Vec<Point> = self
             .panels
@@ -177,6 +183,37 @@ impl Figure for MdsFigure {
             .collect();
         style::legend(&legend, &population_legend(&points))
     }
+}
+
+/// Groups of at least two points within `tol` of the group's first point (in x order) on
+/// both axes: where each group sits and how many it holds.
+fn stacks(points: &[(f64, f64)], tol: f64) -> Vec<((f64, f64), usize)> {
+    let mut order: Vec<usize> = (0..points.len())
+        .filter(|&i| points[i].0.is_finite() && points[i].1.is_finite())
+        .collect();
+    order.sort_by(|&a, &b| points[a].0.total_cmp(&points[b].0));
+    let mut taken = vec![false; points.len()];
+    let mut groups = Vec::new();
+    for (k, &i) in order.iter().enumerate() {
+        if taken[i] {
+            continue;
+        }
+        let (x, y) = points[i];
+        let mut count = 1;
+        for &j in order[k + 1..]
+            .iter()
+            .take_while(|&&j| points[j].0 - x <= tol)
+        {
+            if !taken[j] && (points[j].1 - y).abs() <= tol {
+                taken[j] = true;
+                count += 1;
+            }
+        }
+        if count > 1 {
+            groups.push(((x, y), count));
+        }
+    }
+    groups
 }
 
 /// Sine: leading eigen-angle against the target frequency of each input.
@@ -461,6 +498,23 @@ impl Figure for IntegrationEigenFigure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coincident_points_are_counted_once_per_stack() {
+        let pts = [
+            (0.5, 0.5),
+            (0.0, 0.0),
+            (1e-4, -1e-4),
+            (0.0, 0.0),
+            (0.5, 0.5 + 2e-3), // apart on y only
+            (f64::NAN, 0.0),
+            (-0.2, 0.3),
+        ];
+        assert_eq!(stacks(&pts, 1e-3), vec![((0.0, 0.0), 3)]);
+        assert_eq!(stacks(&pts, 1e-2), vec![((0.0, 0.0), 3), ((0.5, 0.5), 2)]);
+        assert!(stacks(&pts, 0.0).len() == 1 && stacks(&pts, 0.0)[0].1 == 2);
+        assert!(stacks(&pts[..2], 1.0).len() == 1 && stacks(&[], 1.0).is_empty());
+    }
 
     #[test]
     fn the_identity_line_stays_on_y_equals_x_inside_both_ranges() {
