@@ -38,7 +38,7 @@
 //! Import sums `bias_ih + bias_hh` into `b`, except the GRU candidate: `b_c = b_in`,
 //! `bh = b_hn` (they are not interchangeable, `b_hn` sits inside the reset product).
 //! Export puts `b` in `bias_ih` and zeros in `bias_hh`, except `bias_hh`'s `n` block,
-//! which receives `bh`. So `import(export(p)) == p` exactly, and `export(import(d))` is
+//! which receives `bh`. So `import(export(p)) == p` bit for bit, and `export(import(d))` is
 //! `d` up to moving the summed biases into `bias_ih`.
 
 use std::collections::BTreeMap;
@@ -397,7 +397,9 @@ pub fn import_with(cell: TorchCell, sd: &StateDict, keys: &Keys) -> Result<Impor
                 p[off.b + col] = b_ih.data[row];
                 p[off.bh + n] = b_hh.data[row];
             } else {
-                p[off.b + col] = b_ih.data[row] + b_hh.data[row];
+                // Adding a zero `bias_hh` (what export writes) would turn a -0.0 into +0.0.
+                let (a, b) = (b_ih.data[row], b_hh.data[row]);
+                p[off.b + col] = if b == 0.0 { a } else { a + b };
             }
         }
     }
