@@ -641,6 +641,32 @@ mod tests {
         gemm_tn_matches_naive::<f64, 16>();
     }
 
+    /// `norm2` scales before squaring: exact on a scaled 3-4-5 triangle from the subnormals
+    /// to near the overflow threshold (where a plain sum of squares underflows or
+    /// overflows); 0 for zeros and for no entries, +∞ with an infinite entry, NaN with a
+    /// NaN one (also after an infinite one).
+    fn norm2_cases<R: Real>(exps: &[i32]) {
+        for &e in exps {
+            let s = libm::exp2(e as f64);
+            let v = [R::from_f64(3.0 * s), R::from_f64(-4.0 * s)];
+            assert_eq!(norm2(&v).to_f64(), 5.0 * s, "3-4-5 scaled by 2^{e}");
+        }
+        let (z, inf, nan) = (R::ZERO, R::from_f64(f64::INFINITY), R::from_f64(f64::NAN));
+        assert_eq!(norm2::<R>(&[]).to_f64(), 0.0);
+        assert_eq!(norm2(&[z, z, z]).to_f64(), 0.0);
+        assert_eq!(
+            norm2(&[R::ONE, R::from_f64(-f64::INFINITY), z]).to_f64(),
+            f64::INFINITY
+        );
+        assert!(norm2(&[inf, nan, R::ONE]).is_nan());
+    }
+
+    #[test]
+    fn norm2_is_exact_under_scaling_and_keeps_zero_infinity_and_nan() {
+        norm2_cases::<f64>(&[-1070, -600, 0, 600, 1020]);
+        norm2_cases::<f32>(&[-145, -70, 0, 70, 124]);
+    }
+
     /// The entry points use this target's width (and so agree with the reference too).
     #[test]
     fn entry_points_match_the_naive_order() {
