@@ -641,6 +641,116 @@ mod tests {
         gemm_tn_matches_naive::<f64, 16>();
     }
 
+    /// Shapes `(batch, steps, inputs, n, col0, ld)` for the batched input kernels: column
+    /// blocks at `col0 > 0` narrower than the rows (every cell passes `col0 = 0` and
+    /// `n = ld`, so only these catch a wrong column offset).
+    const INPUT_SHAPES: [(usize, usize, usize, usize, usize, usize); 5] = [
+        (1, 1, 1, 1, 0, 1),
+        (3, 5, 2, 4, 2, 7),
+        (4, 2, 3, 6, 0, 6),
+        (2, 3, 4, 3, 3, 8),
+        (5, 4, 1, 2, 5, 9),
+    ];
+
+    /// `transpose`, `input_projection_acc`, `input_grad_acc` and `col_sum_acc` bit for bit
+    /// against their documented index order (the zero-input skip adds nothing on finite
+    /// data, so the references do not skip).
+    fn batched_input_kernels_match<R: Real>() {
+        let mut rng = Rng::new(29);
+        for (batch, steps, inputs, n, col0, ld) in INPUT_SHAPES {
+            let what = std::format!("B={batch} T={steps} I={inputs} n={n} col0={col0} ld={ld}");
+            let rows = batch * steps;
+            let (ldz, zcol0) = (ld + 2, col0 + 1);
+            let xs: Vec<R> = fill(rows * inputs, &mut rng);
+            let u: Vec<R> = fill(inputs * ld, &mut rng);
+
+            let z0: Vec<R> = fill(rows * ld, &mut rng);
+            let mut want = z0.clone();
+            for t in 0..steps {
+                for b in 0..batch {
+                    for j in 0..n {
+                        let zi = (t * batch + b) * ld + col0 + j;
+                        for k in 0..inputs {
+                            want[zi] += xs[(b * steps + t) * inputs + k] * u[k * ld + col0 + j];
+                        }
+                    }
+                }
+            }
+            let mut got = z0;
+            input_projection_acc(&mut got, ld, col0, n, &u, &xs, batch, steps, inputs);
+            assert!(bits(&got) == bits(&want), "input_projection_acc {what}");
+
+            let dz: Vec<R> = fill(rows * ldz, &mut rng);
+            let mut want = u.clone();
+            for k in 0..inputs {
+                for j in 0..n {
+                    for t in 0..steps {
+                        for b in 0..batch {
+                            want[k * ld + col0 + j] += xs[(b * steps + t) * inputs + k]
+                                * dz[(t * batch + b) * ldz + zcol0 + j];
+                        }
+                    }
+                }
+            }
+            let mut got = u.clone();
+            input_grad_acc(
+                &mut got, ld, col0, n, &dz, ldz, zcol0, &xs, batch, steps, inputs,
+            );
+            assert!(bits(&got) == bits(&want), "input_grad_acc {what}");
+
+            let db0: Vec<R> = fill(n, &mut rng);
+            let mut want = db0.clone();
+            for j in 0..n {
+                for r in 0..rows {
+                    want[j] += dz[r * ldz + zcol0 + j];
+                }
+            }
+            let mut got = db0;
+            col_sum_acc(&mut got, &dz, ldz, zcol0, rows);
+            assert!(bits(&got) == bits(&want), "col_sum_acc {what}");
+
+            // The `n`-column block of `rows` rows at `col0` of `dz`, transposed.
+            let mut got = std::vec![R::from_f64(f64::NAN); n * rows];
+            transpose(&mut got, &dz, ldz, col0, rows, n);
+            let want: Vec<R> = (0..n * rows)
+                .map(|x| dz[(x % rows) * ldz + col0 + x / rows])
+                .collect();
+            assert!(bits(&got) == bits(&want), "transpose {what}");
+        }
+    }
+
+    #[test]
+    fn batched_input_kernels_are_bit_identical_to_the_naive_order() {
+        batched_input_kernels_match::<f32>();
+        batched_input_kernels_match::<f64>();
+    }
+
+    /// `norm2` scales before squaring: exact on a scaled 3-4-5 triangle from the subnormals
+    /// to near the overflow threshold (where a plain sum of squares underflows or
+    /// overflows); 0 for zeros and for no entries, +∞ with an infinite entry, NaN with a
+    /// NaN one (also after an infinite one).
+    fn norm2_cases<R: Real>(exps: &[i32]) {
+        for &e in exps {
+            let s = libm::exp2(e as f64);
+            let v = [R::from_f64(3.0 * s), R::from_f64(-4.0 * s)];
+            assert_eq!(norm2(&v).to_f64(), 5.0 * s, "3-4-5 scaled by 2^{e}");
+        }
+        let (z, inf, nan) = (R::ZERO, R::from_f64(f64::INFINITY), R::from_f64(f64::NAN));
+        assert_eq!(norm2::<R>(&[]).to_f64(), 0.0);
+        assert_eq!(norm2(&[z, z, z]).to_f64(), 0.0);
+        assert_eq!(
+            norm2(&[R::ONE, R::from_f64(-f64::INFINITY), z]).to_f64(),
+            f64::INFINITY
+        );
+        assert!(norm2(&[inf, nan, R::ONE]).is_nan());
+    }
+
+    #[test]
+    fn norm2_is_exact_under_scaling_and_keeps_zero_infinity_and_nan() {
+        norm2_cases::<f64>(&[-1070, -600, 0, 600, 1020]);
+        norm2_cases::<f32>(&[-145, -70, 0, 70, 124]);
+    }
+
     /// The entry points use this target's width (and so agree with the reference too).
     #[test]
     fn entry_points_match_the_naive_order() {
