@@ -165,6 +165,48 @@ fn config_unknown_task_is_named() {
 }
 
 #[test]
+fn config_sections_the_task_does_not_use_are_still_checked() {
+    // A flip-flop experiment with a bad sine, integration or schedule setting: the value
+    // would only bite after switching `kind` or `schedule`, so it is refused now.
+    let t = experiment_toml("flipflop", &["gru"], &["tanh"], &[8], 1, 10, 1e-3);
+    assert!(config::parse(&t, "ok.toml").is_ok());
+    for (section, line, key, value) in [
+        (
+            "[task.sine]",
+            "min_omega = -0.1",
+            "task.sine.min_omega",
+            "-0.1",
+        ),
+        ("[task.sine]", "max_omega = 4.0", "task.sine.max_omega", "4"),
+        (
+            "[task.sine]",
+            "frequencies = 0",
+            "task.sine.frequencies",
+            "0",
+        ),
+        (
+            "[task.integration]",
+            "noise_std = -1.0",
+            "task.integration.noise_std",
+            "-1",
+        ),
+        (
+            "[task.flipflop]",
+            "pulse_probability = 0.0",
+            "pulse_probability",
+            "0",
+        ),
+    ] {
+        let bad = format!("{t}\n{section}\n{line}\n");
+        let e = config_error(&bad);
+        assert!(e.contains(key) && e.contains(value), "{line}: {e}");
+    }
+    let bad = t.replace("decay = 0.5\n", "decay = 0.0\n");
+    let e = config_error(&bad);
+    assert!(e.contains("training.decay") && e.contains('0'), "{e}");
+}
+
+#[test]
 fn config_analysis_networks_is_checked_and_defaults_to_passed() {
     let e = config_error("[analysis]\nnetworks = \"some\"\n");
     assert!(

@@ -578,91 +578,90 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
         value,
         reason: reason.into(),
     };
+    // Every task section is checked, not only the one `kind` selects: a bad value in a
+    // section the user edited should not pass unnoticed until they switch tasks.
+    let f = &raw.task.flipflop;
+    if !(f.pulse_probability > 0.0 && f.pulse_probability <= 1.0) {
+        return Err(bad(
+            "task.flipflop.pulse_probability",
+            f.pulse_probability.to_string(),
+            "must be in (0, 1]",
+        ));
+    }
+    if f.hold_steps > MAX_HOLD_STEPS {
+        return Err(bad(
+            "task.flipflop.hold_steps",
+            f.hold_steps.to_string(),
+            &format!("must be at most {MAX_HOLD_STEPS} (0 turns the check off)"),
+        ));
+    }
+    let s = &raw.task.sine;
+    if s.frequencies < 1 {
+        return Err(bad(
+            "task.sine.frequencies",
+            s.frequencies.to_string(),
+            "must be at least 1",
+        ));
+    }
+    if !(s.min_omega > 0.0 && s.min_omega < std::f64::consts::PI) {
+        return Err(bad(
+            "task.sine.min_omega",
+            s.min_omega.to_string(),
+            "need 0 < min_omega <= max_omega < pi",
+        ));
+    }
+    if !(s.max_omega >= s.min_omega && s.max_omega < std::f64::consts::PI) {
+        return Err(bad(
+            "task.sine.max_omega",
+            format!("{} (min_omega {})", s.max_omega, s.min_omega),
+            "need 0 < min_omega <= max_omega < pi",
+        ));
+    }
+    if s.train_every < 1 {
+        return Err(bad(
+            "task.sine.train_every",
+            s.train_every.to_string(),
+            "must be at least 1",
+        ));
+    }
+    let g = &raw.task.integration;
+    if !(g.noise_std.is_finite() && g.noise_std >= 0.0) {
+        return Err(bad(
+            "task.integration.noise_std",
+            g.noise_std.to_string(),
+            "must be a finite number >= 0",
+        ));
+    }
+    if !(g.scale.is_finite() && g.scale > 0.0) {
+        return Err(bad(
+            "task.integration.scale",
+            g.scale.to_string(),
+            "must be a positive number",
+        ));
+    }
+    if g.bias_levels.is_empty() || g.bias_levels.len() > rnndyn_core::task::MAX_BIAS_LEVELS {
+        return Err(bad(
+            "task.integration.bias_levels",
+            format!("{:?}", g.bias_levels),
+            &format!(
+                "need 1 to {} magnitudes",
+                rnndyn_core::task::MAX_BIAS_LEVELS
+            ),
+        ));
+    }
+    for (i, &b) in g.bias_levels.iter().enumerate() {
+        if !(b.is_finite() && b >= 0.0) {
+            return Err(bad(
+                &format!("task.integration.bias_levels[{i}]"),
+                b.to_string(),
+                "must be a finite number >= 0",
+            ));
+        }
+    }
     let kind = match raw.task.kind.as_str() {
-        "flipflop" => {
-            let f = &raw.task.flipflop;
-            if !(f.pulse_probability > 0.0 && f.pulse_probability <= 1.0) {
-                return Err(bad(
-                    "task.flipflop.pulse_probability",
-                    f.pulse_probability.to_string(),
-                    "must be in (0, 1]",
-                ));
-            }
-            if f.hold_steps > MAX_HOLD_STEPS {
-                return Err(bad(
-                    "task.flipflop.hold_steps",
-                    f.hold_steps.to_string(),
-                    &format!("must be at most {MAX_HOLD_STEPS} (0 turns the check off)"),
-                ));
-            }
-            TaskKind::FlipFlop(f.clone())
-        }
-        "sine" => {
-            let s = &raw.task.sine;
-            if s.frequencies < 1 {
-                return Err(bad(
-                    "task.sine.frequencies",
-                    s.frequencies.to_string(),
-                    "must be at least 1",
-                ));
-            }
-            if !(s.min_omega > 0.0
-                && s.max_omega >= s.min_omega
-                && s.max_omega < std::f64::consts::PI)
-            {
-                return Err(bad(
-                    "task.sine.max_omega",
-                    format!("{} (min_omega {})", s.max_omega, s.min_omega),
-                    "need 0 < min_omega <= max_omega < pi",
-                ));
-            }
-            if s.train_every < 1 {
-                return Err(bad(
-                    "task.sine.train_every",
-                    s.train_every.to_string(),
-                    "must be at least 1",
-                ));
-            }
-            TaskKind::Sine(s.clone())
-        }
-        "integration" => {
-            let g = &raw.task.integration;
-            if !(g.noise_std.is_finite() && g.noise_std >= 0.0) {
-                return Err(bad(
-                    "task.integration.noise_std",
-                    g.noise_std.to_string(),
-                    "must be a finite number >= 0",
-                ));
-            }
-            if !(g.scale.is_finite() && g.scale > 0.0) {
-                return Err(bad(
-                    "task.integration.scale",
-                    g.scale.to_string(),
-                    "must be a positive number",
-                ));
-            }
-            if g.bias_levels.is_empty() || g.bias_levels.len() > rnndyn_core::task::MAX_BIAS_LEVELS
-            {
-                return Err(bad(
-                    "task.integration.bias_levels",
-                    format!("{:?}", g.bias_levels),
-                    &format!(
-                        "need 1 to {} magnitudes",
-                        rnndyn_core::task::MAX_BIAS_LEVELS
-                    ),
-                ));
-            }
-            for (i, &b) in g.bias_levels.iter().enumerate() {
-                if !(b.is_finite() && b >= 0.0) {
-                    return Err(bad(
-                        &format!("task.integration.bias_levels[{i}]"),
-                        b.to_string(),
-                        "must be a finite number >= 0",
-                    ));
-                }
-            }
-            TaskKind::Integration(g.clone())
-        }
+        "flipflop" => TaskKind::FlipFlop(f.clone()),
+        "sine" => TaskKind::Sine(s.clone()),
+        "integration" => TaskKind::Integration(g.clone()),
         other => {
             return Err(bad(
                 "task.kind",
@@ -847,28 +846,27 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
             "must be >= 0 (0 disables clipping)",
         ));
     }
+    // Checked under `constant` too, for the same reason as the task sections.
+    if !(t.decay > 0.0 && t.decay <= 1.0) {
+        return Err(bad(
+            "training.decay",
+            t.decay.to_string(),
+            "must be in (0, 1]",
+        ));
+    }
+    if t.decay_steps == 0 {
+        return Err(bad(
+            "training.decay_steps",
+            "0".into(),
+            "must be at least 1",
+        ));
+    }
     let schedule = match t.schedule.as_str() {
         "constant" => Schedule::Constant,
-        "exponential" => {
-            if !(t.decay > 0.0 && t.decay <= 1.0) {
-                return Err(bad(
-                    "training.decay",
-                    t.decay.to_string(),
-                    "must be in (0, 1]",
-                ));
-            }
-            if t.decay_steps == 0 {
-                return Err(bad(
-                    "training.decay_steps",
-                    "0".into(),
-                    "must be at least 1",
-                ));
-            }
-            Schedule::Exponential {
-                decay: t.decay,
-                decay_steps: t.decay_steps,
-            }
-        }
+        "exponential" => Schedule::Exponential {
+            decay: t.decay,
+            decay_steps: t.decay_steps,
+        },
         other => {
             return Err(bad(
                 "training.schedule",

@@ -16,6 +16,9 @@ use super::{
 use crate::analysis::svcca::rename;
 use faer::Mat;
 
+/// Below this angle (radians) the distance is recomputed from the aligned residual.
+const SMALL_ANGLE: f64 = 1e-2;
+
 /// One network's normalised, partially whitened activity `φ_α(X)`.
 #[derive(Clone, Debug)]
 pub struct ShapePrep {
@@ -85,7 +88,24 @@ impl ShapePrep {
         }
         let m = at_b(self.z.as_ref(), other.z.as_ref());
         let nuc: f64 = singular_values(m.as_ref())?.iter().sum();
-        Ok(nuc.clamp(-1.0, 1.0).acos())
+        let theta = nuc.clamp(-1.0, 1.0).acos();
+        if theta >= SMALL_ANGLE {
+            return Ok(theta);
+        }
+        // Near 0, `acos(1 − ε) ≈ √(2ε)` turns rounding in the nuclear norm into an angle of
+        // ~1e-8 for identical inputs. The chord between the aligned points does not cancel:
+        // with `M = U Σ Vᵀ` the best rotation is `Q = U Vᵀ`, `‖Z_a Q − Z_b‖ = 2 sin(θ / 2)`.
+        // Both are zero-padded to the same width so that `Q` is square and orthogonal.
+        let (n, p) = (self.z.nrows(), self.z.ncols().max(other.z.ncols()));
+        let pad =
+            |z: &Mat<f64>| Mat::from_fn(n, p, |i, j| if j < z.ncols() { z[(i, j)] } else { 0.0 });
+        let (za, zb) = (pad(&self.z), pad(&other.z));
+        let svd = at_b(za.as_ref(), zb.as_ref())
+            .thin_svd()
+            .map_err(|_| AnalysisError::Decomposition { what: "SVD" })?;
+        let q = svd.U() * svd.V().transpose();
+        let chord = frob2((&za * &q - &zb).as_ref()).sqrt();
+        Ok(2.0 * (0.5 * chord).min(1.0).asin())
     }
 }
 
@@ -111,6 +131,52 @@ mod tests {
         for alpha in [0.0, 0.5, 1.0] {
             let d = shape_distance(&x, &y, alpha).unwrap();
             assert!(d < 1e-6, "alpha {alpha}: {d}");
+        }
+    }
+
+    #[test]
+    fn small_angles_are_exact_to_rounding() {
+        // Identical and rotated inputs give rounding-level angles, not √ε ≈ 1e-8.
+        let x = random_matrix(80, 6, 41);
+        let y = matmul(&x, &random_orthogonal(6, 42));
+        // The same activity with two silent units more (a different width).
+        let wide = Matrix::from_fn(80, 8, |i, j| if j < 6 { y.row(i)[j] } else { 0.0 });
+        for alpha in [0.0, 0.5, 1.0] {
+            assert!(
+                shape_distance(&x, &wide, alpha).unwrap() < 1e-13,
+                "alpha {alpha}"
+            );
+            assert!(
+                shape_distance(&x, &x, alpha).unwrap() < 1e-13,
+                "alpha {alpha}"
+            );
+            assert!(
+                shape_distance(&x, &y, alpha).unwrap() < 1e-13,
+                "alpha {alpha}"
+            );
+        }
+        // A known small angle: Z_b = cos t · Z_a + sin t · W, with W of unit norm on rows
+        // where Z_a is zero, so Z_aᵀ W = 0 and the nuclear norm is exactly cos t.
+        let n = 40;
+        let unit = |lo: usize, f: fn(usize, usize) -> f64| {
+            let m = Mat::from_fn(2 * n, 3, |i, j| {
+                if (lo..lo + n).contains(&i) {
+                    f(i, j)
+                } else {
+                    0.0
+                }
+            });
+            let norm = frob2(m.as_ref()).sqrt();
+            &m * (1.0 / norm)
+        };
+        let za = unit(0, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+        let w = unit(n, |i, j| ((i * 5 + j) % 13) as f64 - 6.0);
+        let pa = ShapePrep { z: za.clone() };
+        for t in [1e-9f64, 1e-6, 1e-3, 0.3] {
+            let z = &za * t.cos() + &w * t.sin();
+            let pb = ShapePrep { z };
+            let d = pa.distance(&pb).unwrap();
+            assert!((d - t).abs() <= 1e-14 + 1e-9 * t, "t {t}: {d}");
         }
     }
 
