@@ -7,6 +7,8 @@
 //! - `forward` gives bit-identical states to `step`;
 //! - the BPTT gradient of `Network::loss_and_grad` (+ `add_l2`) against finite differences
 //!   of `Network::loss` (+ the L2 penalty) for every parameter of every block;
+//! - `add_l2` on exactly the weight blocks (the finite differences above only check that its
+//!   value and gradient agree);
 //! - `Adam::update` against a naive transcription of Kingma & Ba's Algorithm 1, with `eps`
 //!   large enough to matter.
 //!
@@ -21,6 +23,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
+use rnndyn_core::cell::BlockKind;
 use rnndyn_core::train::{Adam, AdamParams, Network};
 use rnndyn_core::Activation::{Relu, Tanh};
 use rnndyn_core::GruConvention::{ResetAfterProduct, ResetBeforeProduct};
@@ -439,6 +442,51 @@ proptest! {
     fn adam_matches_the_textbook_update((prm, p, gs) in adam_case()) {
         check_adam(&prm, &p, &gs)?;
     }
+}
+
+/// `add_l2` penalises exactly the weight blocks (recurrent, input, readout) and no bias:
+/// it adds `λ w` to the gradient there and nothing elsewhere, and returns `½ λ Σ w²`.
+fn check_l2<C: Cell<f64> + core::fmt::Debug>(cell: C) {
+    let net = Network::<C, O>::new(cell);
+    let np = net.param_count();
+    let p: Vec<f64> = (0..np).map(|k| 0.9 - 0.013 * k as f64).collect();
+    let g0: Vec<f64> = (0..np).map(|k| k as f64).collect();
+    let mut grad = g0.clone();
+    let pen = net.add_l2(&p, &mut grad, LAMBDA).unwrap();
+    let label = cell_label(&cell);
+    let (mut sum_sq, mut off) = (0.0, 0);
+    for b in net.blocks::<f64>().iter().flatten() {
+        let weight = matches!(
+            b.kind,
+            BlockKind::Recurrent | BlockKind::Input | BlockKind::Readout
+        );
+        for k in off..off + b.len() {
+            let want = if weight {
+                sum_sq += p[k] * p[k];
+                g0[k] + LAMBDA * p[k]
+            } else {
+                g0[k]
+            };
+            assert_eq!(grad[k], want, "{label} d{}[{}]", b.name, k - off);
+        }
+        off += b.len();
+    }
+    assert_eq!(off, np);
+    let want_pen = 0.5 * LAMBDA * sum_sq;
+    assert!(
+        (pen - want_pen).abs() <= 1e-14 * want_pen,
+        "{pen} vs {want_pen}"
+    );
+}
+
+#[test]
+fn l2_penalty_covers_exactly_the_weight_blocks() {
+    check_l2(VanillaCell::<5, 3>::new(Tanh));
+    check_l2(UgrnnCell::<5, 3>::new(Tanh));
+    for conv in [ResetBeforeProduct, ResetAfterProduct] {
+        check_l2(GruCell::<5, 3>::new(Tanh, conv));
+    }
+    check_l2(LstmCell::<5, 3>::new(Tanh));
 }
 
 /// The parameter layout every test above slices from `Data` fits.

@@ -6,7 +6,8 @@
 //!   `const` items (array lengths) and saturate instead of wrapping.
 //! - Scratch and work buffers accept any length ≥ the required one, with bit-identical
 //!   results and the excess untouched, across `train` and `fixed_point`; one element short
-//!   is `Error::BufferSize`.
+//!   is `Error::BufferSize`; data buffers (`p`, `xs`, `ys`) one element too long are the
+//!   `Exact` `Error::BufferSize`.
 
 use rnndyn_core::cell::{batch_work_len, InitParams};
 use rnndyn_core::fixed_point::{
@@ -291,12 +292,16 @@ fn check_train_scratch<R: Real, C: Cell<R>>(cell: C, batch: usize, steps: usize)
         let mut s = vec![R::ZERO; need];
         assert_eq!(
             run(&net, &p, &xs, &ys, batch, steps, &mut g_long, &mut s),
-            Err(Error::BufferSize {
-                expected: np,
-                got: np + 1,
-                rule: LengthRule::Exact,
-            })
+            Err(exact_error(np))
         );
+        for ([p, xs, ys], expected) in one_longer(&p, &xs, &ys) {
+            let mut g = vec![R::ZERO; np];
+            assert_eq!(
+                run(&net, &p, &xs, &ys, batch, steps, &mut g, &mut s),
+                Err(exact_error(expected)),
+                "{name} {what}"
+            );
+        }
     }
 
     let need = Network::<C, O>::loss_scratch_len::<R>();
@@ -315,6 +320,33 @@ fn check_train_scratch<R: Real, C: Cell<R>>(cell: C, batch: usize, steps: usize)
         net.loss(&p, &xs, &ys, batch, steps, &mut short),
         Err(short_error(need))
     );
+    for ([p, xs, ys], expected) in one_longer(&p, &xs, &ys) {
+        assert_eq!(
+            net.loss(&p, &xs, &ys, batch, steps, &mut s),
+            Err(exact_error(expected)),
+            "{name} loss"
+        );
+    }
+}
+
+/// `p`, `xs`, `ys` with one element appended to each in turn, and the length the network
+/// expects for the longer one. Data buffers keep exact lengths, so each case must be the
+/// `Exact` error, not a tail silently ignored.
+fn one_longer<R: Real>(p: &[R], xs: &[R], ys: &[R]) -> [([Vec<R>; 3], usize); 3] {
+    let pad = |v: &[R]| [v, &[R::ZERO]].concat();
+    [
+        ([pad(p), xs.to_vec(), ys.to_vec()], p.len()),
+        ([p.to_vec(), pad(xs), ys.to_vec()], xs.len()),
+        ([p.to_vec(), xs.to_vec(), pad(ys)], ys.len()),
+    ]
+}
+
+fn exact_error(expected: usize) -> Error {
+    Error::BufferSize {
+        expected,
+        got: expected + 1,
+        rule: LengthRule::Exact,
+    }
 }
 
 fn check_train_all<R: Real>() {

@@ -176,6 +176,28 @@ mod tests {
         assert_eq!(grad_norm(&[3.0f64, 4.0]), 5.0);
     }
 
+    /// An infinite norm is divergence too: scaling by `max_norm / ∞ = 0` would zero the
+    /// finite entries and turn the infinite ones into NaN, so the gradient is left as it was.
+    #[test]
+    fn an_infinite_gradient_is_left_unchanged() {
+        for g in [[f64::INFINITY, 1.0, -2.0], [0.0, f64::NEG_INFINITY, 0.0]] {
+            let mut c = g;
+            assert_eq!(clip_grad_norm(&mut c, 1.0), f64::INFINITY, "{g:?}");
+            assert_eq!(c.map(f64::to_bits), g.map(f64::to_bits));
+        }
+    }
+
+    /// A zero gradient stays zero whatever the bound: a negative bound is below its norm 0,
+    /// and scaling by `max_norm / 0 = −∞` would give NaN.
+    #[test]
+    fn a_zero_gradient_stays_zero_for_any_bound() {
+        for max_norm in [1.0f64, 0.0, -1.0] {
+            let mut g = [0.0f64; 3];
+            assert_eq!(clip_grad_norm(&mut g, max_norm), 0.0);
+            assert_eq!(g, [0.0; 3], "bound {max_norm}");
+        }
+    }
+
     #[test]
     fn first_adam_step_moves_each_parameter_by_lr() {
         // With bias correction, step 1 is lr · g/|g| (up to eps) for every coordinate.
