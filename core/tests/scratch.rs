@@ -530,3 +530,44 @@ fn longer_fixed_point_scratch_is_bit_identical_and_shorter_is_an_error() {
     check_fixed_point_scratch(GruCell::<7, 3>::new(Tanh, ResetAfterProduct));
     check_fixed_point_scratch(LstmCell::<5, 2>::new(Tanh));
 }
+
+/// The fixed-point sizes are the documented sums (an overestimate would only waste a
+/// device's RAM, so nothing else notices): two `S × S` matrices, eight state vectors, the
+/// LU scratch, the cell's cache and a parameter-sized buffer; the batch adds five
+/// `batch × S` blocks and the cell's batched work; `linearize` one `S × S` copy and the
+/// eigen scratch.
+#[test]
+fn fixed_point_sizes_are_the_documented_sums() {
+    use rnndyn_core::fixed_point::fixed_point_scratch_len_for;
+    use rnndyn_core::linalg::{eigen_scratch_len, lu_scratch_len, ComputeLeft};
+    fn check<C: Cell<f64>>(cell: C) {
+        let (s, params) = (C::STATE, cell.param_count());
+        let one = 2 * s * s + 8 * s + lu_scratch_len(s) + C::CACHE + params;
+        assert_eq!(
+            fixed_point_scratch_len::<f64, _>(&cell),
+            one,
+            "{}",
+            cell.name()
+        );
+        assert_eq!(fixed_point_scratch_len_for(s, C::CACHE, params), one);
+        for batch in [1, 3, 16] {
+            assert_eq!(
+                fixed_point_batch_scratch_len::<f64, _>(&cell, batch),
+                one + 5 * batch * s + cell.speed_batch_work_len(batch),
+                "{} batch {batch}",
+                cell.name()
+            );
+        }
+        assert_eq!(
+            linearize_scratch_len(s),
+            s * s + eigen_scratch_len(s, ComputeLeft::No)
+        );
+    }
+    check(VanillaCell::<8, 3>::new(Tanh));
+    check(UgrnnCell::<6, 2>::new(Tanh));
+    check(GruCell::<7, 3>::new(Tanh, ResetAfterProduct));
+    check(LstmCell::<5, 2>::new(Tanh));
+    // Usable for a static buffer.
+    const LEN: usize = fixed_point_scratch_len_for(4, 10, 30);
+    assert_eq!([0u8; LEN].len(), 32 + 32 + lu_scratch_len(4) + 10 + 30);
+}
