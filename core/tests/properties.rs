@@ -416,6 +416,17 @@ proptest! {
         }
     }
 
+    /// N = 16 runs a second 8-column tile (columns 8..16) of the reset-before product, so a
+    /// wrong tile offset shows (N = 13 only has the tile at column 0, where it is 0).
+    #[test]
+    fn gru_jacobians_match_finite_differences_n16_i3(d in data()) {
+        for act in [Tanh, Relu] {
+            for conv in [ResetBeforeProduct, ResetAfterProduct] {
+                check_jacobians(GruCell::<16, 3>::new(act, conv), &d)?;
+            }
+        }
+    }
+
     #[test]
     fn backward_is_the_jacobian_transpose_n5_i3(d in data()) {
         for_every_cell!(5, 3, check_backward, &d);
@@ -496,5 +507,7 @@ fn data_sizes_suffice() {
     assert!(lstm.param_count::<f64>() <= MAX_P);
     let gru = Network::<GruCell<5, 3>, O>::new(GruCell::new(Tanh, ResetAfterProduct));
     assert!(gru.param_count::<f64>() <= MAX_P);
+    assert!(GruCell::<16, 3>::new(Tanh, ResetAfterProduct).params() <= MAX_P);
+    const { assert!(<GruCell<16, 3> as Cell<f64>>::STATE <= MAX_S) };
     const { assert!(<LstmCell<5, 3> as Cell<f64>>::STATE <= MAX_S) };
 }
