@@ -174,6 +174,16 @@ pub fn compare_matrices(
     Ok(report)
 }
 
+/// `v` to 10 decimals; a value that rounds to zero prints as `0.0000000000`, not with the
+/// sign of a rounding residue (debiased CKA of a matrix with itself is 1 + 2e-16).
+fn ten_places(v: f64) -> String {
+    let s = format!("{v:.10}");
+    match s.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+        _ => s,
+    }
+}
+
 /// Runs `compare`, printing to stdout.
 pub fn run(args: &CompareArgs) -> Result<(), CommandError> {
     let report = compare(args)?;
@@ -183,8 +193,8 @@ pub fn run(args: &CompareArgs) -> Result<(), CommandError> {
         writeln!(out, "{s}")?;
     } else {
         writeln!(out, "metric:     {}", report.metric)?;
-        writeln!(out, "similarity: {:.10}", report.similarity)?;
-        writeln!(out, "distance:   {:.10}", report.distance)?;
+        writeln!(out, "similarity: {}", ten_places(report.similarity))?;
+        writeln!(out, "distance:   {}", ten_places(report.distance))?;
         if let (Some(c), Some(ka), Some(kb)) = (&report.correlations, report.k_a, report.k_b) {
             writeln!(out, "kept:       k_a = {ka}, k_b = {kb}")?;
             let list: Vec<String> = c.iter().map(|v| format!("{v:.6}")).collect();
@@ -192,4 +202,18 @@ pub fn run(args: &CompareArgs) -> Result<(), CommandError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ten_places;
+
+    #[test]
+    fn a_rounding_residue_prints_without_its_sign() {
+        assert_eq!(ten_places(-2.220446049250313e-16), "0.0000000000");
+        assert_eq!(ten_places(-0.0), "0.0000000000");
+        assert_eq!(ten_places(-1e-10), "-0.0000000001");
+        assert_eq!(ten_places(0.25), "0.2500000000");
+        assert_eq!(ten_places(f64::NAN), "NaN");
+    }
 }
