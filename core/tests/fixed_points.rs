@@ -627,6 +627,14 @@ fn newton_with(newton: NewtonPhase) -> FixedPointParams {
     }
 }
 
+/// No Adam phase and a single Newton iteration.
+fn one_newton_iteration() -> FixedPointParams {
+    newton_with(NewtonPhase {
+        max_iterations: 1,
+        ..Default::default()
+    })
+}
+
 /// A line of fixed points: `J − I` is exactly singular everywhere on the (affine) map, so
 /// every Newton iteration is a Levenberg–Marquardt step. One iteration is exactly
 /// `δ = −(AᵀA + λI)⁻¹ Aᵀr` with `A = J − I`, `λ = 1e-6·(1 + max diag AᵀA)` (checked against
@@ -657,15 +665,7 @@ fn levenberg_marquardt_steps_reach_a_line_of_fixed_points() {
     assert!(expected < 1e-5 * r.norm(), "{expected}");
 
     let mut h = start;
-    let one = search(
-        &cell,
-        &p,
-        &mut h,
-        &newton_with(NewtonPhase {
-            max_iterations: 1,
-            ..Default::default()
-        }),
-    );
+    let one = search(&cell, &p, &mut h, &one_newton_iteration());
     assert_eq!(
         (one.newton_iterations, one.newton_stop),
         (1, Stop::MaxIterations)
@@ -945,15 +945,7 @@ fn summarize_thresholds_at_their_boundaries() {
 fn a_newton_step_that_does_not_lower_the_residual_is_rejected() {
     let (cell, p) = relu_map::<1>(&[0.75], &[-1.0]);
     let mut h = [12.0];
-    let rep = search(
-        &cell,
-        &p,
-        &mut h,
-        &newton_with(NewtonPhase {
-            max_iterations: 1,
-            ..Default::default()
-        }),
-    );
+    let rep = search(&cell, &p, &mut h, &one_newton_iteration());
     assert_eq!(
         (rep.newton_iterations, rep.newton_stop),
         (1, Stop::MaxIterations)
