@@ -54,6 +54,27 @@ pub(crate) fn axpy<R: Real>(y: &mut [R], a: R, x: &[R]) {
     }
 }
 
+/// `y[j] += a[j] · b[j]` over `y`'s length, eight elements at a time with every load of a
+/// chunk before its stores: written as a plain loop inside the cells' row loops (slices of
+/// one shared buffer, which LLVM cannot prove disjoint), it was unrolled and stayed scalar.
+#[inline(always)]
+pub(crate) fn add_product<R: Real>(y: &mut [R], a: &[R], b: &[R]) {
+    let (a, b) = (&a[..y.len()], &b[..y.len()]);
+    let mut yc = y.chunks_exact_mut(8);
+    let (mut ac, mut bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    for ((y8, a8), b8) in (&mut yc).zip(&mut ac).zip(&mut bc) {
+        let mut sum = [R::ZERO; 8];
+        for k in 0..8 {
+            sum[k] = y8[k] + a8[k] * b8[k];
+        }
+        y8.copy_from_slice(&sum);
+    }
+    let rest = yc.into_remainder().iter_mut();
+    for ((yj, &aj), &bj) in rest.zip(ac.remainder()).zip(bc.remainder()) {
+        *yj += aj * bj;
+    }
+}
+
 /// Euclidean dot product.
 #[inline(always)]
 #[allow(dead_code)] // for the fixed-point and analysis kernels

@@ -3,8 +3,8 @@
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
 use crate::kernel::{
-    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc, input_projection_acc,
-    outer_acc, transpose,
+    add_product, col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc,
+    input_projection_acc, outer_acc, transpose,
 };
 use crate::Real;
 
@@ -533,24 +533,15 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
                 if t > 0 {
                     // Direct path z ⊙ h.
                     let dprev = &mut dlo[(t - 1) * bn + b * N..(t - 1) * bn + (b + 1) * N];
-                    for j in 0..N {
-                        dprev[j] += dr[j] * zrow[j];
-                    }
+                    add_product(dprev, dr, zrow);
                 }
                 let (z, rest) = zrow.split_at_mut(N);
                 let (r, c) = rest.split_at_mut(N);
                 let exr = &mut ex[b * N..(b + 1) * N];
-                for j in 0..N {
-                    let (dhv, zv, cv) = (dr[j], z[j], c[j]);
-                    z[j] = dhv * (hr[j] - cv) * zv * (R::ONE - zv);
-                    let dac = dhv * (R::ONE - zv) * act.derivative_from_output(cv);
-                    c[j] = dac;
-                    if !before {
-                        // a_c = … + r ⊙ hw: dhw = r ⊙ dac, dr = hw ⊙ dac.
-                        let (rv, hw) = (r[j], exr[j]);
-                        r[j] = dac * hw * rv * (R::ONE - rv);
-                        exr[j] = dac * rv;
-                    }
+                if before {
+                    backward_row::<R, N, true>(act, z, r, c, exr, hr, dr);
+                } else {
+                    backward_row::<R, N, false>(act, z, r, c, exr, hr, dr);
                 }
             }
             if before {
@@ -563,14 +554,9 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
                     let d = &drh[b * N..(b + 1) * N];
                     if t > 0 {
                         let dprev = &mut dlo[(t - 1) * bn + b * N..(t - 1) * bn + (b + 1) * N];
-                        for j in 0..N {
-                            dprev[j] += d[j] * r[j];
-                        }
+                        add_product(dprev, d, r);
                     }
-                    for j in 0..N {
-                        let rv = r[j];
-                        r[j] = d[j] * hr[j] * rv * (R::ONE - rv);
-                    }
+                    reset_gradient::<R, N>(r, hr, d);
                 }
             }
             if t > 0 {
@@ -768,5 +754,52 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
 
     fn jacobian_input(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {
         self.jacobian(p, s, x, Wrt::Input, jac);
+    }
+}
+
+/// One row of the batched backward step: `z`, `r`, `c` (gate outputs) become the gradients
+/// of their pre-activations (`r` only after the product, `BEFORE == false`, where `exr`
+/// holds `h W_c + b_hc` and becomes its gradient). Every slice is its own argument: written
+/// inside the caller's row loop, LLVM could not rule out overlap and ran it scalar.
+#[inline(always)]
+fn backward_row<R: Real, const N: usize, const BEFORE: bool>(
+    act: Activation,
+    z: &mut [R],
+    r: &mut [R],
+    c: &mut [R],
+    exr: &mut [R],
+    hr: &[R],
+    dr: &[R],
+) {
+    let (z, r, c, exr, hr, dr) = (
+        &mut z[..N],
+        &mut r[..N],
+        &mut c[..N],
+        &mut exr[..N],
+        &hr[..N],
+        &dr[..N],
+    );
+    for j in 0..N {
+        let (dhv, zv, cv) = (dr[j], z[j], c[j]);
+        z[j] = dhv * (hr[j] - cv) * zv * (R::ONE - zv);
+        let dac = dhv * (R::ONE - zv) * act.derivative_from_output(cv);
+        c[j] = dac;
+        if !BEFORE {
+            // a_c = … + r ⊙ hw: dhw = r ⊙ dac, dr = hw ⊙ dac.
+            let (rv, hw) = (r[j], exr[j]);
+            r[j] = dac * hw * rv * (R::ONE - rv);
+            exr[j] = dac * rv;
+        }
+    }
+}
+
+/// Reset before the product: `r` becomes the gradient of its pre-activation from
+/// `d = d(r ⊙ h)` (separate arguments, as in [`backward_row`]).
+#[inline(always)]
+fn reset_gradient<R: Real, const N: usize>(r: &mut [R], hr: &[R], d: &[R]) {
+    let (r, hr, d) = (&mut r[..N], &hr[..N], &d[..N]);
+    for j in 0..N {
+        let rv = r[j];
+        r[j] = d[j] * hr[j] * rv * (R::ONE - rv);
     }
 }

@@ -362,25 +362,13 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
             let (dlo, dhi) = dh.split_at_mut(t * bn);
             let dht = &dhi[..bn];
             for b in 0..batch {
-                let zrow = &mut zt[b * ld..(b + 1) * ld];
-                let c = &s[b * 2 * N + N..(b + 1) * 2 * N];
-                let tr = &tct[b * N..(b + 1) * N];
-                let dr = &dht[b * N..(b + 1) * N];
-                let dcr = &dc[b * N..(b + 1) * N];
-                let dcp = &mut dc_prev[b * N..(b + 1) * N];
-                let (i, rest) = zrow.split_at_mut(N);
+                let (i, rest) = zt[b * ld..(b + 1) * ld].split_at_mut(N);
                 let (f, rest) = rest.split_at_mut(N);
                 let (g, o) = rest.split_at_mut(N);
-                for j in 0..N {
-                    let (iv, fv, gv, ov, tv) = (i[j], f[j], g[j], o[j], tr[j]);
-                    let dhn = dr[j];
-                    let dcn = dcr[j] + dhn * ov * act.derivative_from_output(tv);
-                    o[j] = dhn * tv * ov * (R::ONE - ov);
-                    i[j] = dcn * gv * iv * (R::ONE - iv);
-                    f[j] = dcn * c[j] * fv * (R::ONE - fv);
-                    g[j] = dcn * iv * act.derivative_from_output(gv);
-                    dcp[j] = dcn * fv;
-                }
+                let c = &s[b * 2 * N + N..(b + 1) * 2 * N];
+                let rows = b * N..(b + 1) * N;
+                let (tr, dr, dcr) = (&tct[rows.clone()], &dht[rows.clone()], &dc[rows.clone()]);
+                backward_row::<R, N>(act, i, f, g, o, c, tr, dr, dcr, &mut dc_prev[rows]);
             }
             if t > 0 {
                 gemm_acc(&mut dlo[(t - 1) * bn..], N, zt, ld, wt, N, batch, ld, N);
@@ -420,5 +408,37 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
 
     fn jacobian_input(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {
         self.jacobian_block(p, s, x, Wrt::Input, jac);
+    }
+}
+
+/// One row of the batched backward step: the gate gradients overwrite the cached gates
+/// `i, f, g, o`, `dcp` gets the gradient of the previous cell state. Every slice is its own
+/// argument, so LLVM knows they do not overlap and vectorises the loop (written inside the
+/// caller's row loop, it ran scalar after a failed runtime overlap check).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_row<R: Real, const N: usize>(
+    act: Activation,
+    i: &mut [R],
+    f: &mut [R],
+    g: &mut [R],
+    o: &mut [R],
+    c: &[R],
+    tr: &[R],
+    dr: &[R],
+    dcr: &[R],
+    dcp: &mut [R],
+) {
+    let (i, f, g, o) = (&mut i[..N], &mut f[..N], &mut g[..N], &mut o[..N]);
+    let (c, tr, dr, dcr, dcp) = (&c[..N], &tr[..N], &dr[..N], &dcr[..N], &mut dcp[..N]);
+    for j in 0..N {
+        let (iv, fv, gv, ov, tv) = (i[j], f[j], g[j], o[j], tr[j]);
+        let dhn = dr[j];
+        let dcn = dcr[j] + dhn * ov * act.derivative_from_output(tv);
+        o[j] = dhn * tv * ov * (R::ONE - ov);
+        i[j] = dcn * gv * iv * (R::ONE - iv);
+        f[j] = dcn * c[j] * fv * (R::ONE - fv);
+        g[j] = dcn * iv * act.derivative_from_output(gv);
+        dcp[j] = dcn * fv;
     }
 }

@@ -3,8 +3,8 @@
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS};
 use crate::kernel::{
-    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc, input_projection_acc,
-    outer_acc, transpose,
+    add_product, col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc,
+    input_projection_acc, outer_acc, transpose,
 };
 use crate::Real;
 
@@ -260,15 +260,9 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
                 if t > 0 {
                     // Direct path h → h' (g ⊙ h) into dL/dh of the previous step.
                     let dprev = &mut dlo[(t - 1) * bn + b * N..(t - 1) * bn + (b + 1) * N];
-                    for j in 0..N {
-                        dprev[j] += dr[j] * g[j];
-                    }
+                    add_product(dprev, dr, g);
                 }
-                for j in 0..N {
-                    let (dhv, gv, cv) = (dr[j], g[j], c[j]);
-                    g[j] = dhv * (hr[j] - cv) * gv * (R::ONE - gv);
-                    c[j] = dhv * (R::ONE - gv) * act.derivative_from_output(cv);
-                }
+                backward_row::<R, N>(act, g, c, hr, dr);
             }
             if t > 0 {
                 gemm_acc(&mut dlo[(t - 1) * bn..], N, zt, ld, wt, N, batch, ld, N);
@@ -324,5 +318,24 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
                 jac[a * I + k] = kg[a] * row[a] + kc[a] * row[N + a];
             }
         }
+    }
+}
+
+/// One row of the batched backward step: `g` and `c` (gate outputs) become the gradients of
+/// their pre-activations. Every slice is its own argument so LLVM knows they do not overlap
+/// and vectorises the loop without a runtime overlap check.
+#[inline(always)]
+fn backward_row<R: Real, const N: usize>(
+    act: Activation,
+    g: &mut [R],
+    c: &mut [R],
+    hr: &[R],
+    dr: &[R],
+) {
+    let (g, c, hr, dr) = (&mut g[..N], &mut c[..N], &hr[..N], &dr[..N]);
+    for j in 0..N {
+        let (dhv, gv, cv) = (dr[j], g[j], c[j]);
+        g[j] = dhv * (hr[j] - cv) * gv * (R::ONE - gv);
+        c[j] = dhv * (R::ONE - gv) * act.derivative_from_output(cv);
     }
 }
