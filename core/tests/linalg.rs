@@ -1051,7 +1051,7 @@ fn eigen_zero_rows_and_columns_can_be_defective() {
 
 /// What each balancing mode does, on `D A D⁻¹` with `A = Q diag(1, 2, 3, 4, 5) Qᵀ` and `D`
 /// spanning 16 decades, and on a Gaussian matrix with zeros that isolate nothing (every
-/// row and column keeps an off-diagonal nonzero). Permuting finds nothing in either, so
+/// row and column keeps an off-diagonal nonzero; two diagonal entries are zero). Permuting finds nothing in either, so
 /// `Permute` is `None` and `PermuteAndScale` is `Scale`, bit for bit; on the first, scaling
 /// recovers the exact eigenvalues, which the unbalanced matrix (‖·‖ ~ 1e16) cannot resolve
 /// (its errors are O(1)).
@@ -1068,7 +1068,19 @@ fn eigen_balancing_modes_on_a_badly_scaled_matrix() {
         }
     }
     let mut sparse = randn(6, &mut Rng::new(23));
-    for (i, j) in [(0, 1), (0, 2), (0, 3), (2, 0), (4, 1), (5, 0), (5, 4)] {
+    // Zero diagonal entries too: a zero row or column that permuting isolates must have
+    // its off-diagonal part zero, the diagonal does not count.
+    for (i, j) in [
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (2, 0),
+        (4, 1),
+        (5, 0),
+        (5, 4),
+        (1, 1),
+        (3, 3),
+    ] {
         sparse[i * 6 + j] = 0.0;
     }
     let run = |n, a: &[f64], balance| {
@@ -1320,5 +1332,37 @@ fn eigen_vectors_normalised_and_sorted_as_units() {
                 }
             }
         }
+    }
+}
+
+/// Repeated complex pairs: `Q diag(R, R, 2) Qᵀ` (a rotation-scaling block twice,
+/// semisimple) and the complex Jordan form `[[R, I], [0, R]]` (defective), plain and
+/// disguised, next to a real eigenvalue. The back-substitution meets the 2×2 complex
+/// systems of a pair against an identical pair (singular: perturbed by ε‖T‖).
+#[test]
+fn eigen_repeated_complex_pairs() {
+    let mut rng = Rng::new(61);
+    let (c, s) = (0.6 * 0.8f64.cos(), 0.6 * 0.8f64.sin());
+    let rot = |m: &mut Mat, n: usize, i: usize| {
+        m[i * n + i] = c;
+        m[i * n + i + 1] = -s;
+        m[(i + 1) * n + i] = s;
+        m[(i + 1) * n + i + 1] = c;
+    };
+    let n = 5;
+    let mut semi = vec![0.0; n * n];
+    rot(&mut semi, n, 0);
+    rot(&mut semi, n, 2);
+    semi[4 * n + 4] = 2.0;
+    let mut jor = semi.clone();
+    jor[2] = 1.0;
+    jor[n + 3] = 1.0;
+    for (name, m, kind) in [
+        ("repeated-pair", semi, Kind::Sensitive),
+        ("complex-jordan", jor, Kind::Defective),
+    ] {
+        check_all(name, n, &m, kind);
+        let q = orthogonal(n, &mut rng);
+        check_all(name, n, &orth_similar(n, &m, &q), kind);
     }
 }
