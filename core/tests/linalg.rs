@@ -1366,3 +1366,35 @@ fn eigen_repeated_complex_pairs() {
         check_all(name, n, &orth_similar(n, &m, &q), kind);
     }
 }
+
+/// Transposed Jordan blocks (ones on the subdiagonal): unlike `jordan` they are not
+/// triangular for the QR iteration, and the 2×2 one reaches the closed-form pair
+/// `[[λ, 0], [1, λ]]` with `p = q = 0` (a double root, no square root to divide by).
+#[test]
+fn eigen_transposed_jordan_blocks() {
+    for k in 2..=4 {
+        for lam in [0.5, -2.0] {
+            let a = transpose(k, &jordan(k, lam));
+            check_all(
+                &format!("jordan-{k}-{lam}-transposed"),
+                k,
+                &a,
+                Kind::Defective,
+            );
+        }
+    }
+    // The double root is exact in both paths (closed form, nothing rounded).
+    let a = transpose(2, &jordan(2, -2.0));
+    for balance in BALANCES {
+        let params = EigParams {
+            balance,
+            ..EigParams::default()
+        };
+        let r = run_eigen(2, &a, &params).unwrap();
+        assert_eq!(
+            r.values,
+            [Eigenvalue { re: -2.0, im: 0.0 }; 2],
+            "{balance:?}"
+        );
+    }
+}
