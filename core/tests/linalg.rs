@@ -1301,7 +1301,7 @@ fn eigen_vectors_normalised_and_sorted_as_units() {
                     } else {
                         let v = &vecs[j * n..(j + 1) * n];
                         let big = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-                        assert!(v.iter().any(|&x| x == big), "n = {n}, row {j}: {v:?}");
+                        assert!(v.contains(&big), "n = {n}, row {j}: {v:?}");
                         j += 1;
                     }
                 }
@@ -1397,4 +1397,20 @@ fn eigen_transposed_jordan_blocks() {
             "{balance:?}"
         );
     }
+}
+
+/// A real eigenvalue equal to the real part of a complex pair, in real Schur form already
+/// (`1 ± i` and `1`): the real vector's back-substitution through the 2×2 block meets a
+/// zero diagonal pivot `t₂₂ − λ` and must solve with the other equation.
+#[test]
+fn eigen_real_eigenvalue_on_a_pairs_real_part() {
+    let a = [1.0, 1.0, 0.5, -1.0, 1.0, 0.3, 0.0, 0.0, 1.0];
+    check_all("schur 1±i, 1", 3, &a, Kind::Normal);
+    let q = orthogonal(3, &mut Rng::new(8));
+    check_all(
+        "schur 1±i, 1 rot",
+        3,
+        &orth_similar(3, &a, &q),
+        Kind::Normal,
+    );
 }
