@@ -1414,3 +1414,22 @@ fn eigen_real_eigenvalue_on_a_pairs_real_part() {
         Kind::Normal,
     );
 }
+
+/// Two complex pairs with the same real part, `1 ± i` and `1 ± 2i`: the complex 2×2
+/// systems of the back-substitution have a zero imaginary part (`vi = 0`, `vr ≠ 0`), which
+/// is not singular and must not be perturbed.
+#[test]
+fn eigen_pairs_with_equal_real_parts() {
+    let mut a = vec![0.0; 16];
+    for (b, im) in [(0, 1.0), (2, 2.0)] {
+        a[b * 4 + b] = 1.0;
+        a[b * 4 + b + 1] = -im;
+        a[(b + 1) * 4 + b] = im;
+        a[(b + 1) * 4 + b + 1] = 1.0;
+    }
+    a[2] = 0.7;
+    a[7] = -0.4;
+    check_all("1±i, 1±2i", 4, &a, Kind::Normal);
+    let q = orthogonal(4, &mut Rng::new(12));
+    check_all("1±i, 1±2i rot", 4, &orth_similar(4, &a, &q), Kind::Normal);
+}
