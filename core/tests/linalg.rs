@@ -1048,3 +1048,388 @@ fn eigen_zero_rows_and_columns_can_be_defective() {
     }
     check_all("zero rows/columns", n, &a, Kind::Defective);
 }
+
+/// What each balancing mode does, on `D A D⁻¹` with `A = Q diag(1, 2, 3, 4, 5) Qᵀ` and `D`
+/// spanning 16 decades, and on a Gaussian matrix with zeros that isolate nothing (every
+/// row and column keeps an off-diagonal nonzero; two diagonal entries are zero). Permuting finds nothing in either, so
+/// `Permute` is `None` and `PermuteAndScale` is `Scale`, bit for bit; on the first, scaling
+/// recovers the exact eigenvalues, which the unbalanced matrix (‖·‖ ~ 1e16) cannot resolve
+/// (its errors are O(1)).
+#[test]
+fn eigen_balancing_modes_on_a_badly_scaled_matrix() {
+    let n = 5;
+    let q = orthogonal(n, &mut Rng::new(17));
+    let a = orth_similar(n, &diag(&[1.0, 2.0, 3.0, 4.0, 5.0]), &q);
+    let d: Vec<f64> = (0..n).map(|i| 10f64.powi(-8 + 4 * i as i32)).collect();
+    let mut scaled = a.clone();
+    for i in 0..n {
+        for j in 0..n {
+            scaled[i * n + j] = d[i] * a[i * n + j] / d[j];
+        }
+    }
+    let mut sparse = randn(6, &mut Rng::new(23));
+    // Zero diagonal entries too: a zero row or column that permuting isolates must have
+    // its off-diagonal part zero, the diagonal does not count.
+    for (i, j) in [
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (2, 0),
+        (4, 1),
+        (5, 0),
+        (5, 4),
+        (1, 1),
+        (3, 3),
+    ] {
+        sparse[i * 6 + j] = 0.0;
+    }
+    let run = |n, a: &[f64], balance| {
+        let params = EigParams {
+            balance,
+            sort: Sort::ByModulusDescending,
+            ..EigParams::default()
+        };
+        run_eigen(n, a, &params).unwrap()
+    };
+    let bits = |r: &EigResult| {
+        let vals = r.values.iter().flat_map(|v| [v.re, v.im]);
+        vals.chain(r.right.iter().chain(&r.left).copied())
+            .map(f64::to_bits)
+            .collect::<Vec<_>>()
+    };
+    for (n, m) in [(n, &scaled), (6, &sparse)] {
+        let none = run(n, m, Balance::None);
+        assert_eq!(bits(&run(n, m, Balance::Permute)), bits(&none), "n = {n}");
+        let scale = run(n, m, Balance::Scale);
+        let both = run(n, m, Balance::PermuteAndScale);
+        assert_eq!(bits(&both), bits(&scale), "n = {n}");
+    }
+    // Sorted by modulus, the exact eigenvalues are 5, 4, 3, 2, 1.
+    let err = |r: &EigResult| {
+        let dist = |(k, v): (usize, &Eigenvalue<f64>)| v.re.hypot(v.im) - (n - k) as f64;
+        r.values
+            .iter()
+            .enumerate()
+            .map(dist)
+            .fold(0.0f64, |m, e| m.max(e.abs()))
+    };
+    let scale = run(n, &scaled, Balance::Scale);
+    assert!(err(&scale) < 1e-12, "{:?}", scale.values);
+    assert!(scale.values.iter().all(|v| v.im == 0.0));
+    // The same matrix times 2⁻⁸⁰ (exact; every row and column norm below 1, still above the
+    // global-scaling range): the same eigenvalues times 2⁻⁸⁰, as accurately.
+    let t = 2f64.powi(-80);
+    let tiny: Vec<f64> = scaled.iter().map(|x| x * t).collect();
+    let r = run(n, &tiny, Balance::Scale);
+    let tiny_err = (0..n).fold(0.0f64, |m, k| {
+        m.max((r.values[k].re / t - (n - k) as f64).abs())
+    });
+    assert!(tiny_err < 1e-12, "{:?}", r.values);
+    // `None` must leave the matrix as given: unbalanced, the eigenvalues are off by O(1).
+    let none = run(n, &scaled, Balance::None);
+    assert!(err(&none) > 1e-6, "{:?}", none.values);
+}
+
+/// Balancing scales by powers of two, so it is exact: an upper-triangular matrix with
+/// off-diagonal entries over 16 decades (scaling moves them a lot) keeps its diagonal bit
+/// for bit, and the QR iteration has nothing to do, so the eigenvalues are exactly the
+/// diagonal entries, in every mode (`Scale` alone keeps the triangle where it is).
+#[test]
+fn eigen_balancing_is_exact_on_a_triangular_matrix() {
+    let n = 7;
+    let diag_entries = [1.1, -2.3, 3.7, 0.3, 7.9, -4.1, 0.7];
+    let mut rng = Rng::new(5);
+    let mut t = diag(&diag_entries);
+    for i in 0..n {
+        for j in i + 1..n {
+            t[i * n + j] = rng.normal() * 10f64.powi(2 * (j as i32 - i as i32) - 6);
+        }
+    }
+    for balance in BALANCES {
+        let params = EigParams {
+            balance,
+            ..EigParams::default()
+        };
+        let r = run_eigen(n, &t, &params).unwrap();
+        let mut got: Vec<f64> = r.values.iter().map(|v| v.re).collect();
+        let mut want = diag_entries.to_vec();
+        got.sort_by(f64::total_cmp);
+        want.sort_by(f64::total_cmp);
+        assert_eq!(got, want, "{balance:?}");
+        assert!(r.values.iter().all(|v| v.im == 0.0));
+    }
+    check_all("triangular graded", n, &t, Kind::Sensitive);
+}
+
+// ---------------------------------------------------------------------------------------
+// Hessenberg reduction.
+// ---------------------------------------------------------------------------------------
+
+/// `hessenberg` on sizes around the 8-row blocks of its reflector updates (and n < 3, no
+/// reflector at all): `H` upper Hessenberg with exact zeros below, `Q` orthogonal,
+/// `Q H Qᵀ = A`, and `H` has nalgebra's eigenvalues; also a column that is already reduced
+/// (τ = 0) and bad input.
+#[test]
+fn hessenberg_reconstructs_and_keeps_eigenvalues() {
+    use rnndyn_core::linalg::{hessenberg, hessenberg_scratch_len};
+    let mut rng = Rng::new(31);
+    for n in [1, 2, 3, 4, 8, 9, 10, 17, 26] {
+        for zeroed in [false, true] {
+            let mut a = randn(n, &mut rng);
+            if zeroed && n > 3 {
+                // Column 0 already reduced below the subdiagonal: its reflector is I.
+                for i in 2..n {
+                    a[i * n] = 0.0;
+                }
+            }
+            let mut h = a.clone();
+            let mut q = vec![f64::NAN; n * n];
+            let mut s = vec![0.0; hessenberg_scratch_len(n)];
+            hessenberg(n, &mut h, Some(&mut q), &mut s).unwrap();
+            for i in 0..n {
+                for j in 0..i.saturating_sub(1) {
+                    assert_eq!(h[i * n + j], 0.0, "n = {n}: H[{i}][{j}]");
+                }
+            }
+            let qtq = matmul(n, &transpose(n, &q), &q);
+            let qhqt = orth_similar(n, &h, &q);
+            for k in 0..n * n {
+                let id = if k % (n + 1) == 0 { 1.0 } else { 0.0 };
+                assert!((qtq[k] - id).abs() < 1e-14, "n = {n}: QᵀQ");
+                assert!((qhqt[k] - a[k]).abs() < 1e-13 * fro(&a), "n = {n}: Q H Qᵀ");
+            }
+            // Without Q: the same H, bit for bit.
+            let mut h2 = a.clone();
+            hessenberg(n, &mut h2, None, &mut s).unwrap();
+            assert_eq!(h2, h, "n = {n}");
+            let mut vals = vec![Eigenvalue::default(); n];
+            let mut es = vec![0.0; eigenvalues_scratch_len(n)];
+            let p = EigParams {
+                balance: Balance::None,
+                ..EigParams::default()
+            };
+            eigenvalues(n, &mut h2, &mut vals, &mut es, &p).unwrap();
+            let d = nalgebra_distance(n, &a, &vals).unwrap();
+            assert!(
+                d < 1e-10 * fro(&a),
+                "n = {n}: eigenvalues of H off by {d:e}"
+            );
+        }
+    }
+    let mut a = [1.0, 2.0, f64::NAN, 4.0];
+    let mut s = [0.0; 6];
+    assert_eq!(hessenberg(2, &mut a, None, &mut s), Err(Error::NonFinite));
+    let mut a = [1.0; 9];
+    assert!(matches!(
+        hessenberg(3, &mut a, None, &mut s[..5]),
+        Err(Error::BufferSize { .. })
+    ));
+    assert!(matches!(
+        hessenberg(3, &mut a, Some(&mut [0.0; 8]), &mut [0.0; 9]),
+        Err(Error::BufferSize { .. })
+    ));
+    assert_eq!(hessenberg_scratch_len(7), 21);
+}
+
+/// Deflation compares a subdiagonal entry with its diagonal neighbours (LAPACK `lahqr`),
+/// not with ‖H‖: in `[[2, 1, 1], [0, a, 1], [0, c, a]]` with `a = 1e-10`, `c = 1e-17`, the
+/// entry `c` is below ε‖H‖ but not below ε·2a, and the trailing block's eigenvalues are
+/// `a ± √c` (3e-9 apart), which deflating `c` would collapse onto `a`.
+#[test]
+fn eigen_deflation_is_relative_to_the_diagonal() {
+    let (a, c) = (1e-10f64, 1e-17f64);
+    let h = [2.0, 1.0, 1.0, 0.0, a, 1.0, 0.0, c, a];
+    let mut want = [2.0, a + c.sqrt(), a - c.sqrt()];
+    want.sort_by(f64::total_cmp);
+    for balance in [Balance::None, Balance::Permute] {
+        let params = EigParams {
+            balance,
+            ..EigParams::default()
+        };
+        let r = run_eigen(3, &h, &params).unwrap();
+        let mut got: Vec<f64> = r.values.iter().map(|v| v.re).collect();
+        got.sort_by(f64::total_cmp);
+        assert!(r.values.iter().all(|v| v.im == 0.0), "{balance:?}");
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-12 * c.sqrt(), "{balance:?}: {got:?}");
+        }
+        let (res_r, res_l, _) = residuals(3, &h, &r);
+        assert!(res_r <= EIG_RESID && res_l <= EIG_LEFT_RESID, "{balance:?}");
+    }
+}
+
+/// The documented vector normalisation, and sorting as a stable sort of units (a real
+/// eigenvalue with its vector rows, or a conjugate pair with both rows): for each vector,
+/// the largest-modulus component is real and positive (a pair's imaginary part there is
+/// exactly zero), and `Sort::ByModulusDescending` returns, bit for bit, `Sort::None`'s
+/// units in the order of std's stable sort by decreasing modulus. Matrices with repeated
+/// moduli (orthogonal ones: all |λ| = 1, ties everywhere) as well as Gaussian ones.
+#[test]
+fn eigen_vectors_normalised_and_sorted_as_units() {
+    let mut rng = Rng::new(77);
+    for n in 1..=9 {
+        let mats = [
+            randn(n, &mut rng),
+            orthogonal(n, &mut rng),
+            companion(&vec![0.0; n]), // nilpotent: n zero eigenvalues, all ties
+        ];
+        for a in &mats {
+            let plain = run_eigen(n, a, &EigParams::default()).unwrap();
+            let sorted = run_eigen(
+                n,
+                a,
+                &EigParams {
+                    sort: Sort::ByModulusDescending,
+                    ..EigParams::default()
+                },
+            )
+            .unwrap();
+            for vecs in [&plain.right, &plain.left] {
+                let mut j = 0;
+                while j < n {
+                    if plain.values[j].im > 0.0 {
+                        let (re, im) = (&vecs[j * n..(j + 1) * n], &vecs[(j + 1) * n..(j + 2) * n]);
+                        let k = (0..n)
+                            .max_by(|&p, &q| re[p].hypot(im[p]).total_cmp(&re[q].hypot(im[q])))
+                            .unwrap();
+                        let m = re[k].hypot(im[k]);
+                        // Ties in modulus up to rounding: any of them may be the rotated one.
+                        let top = (0..n)
+                            .find(|&p| im[p] == 0.0 && re[p] > 0.0 && re[p] >= m * (1.0 - 1e-12));
+                        assert!(top.is_some(), "n = {n}, pair {j}: {re:?} {im:?}");
+                        j += 2;
+                    } else {
+                        let v = &vecs[j * n..(j + 1) * n];
+                        let big = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                        assert!(v.contains(&big), "n = {n}, row {j}: {v:?}");
+                        j += 1;
+                    }
+                }
+            }
+            // Units of the unsorted result: (start, length).
+            let mut units = Vec::new();
+            let mut j = 0;
+            while j < n {
+                let len = if plain.values[j].im > 0.0 { 2 } else { 1 };
+                units.push((j, len));
+                j += len;
+            }
+            units.sort_by(|p, q| {
+                plain.values[q.0]
+                    .modulus()
+                    .total_cmp(&plain.values[p.0].modulus())
+            });
+            let order: Vec<usize> = units.iter().flat_map(|&(s, l)| s..s + l).collect();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for (row, &src) in order.iter().enumerate() {
+                assert_eq!(sorted.values[row], plain.values[src], "n = {n}");
+                for (s, p) in [(&sorted.right, &plain.right), (&sorted.left, &plain.left)] {
+                    assert_eq!(
+                        bits(&s[row * n..(row + 1) * n]),
+                        bits(&p[src * n..(src + 1) * n]),
+                        "n = {n}, row {row}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Repeated complex pairs: `Q diag(R, R, 2) Qᵀ` (a rotation-scaling block twice,
+/// semisimple) and the complex Jordan form `[[R, I], [0, R]]` (defective), plain and
+/// disguised, next to a real eigenvalue. The back-substitution meets the 2×2 complex
+/// systems of a pair against an identical pair (singular: perturbed by ε‖T‖).
+#[test]
+fn eigen_repeated_complex_pairs() {
+    let mut rng = Rng::new(61);
+    let (c, s) = (0.6 * 0.8f64.cos(), 0.6 * 0.8f64.sin());
+    let rot = |m: &mut Mat, n: usize, i: usize| {
+        m[i * n + i] = c;
+        m[i * n + i + 1] = -s;
+        m[(i + 1) * n + i] = s;
+        m[(i + 1) * n + i + 1] = c;
+    };
+    let n = 5;
+    let mut semi = vec![0.0; n * n];
+    rot(&mut semi, n, 0);
+    rot(&mut semi, n, 2);
+    semi[4 * n + 4] = 2.0;
+    let mut jor = semi.clone();
+    jor[2] = 1.0;
+    jor[n + 3] = 1.0;
+    for (name, m, kind) in [
+        ("repeated-pair", semi, Kind::Sensitive),
+        ("complex-jordan", jor, Kind::Defective),
+    ] {
+        check_all(name, n, &m, kind);
+        let q = orthogonal(n, &mut rng);
+        check_all(name, n, &orth_similar(n, &m, &q), kind);
+    }
+}
+
+/// Transposed Jordan blocks (ones on the subdiagonal): unlike `jordan` they are not
+/// triangular for the QR iteration, and the 2×2 one reaches the closed-form pair
+/// `[[λ, 0], [1, λ]]` with `p = q = 0` (a double root, no square root to divide by).
+#[test]
+fn eigen_transposed_jordan_blocks() {
+    for k in 2..=4 {
+        for lam in [0.5, -2.0] {
+            let a = transpose(k, &jordan(k, lam));
+            check_all(
+                &format!("jordan-{k}-{lam}-transposed"),
+                k,
+                &a,
+                Kind::Defective,
+            );
+        }
+    }
+    // The double root is exact in both paths (closed form, nothing rounded).
+    let a = transpose(2, &jordan(2, -2.0));
+    for balance in BALANCES {
+        let params = EigParams {
+            balance,
+            ..EigParams::default()
+        };
+        let r = run_eigen(2, &a, &params).unwrap();
+        assert_eq!(
+            r.values,
+            [Eigenvalue { re: -2.0, im: 0.0 }; 2],
+            "{balance:?}"
+        );
+    }
+}
+
+/// A real eigenvalue equal to the real part of a complex pair, in real Schur form already
+/// (`1 ± i` and `1`): the real vector's back-substitution through the 2×2 block meets a
+/// zero diagonal pivot `t₂₂ − λ` and must solve with the other equation.
+#[test]
+fn eigen_real_eigenvalue_on_a_pairs_real_part() {
+    let a = [1.0, 1.0, 0.5, -1.0, 1.0, 0.3, 0.0, 0.0, 1.0];
+    check_all("schur 1±i, 1", 3, &a, Kind::Normal);
+    let q = orthogonal(3, &mut Rng::new(8));
+    check_all(
+        "schur 1±i, 1 rot",
+        3,
+        &orth_similar(3, &a, &q),
+        Kind::Normal,
+    );
+}
+
+/// Two complex pairs with the same real part, `1 ± i` and `1 ± 2i`: the complex 2×2
+/// systems of the back-substitution have a zero imaginary part (`vi = 0`, `vr ≠ 0`), which
+/// is not singular and must not be perturbed.
+#[test]
+fn eigen_pairs_with_equal_real_parts() {
+    let mut a = vec![0.0; 16];
+    for (b, im) in [(0, 1.0), (2, 2.0)] {
+        a[b * 4 + b] = 1.0;
+        a[b * 4 + b + 1] = -im;
+        a[(b + 1) * 4 + b] = im;
+        a[(b + 1) * 4 + b + 1] = 1.0;
+    }
+    a[2] = 0.7;
+    a[7] = -0.4;
+    check_all("1±i, 1±2i", 4, &a, Kind::Normal);
+    let q = orthogonal(4, &mut Rng::new(12));
+    check_all("1±i, 1±2i rot", 4, &orth_similar(4, &a, &q), Kind::Normal);
+}
