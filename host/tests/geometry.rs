@@ -396,6 +396,20 @@ fn svcca_of_an_invertible_linear_map_is_one() {
 }
 
 #[test]
+fn svcca_scale_invariant_at_extreme_scales() {
+    // Only the bases enter SVCCA without a ridge, so activity scaled to 1e-170 (whose
+    // squared singular values underflow to zero) or to 1e150 compares as the original.
+    let (x, y) = (activity(30, 4, 61), activity(30, 3, 62));
+    let o = SvccaOptions::default();
+    let want = svcca(&x, &y, &o).unwrap();
+    for s in [1e-170, 1e150] {
+        let got = svcca(&scaled(&x, s), &y, &o).unwrap();
+        assert_eq!(got.k_a, want.k_a, "scale {s}");
+        assert!((got.mean - want.mean).abs() < 1e-12, "scale {s}: {got:?}");
+    }
+}
+
+#[test]
 fn svcca_reduction_singular_values_and_rank() {
     // Singular values against nalgebra's SVD of the centred activity; a rank-2 activity
     // in 5 units keeps at most 2 directions, whatever is asked.
