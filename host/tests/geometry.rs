@@ -2,10 +2,12 @@
 //! (`tests/data/make_geometry_ref.py` → `tests/data/geometry_ref.npz`), invariance
 //! properties, MDS recovery, and bad-input errors.
 
+use nalgebra::DMatrix;
 use proptest::prelude::*;
 use rnndyn::analysis::{
     classical_mds, debiased_linear_cka, linear_cka, pairwise_distances, rbf_cka, shape_distance,
-    smacof, svcca, AnalysisError, Matrix, Metric, SmacofOptions, SvccaOptions, Truncation,
+    smacof, svcca, AnalysisError, LinearCkaPrep, Matrix, Metric, RbfCkaPrep, ShapePrep,
+    SmacofOptions, SvccaOptions, SvccaReduction, Truncation,
 };
 use rnndyn::npy::{self, NpyError};
 use rnndyn_core::Rng;
@@ -253,6 +255,366 @@ fn pairwise_matches_reference() {
         d.get(1, 2),
         scalar("procrustes_bc"),
     );
+}
+
+// ------------------------------------------------------------------------------------
+// Closed forms and independent oracles (nalgebra)
+// ------------------------------------------------------------------------------------
+
+/// Column-centred copy as a nalgebra matrix.
+fn centred_na(m: &Matrix) -> DMatrix<f64> {
+    let mut x = DMatrix::from_fn(m.rows(), m.cols(), |i, j| m.get(i, j));
+    for mut c in x.column_iter_mut() {
+        let mean = c.mean();
+        c.add_scalar_mut(-mean);
+    }
+    x
+}
+
+/// Unbiased HSIC (Song et al. 2012) from `n × n` Gram matrices, written in Gram space
+/// (the library works in feature space): with `K̃`, `L̃` the Grams with zeroed diagonals,
+/// `[tr(K̃L̃) + 1ᵀK̃1 · 1ᵀL̃1 / ((n−1)(n−2)) − 2/(n−2) · 1ᵀK̃L̃1] / (n(n−3))`.
+fn unbiased_hsic(k: &DMatrix<f64>, l: &DMatrix<f64>) -> f64 {
+    let n = k.nrows() as f64;
+    let (mut kt, mut lt) = (k.clone(), l.clone());
+    kt.fill_diagonal(0.0);
+    lt.fill_diagonal(0.0);
+    let kl = &kt * &lt;
+    (kl.trace() + kt.sum() * lt.sum() / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * kl.sum())
+        / (n * (n - 3.0))
+}
+
+/// Biased HSIC `tr(K H L H)` with `H = I − 11ᵀ/n` (the `1/(n−1)²` cancels in CKA).
+fn biased_hsic(k: &DMatrix<f64>, l: &DMatrix<f64>) -> f64 {
+    let n = k.nrows();
+    let h = DMatrix::<f64>::identity(n, n) - DMatrix::from_element(n, n, 1.0 / n as f64);
+    (k * &h * l * &h).trace()
+}
+
+#[test]
+fn cka_matches_hsic_formulas() {
+    // Linear and debiased CKA against the Gram-space HSIC formulas, from the smallest n
+    // the debiased estimator accepts (4) upwards, on uncentred inputs of unequal widths.
+    for (n, seed) in [(4, 1), (5, 2), (9, 3), (30, 4)] {
+        let x = activity(n, 3, seed);
+        let y = activity(n, 5, seed + 100);
+        let (xc, yc) = (centred_na(&x), centred_na(&y));
+        let (k, l) = (&xc * xc.transpose(), &yc * yc.transpose());
+        let lin = biased_hsic(&k, &l) / (biased_hsic(&k, &k) * biased_hsic(&l, &l)).sqrt();
+        let got = linear_cka(&x, &y).unwrap();
+        assert!((got - lin).abs() < 1e-12, "n {n}: linear {got} vs {lin}");
+        let deb = unbiased_hsic(&k, &l) / (unbiased_hsic(&k, &k) * unbiased_hsic(&l, &l)).sqrt();
+        let got = debiased_linear_cka(&x, &y).unwrap();
+        assert!((got - deb).abs() < 1e-10, "n {n}: debiased {got} vs {deb}");
+    }
+}
+
+#[test]
+fn debiased_cka_rejects_zero_self_hsic() {
+    // One centred column (3, −1, −1, −1): ‖xᵀx‖² = 144, Σ‖x_i‖⁴ = 84, so the unbiased
+    // self-HSIC is 144 − 2·84 + 144/6 = 0 exactly: no CKA can be formed, on either side.
+    let x = Matrix::new(4, 1, vec![4.0, 0.0, 0.0, 0.0]).unwrap();
+    let y = random_matrix(4, 2, 8);
+    for (a, b) in [(&x, &y), (&y, &x)] {
+        let e = debiased_linear_cka(a, b).unwrap_err();
+        assert!(matches!(e, AnalysisError::Degenerate { .. }), "{e}");
+    }
+}
+
+#[test]
+fn rbf_bandwidth_is_fraction_of_median_distance() {
+    // Points 0, 1, 3, 7 on a line: the 16 squared distances (zero diagonal included) are
+    // 0 ×4, 1, 4, 9, 16, 36, 49 ×2 each, so the median is (4 + 9) / 2 = 6.5; an odd count,
+    // points 0, 1, 2: 0 ×3, 1 ×4, 4 ×2, median 1. Extra units that are constant change
+    // nothing.
+    let line = |pts: &[f64]| Matrix::from_fn(pts.len(), 2, |i, j| [pts[i], 5.0][j]);
+    let p = RbfCkaPrep::new(&line(&[0.0, 1.0, 3.0, 7.0]), 0.5).unwrap();
+    assert!(
+        (p.sigma() - 0.5 * 6.5f64.sqrt()).abs() < 1e-15,
+        "{}",
+        p.sigma()
+    );
+    let p = RbfCkaPrep::new(&line(&[2.0, 0.0, 1.0]), 0.7).unwrap();
+    assert!((p.sigma() - 0.7).abs() < 1e-15, "{}", p.sigma());
+}
+
+#[test]
+fn rbf_cka_matches_gram_formula() {
+    // RBF Grams built directly (σ² = fraction² × median squared distance), then
+    // tr(KHLH) / √(tr(KHKH) tr(LHLH)); odd and even counts of squared distances.
+    for n in [22, 23] {
+        let (x, y) = (activity(n, 4, 5), activity(n, 2, 6));
+        let gram = |m: &Matrix, fraction: f64| {
+            let n = m.rows();
+            let sq = DMatrix::from_fn(n, n, |i, j| {
+                m.row(i)
+                    .iter()
+                    .zip(m.row(j))
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+            });
+            let mut all: Vec<f64> = sq.iter().copied().collect();
+            all.sort_by(f64::total_cmp);
+            let m = all.len();
+            let median = if m % 2 == 1 {
+                all[m / 2]
+            } else {
+                0.5 * (all[m / 2 - 1] + all[m / 2])
+            };
+            sq.map(|d| (-d / (2.0 * fraction * fraction * median)).exp())
+        };
+        for fraction in [0.3, 1.0] {
+            let (k, l) = (gram(&x, fraction), gram(&y, fraction));
+            let want = biased_hsic(&k, &l) / (biased_hsic(&k, &k) * biased_hsic(&l, &l)).sqrt();
+            let got = rbf_cka(&x, &y, fraction).unwrap();
+            assert!(
+                (got - want).abs() < 1e-12,
+                "n {n}, {fraction}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn svcca_of_an_invertible_linear_map_is_one() {
+    // X A spans the same column space as X for invertible A: every canonical correlation
+    // is 1 (a fixed k, so that the SVD truncation keeps the whole space on both sides).
+    let x = random_matrix(50, 5, 21);
+    let mut rng = Rng::new(22);
+    let a = Matrix::from_fn(5, 5, |i, j| rng.normal() + if i == j { 3.0 } else { 0.0 });
+    let o = SvccaOptions {
+        truncation: Truncation::Components(5),
+        epsilon: 0.0,
+    };
+    let r = svcca(&x, &matmul(&x, &a), &o).unwrap();
+    assert_eq!((r.k_a, r.k_b), (5, 5));
+    assert!(
+        r.correlations.iter().all(|c| (c - 1.0).abs() < 1e-12),
+        "{r:?}"
+    );
+    assert!(r.distance.abs() < 1e-12);
+}
+
+#[test]
+fn svcca_scale_invariant_at_extreme_scales() {
+    // Only the bases enter SVCCA without a ridge, so activity scaled to 1e-170 (whose
+    // squared singular values underflow to zero) or to 1e150 compares as the original.
+    let (x, y) = (activity(30, 4, 61), activity(30, 3, 62));
+    let o = SvccaOptions::default();
+    let want = svcca(&x, &y, &o).unwrap();
+    for s in [1e-170, 1e150] {
+        let got = svcca(&scaled(&x, s), &y, &o).unwrap();
+        assert_eq!(got.k_a, want.k_a, "scale {s}");
+        assert!((got.mean - want.mean).abs() < 1e-12, "scale {s}: {got:?}");
+    }
+}
+
+#[test]
+fn svcca_reduction_singular_values_and_rank() {
+    // Singular values against nalgebra's SVD of the centred activity; a rank-2 activity
+    // in 5 units keeps at most 2 directions, whatever is asked.
+    let x = activity(40, 5, 31);
+    let want = centred_na(&x).singular_values();
+    let mut want: Vec<f64> = want.iter().copied().collect();
+    want.sort_by(|a, b| b.total_cmp(a));
+    let o = SvccaOptions {
+        truncation: Truncation::Components(3),
+        epsilon: 0.0,
+    };
+    let r = SvccaReduction::new(&x, &o).unwrap();
+    assert_eq!(r.all_singular_values().len(), 5);
+    for (g, w) in r.all_singular_values().iter().zip(&want) {
+        assert!((g - w).abs() < 1e-12 * want[0], "{g} vs {w}");
+    }
+    assert_eq!(r.singular_values(), &r.all_singular_values()[..3]);
+    assert_eq!((r.k(), r.rows()), (3, 40));
+    let z = random_matrix(40, 2, 32);
+    let mix = Matrix::from_fn(2, 5, |i, j| (i + 2 * j) as f64 - 3.0 + (i * j) as f64);
+    let low = matmul(&z, &mix);
+    for t in [Truncation::Components(4), Truncation::VarianceFraction(1.0)] {
+        let o = SvccaOptions {
+            truncation: t,
+            epsilon: 0.0,
+        };
+        assert_eq!(SvccaReduction::new(&low, &o).unwrap().k(), 2, "{t:?}");
+    }
+    // All of the variance of a full-rank activity needs every direction.
+    let o = SvccaOptions {
+        truncation: Truncation::VarianceFraction(1.0),
+        epsilon: 0.0,
+    };
+    assert_eq!(SvccaReduction::new(&x, &o).unwrap().k(), 5);
+}
+
+#[test]
+fn svcca_full_variance_ignores_rounding_level_directions() {
+    // A second unit 1e-10 times the first carries 1e-20 of the variance, below the
+    // rounding of the total: fraction 1 is reached with one direction, though the
+    // direction is well above the numerical-rank cut (a fixed k keeps it).
+    let base = random_matrix(30, 2, 51);
+    let x = Matrix::from_fn(30, 2, |i, j| base.get(i, j) * [1.0, 1e-10][j]);
+    let k = |truncation| {
+        SvccaReduction::new(
+            &x,
+            &SvccaOptions {
+                truncation,
+                epsilon: 0.0,
+            },
+        )
+        .unwrap()
+        .k()
+    };
+    assert_eq!(k(Truncation::VarianceFraction(1.0)), 1);
+    assert_eq!(k(Truncation::Components(2)), 2);
+}
+
+#[test]
+fn rbf_parameters_and_degenerate_bandwidth() {
+    let x = random_matrix(10, 2, 3);
+    for fraction in [0.0, -0.5, f64::INFINITY, f64::NAN] {
+        assert!(
+            matches!(
+                rbf_cka(&x, &x, fraction),
+                Err(AnalysisError::InvalidParameter { .. })
+            ),
+            "{fraction}"
+        );
+    }
+    // Seven of ten points coincide: most pairwise distances are zero, so the median is
+    // zero and no bandwidth can be derived from it.
+    let clumped = Matrix::from_fn(10, 2, |i, j| if i < 7 { 1.0 } else { x.get(i, j) });
+    let e = rbf_cka(&x, &clumped, 0.5).unwrap_err();
+    assert!(
+        matches!(e, AnalysisError::Degenerate { ref what, .. } if what == "B"),
+        "{e}"
+    );
+}
+
+#[test]
+fn svcca_options_are_validated() {
+    let x = random_matrix(20, 3, 1);
+    let bad = [
+        Truncation::VarianceFraction(0.0),
+        Truncation::VarianceFraction(-0.5),
+        Truncation::VarianceFraction(1.0 + 1e-12),
+        Truncation::VarianceFraction(f64::NAN),
+        Truncation::Components(0),
+    ];
+    for t in bad {
+        let o = SvccaOptions {
+            truncation: t,
+            epsilon: 0.0,
+        };
+        assert!(
+            matches!(
+                svcca(&x, &x, &o),
+                Err(AnalysisError::InvalidParameter { .. })
+            ),
+            "{t:?}"
+        );
+    }
+    for epsilon in [-1e-9, f64::INFINITY, f64::NAN] {
+        let o = SvccaOptions {
+            epsilon,
+            ..Default::default()
+        };
+        assert!(
+            matches!(
+                svcca(&x, &x, &o),
+                Err(AnalysisError::InvalidParameter { .. })
+            ),
+            "{epsilon}"
+        );
+        let e = pairwise_distances(&[x.clone(), x.clone()], &Metric::Svcca(o)).unwrap_err();
+        assert!(matches!(e, AnalysisError::InvalidParameter { .. }), "{e}");
+    }
+}
+
+#[test]
+fn prepared_inputs_with_different_rows() {
+    // The per-network preparations are public: pairing two of different lengths is an
+    // error, not a panic or a number.
+    let (a, b) = (activity(12, 3, 1), activity(13, 3, 2));
+    let mismatch = |e: AnalysisError| matches!(e, AnalysisError::RowMismatch { .. });
+    let o = SvccaOptions::default();
+    let (ra, rb) = (
+        SvccaReduction::new(&a, &o).unwrap(),
+        SvccaReduction::new(&b, &o).unwrap(),
+    );
+    assert!(mismatch(ra.compare(&rb, 0.0).unwrap_err()));
+    let (la, lb) = (
+        LinearCkaPrep::new(&a).unwrap(),
+        LinearCkaPrep::new(&b).unwrap(),
+    );
+    assert!(mismatch(la.linear(&lb).unwrap_err()));
+    assert!(mismatch(la.debiased(&lb).unwrap_err()));
+    let (ka, kb) = (
+        RbfCkaPrep::new(&a, 0.5).unwrap(),
+        RbfCkaPrep::new(&b, 0.5).unwrap(),
+    );
+    assert!(mismatch(ka.compare(&kb).unwrap_err()));
+    let (sa, sb) = (
+        ShapePrep::new(&a, 1.0).unwrap(),
+        ShapePrep::new(&b, 1.0).unwrap(),
+    );
+    assert!(mismatch(sa.distance(&sb).unwrap_err()));
+}
+
+#[test]
+fn pairwise_matches_pair_functions_for_every_metric() {
+    // Every metric's matrix against its pair function: the batched SVCCA/CKA paths and the
+    // per-pair RBF/shape paths; zero diagonal, exact symmetry.
+    let mats: Vec<Matrix> = (0..6)
+        .map(|s| activity(20, 2 + s as usize % 3, 40 + s))
+        .collect();
+    let o = SvccaOptions {
+        epsilon: 0.01,
+        ..Default::default()
+    };
+    type PairFn = Box<dyn Fn(&Matrix, &Matrix) -> f64>;
+    let cases: [(Metric, &str, PairFn); 5] = [
+        (
+            Metric::Svcca(o),
+            "svcca",
+            Box::new(move |a, b| svcca(a, b, &o).unwrap().distance),
+        ),
+        (
+            Metric::LinearCka,
+            "cka",
+            Box::new(|a, b| 1.0 - linear_cka(a, b).unwrap()),
+        ),
+        (
+            Metric::DebiasedCka,
+            "cka-debiased",
+            Box::new(|a, b| 1.0 - debiased_linear_cka(a, b).unwrap()),
+        ),
+        (
+            Metric::RbfCka { fraction: 0.8 },
+            "cka-rbf",
+            Box::new(|a, b| 1.0 - rbf_cka(a, b, 0.8).unwrap()),
+        ),
+        (
+            Metric::Shape { alpha: 0.3 },
+            "procrustes",
+            Box::new(|a, b| shape_distance(a, b, 0.3).unwrap()),
+        ),
+    ];
+    for (metric, name, pair) in cases {
+        assert_eq!(metric.name(), name);
+        let d = pairwise_distances(&mats, &metric).unwrap();
+        assert_eq!(d.shape(), (6, 6));
+        for i in 0..6 {
+            assert_eq!(d.get(i, i), 0.0, "{name}");
+            for j in 0..6 {
+                assert_eq!(d.get(i, j), d.get(j, i), "{name}");
+                if i != j {
+                    let want = pair(&mats[i], &mats[j]);
+                    assert!((d.get(i, j) - want).abs() < 1e-12, "{name} ({i}, {j})");
+                    assert!(want > 1e-3, "{name} ({i}, {j}): {want}");
+                }
+            }
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------
@@ -519,6 +881,26 @@ fn empty_and_single_row() {
     assert!(matches!(
         pairwise_distances(&[], &Metric::LinearCka),
         Err(AnalysisError::TooFewMatrices { .. })
+    ));
+}
+
+#[test]
+fn two_rows_and_zero_columns() {
+    // Two datapoints are enough (their centred rows are ±the same vector, so every pair
+    // of two-row inputs has linear CKA 1); a matrix without columns is empty.
+    let (a, b) = (random_matrix(2, 3, 1), random_matrix(2, 5, 2));
+    assert!((linear_cka(&a, &b).unwrap() - 1.0).abs() < 1e-12);
+    let none = Matrix::zeros(5, 0);
+    assert!(matches!(
+        linear_cka(&none, &none),
+        Err(AnalysisError::Empty { cols: 0, .. })
+    ));
+    // A row mismatch is reported before problems of either input on its own.
+    let mut c = random_matrix(3, 3, 3);
+    c.set(1, 1, f64::NAN);
+    assert!(matches!(
+        linear_cka(&a, &c),
+        Err(AnalysisError::RowMismatch { .. })
     ));
 }
 

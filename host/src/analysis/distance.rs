@@ -632,6 +632,12 @@ mod tests {
         // Too few pairs to pay for forming the 2000 × 2000 Gram matrices.
         assert!(matches!(bench(20), CkaRoute::Cross));
         assert!(matches!(bench(1), CkaRoute::Cross));
+        // Two very wide networks on 10 datapoints: 60 Gram entries each against
+        // 10 · 100² multiply-adds for their one pair, so even a single pair takes the Gram
+        // route.
+        let wide = Mat::<f64>::zeros(10, 100);
+        let two = cka_route(&[wide.as_ref(); 2], GRAM_BUDGET_BYTES);
+        assert!(matches!(two, CkaRoute::Gram(ref plan) if plan.entries == 60));
         // Narrow networks: n d² per pair is below n²/2.
         let narrow = Mat::<f64>::zeros(2000, 16);
         let xs = vec![narrow.as_ref(); 1000];

@@ -106,3 +106,42 @@ impl Matrix {
         Matrix::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_and_accessors() {
+        // A non-square matrix, so that row and column strides cannot be confused.
+        let mut m = Matrix::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        assert_eq!((m.rows(), m.cols(), m.shape()), (2, 3, (2, 3)));
+        assert_eq!(m.row(1), &[4.0, 5.0, 6.0]);
+        assert_eq!(m.get(1, 0), 4.0);
+        m.set(0, 2, -3.0);
+        m.as_mut_slice()[4] = -5.0;
+        assert_eq!(m.as_slice(), &[1.0, 2.0, -3.0, 4.0, -5.0, 6.0]);
+        let t = m.transpose();
+        assert_eq!(t.shape(), (3, 2));
+        assert_eq!(t.as_slice(), &[1.0, 4.0, 2.0, -5.0, -3.0, 6.0]);
+        assert_eq!(Matrix::from_faer(m.to_faer().as_ref()), m);
+        assert_eq!(Matrix::from_fn(2, 3, |i, j| m.get(i, j)), m);
+        assert_eq!(m.into_vec(), vec![1.0, 2.0, -3.0, 4.0, -5.0, 6.0]);
+        assert_eq!(Matrix::zeros(3, 2).as_slice(), &[0.0; 6]);
+    }
+
+    #[test]
+    fn wrong_length_is_an_error() {
+        assert!(matches!(
+            Matrix::new(2, 3, vec![0.0; 5]),
+            Err(AnalysisError::ShapeMismatch {
+                rows: 2,
+                cols: 3,
+                len: 5
+            })
+        ));
+        // rows × cols overflows: an error, not a wrapped product that happens to match.
+        assert!(Matrix::new(usize::MAX, 2, vec![0.0; 2]).is_err());
+        assert_eq!(Matrix::new(0, 4, vec![]).unwrap().shape(), (0, 4));
+    }
+}

@@ -123,11 +123,14 @@ impl SvccaReduction {
         let k = match opts.truncation {
             Truncation::Components(k) => k.min(rank),
             Truncation::VarianceFraction(f) => {
-                let total: f64 = s.iter().map(|v| v * v).sum();
+                // Squares of `s_i / s_0`: the plain squares underflow to zero for activity
+                // of order 1e-160 (and overflow above 1e150), which broke scale invariance.
+                let share = |v: f64| (v / s[0]) * (v / s[0]);
+                let total: f64 = s.iter().map(|&v| share(v)).sum();
                 let mut acc = 0.0;
                 let mut k = s.len();
-                for (i, v) in s.iter().enumerate() {
-                    acc += v * v;
+                for (i, &v) in s.iter().enumerate() {
+                    acc += share(v);
                     // Relative slack so that `fraction = 1` is reached despite rounding.
                     if acc >= f * total * (1.0 - 8.0 * f64::EPSILON) {
                         k = i + 1;

@@ -126,5 +126,12 @@ mod tests {
         let mut a = random_matrix(4, 4, 1).to_faer();
         a[(2, 1)] = f64::NAN;
         assert!(singular_values(a.as_ref()).is_err());
+        // Shapes with nothing to iterate on, where a NaN would pass straight through.
+        for (r, c) in [(1, 1), (1, 3), (3, 1)] {
+            for v in [f64::NAN, f64::INFINITY] {
+                let m = Mat::<f64>::from_fn(r, c, |i, j| if i + j == 0 { v } else { 1.0 });
+                assert!(singular_values(m.as_ref()).is_err(), "{r}×{c} {v}");
+            }
+        }
     }
 }
