@@ -220,3 +220,22 @@ fn empty_batches_are_no_ops() {
         empty(LstmCell::<4, 2>::new(act));
     }
 }
+
+/// Every cell reports the short lowercase name its trait documents (the `architectures`
+/// key of an experiment and the store's `arch` column), one per architecture, and the
+/// activation it was built with.
+#[test]
+fn cells_report_their_name_and_activation() {
+    fn check<C: Cell<f64>>(cell: C, name: &str, act: Activation) {
+        assert_eq!(cell.name(), name);
+        assert_eq!(cell.activation(), act);
+    }
+    for act in [Tanh, Relu] {
+        check(VanillaCell::<3, 2>::new(act), "vanilla", act);
+        check(UgrnnCell::<3, 2>::new(act), "ugrnn", act);
+        for conv in [ResetBeforeProduct, ResetAfterProduct] {
+            check(GruCell::<3, 2>::new(act, conv), "gru", act);
+        }
+        check(LstmCell::<3, 2>::new(act), "lstm", act);
+    }
+}
