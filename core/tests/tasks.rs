@@ -7,7 +7,7 @@
 
 use rnndyn_core::task::{
     BiasSet, Context, FlipFlop, FlipFlopParams, FrequencySet, Integration, IntegrationParams,
-    Pulse, PulseAtT0, Sign, Sine, SineParams,
+    Pulse, PulseAtT0, Sign, Sine, SineParams, MAX_BIAS_LEVELS,
 };
 use rnndyn_core::{Error, LengthRule, Real, Rng, Task};
 
@@ -171,6 +171,15 @@ fn flipflop_explicit_trial() {
     let mut y2 = [0.0f64; 15];
     FlipFlop::targets_of(&xs, &mut y2).unwrap();
     assert_eq!(y2, ey);
+    // A length that is not a whole number of steps names the nearest whole one.
+    assert_eq!(
+        FlipFlop::targets_of(&xs[..7], &mut y2[..7]),
+        Err(Error::BufferSize {
+            expected: 6,
+            got: 7,
+            rule: LengthRule::Exact,
+        })
+    );
 
     let bad_t = [Pulse {
         t: 5,
@@ -247,6 +256,38 @@ fn sine_frequency_grid_and_periods() {
     assert_eq!(task.index_of_input(0.0), None);
     assert_eq!(task.index_of_input(2.0), None);
     assert_eq!(task.index_of_input(f64::NAN), None);
+}
+
+/// The ends of the frequency grid: index `J` is outside every set and has no input, and
+/// `J = 1` and `J = 2` give the documented frequencies.
+#[test]
+fn sine_grid_ends() {
+    let task = Sine::default();
+    let j = task.frequencies();
+    for set in [
+        FrequencySet::All,
+        FrequencySet::Every { step: 1, offset: 0 },
+        FrequencySet::AllBut { step: 2, offset: 1 },
+    ] {
+        assert!(set.contains(j - 1, j), "{set:?}");
+        assert!(!set.contains(j, j), "{set:?}");
+    }
+    assert_eq!(task.index_of_input(task.input_value(j - 1)), Some(j - 1));
+    assert_eq!(task.index_of_input(task.input_value(j)), None);
+    let s = SineParams::default();
+    let one = Sine::new(SineParams {
+        frequencies: 1,
+        ..s
+    })
+    .unwrap();
+    assert_eq!(one.frequency(0), s.omega_min);
+    let two = Sine::new(SineParams {
+        frequencies: 2,
+        ..s
+    })
+    .unwrap();
+    assert_eq!(two.frequency(0), s.omega_min);
+    assert!((two.frequency(1) - s.omega_max).abs() < 1e-15);
 }
 
 #[test]
@@ -366,6 +407,25 @@ fn integration_bias_and_noise_statistics() {
     }
     let sd = (s2 / n).sqrt();
     assert!((sd - 0.7).abs() < 0.01, "noise sd {sd}");
+
+    // Uniform biases cover [-max, max): without noise a stream is its bias.
+    let uniform = Integration::new(IntegrationParams {
+        bias: BiasSet::Uniform { max: 0.3 },
+        noise_std: 0.0,
+        scale: 1.0,
+    })
+    .unwrap();
+    let (xs, _) = batch::<_, f64>(&uniform, 9, 200, 1);
+    let biases: Vec<f64> = xs.chunks_exact(4).flat_map(|x| [x[0], x[1]]).collect();
+    assert!(biases.iter().all(|b| (-0.3..0.3).contains(b)));
+    let below = biases.iter().filter(|&&b| b < 0.0).count();
+    assert!((150..250).contains(&below), "{below} of 400 negative");
+    assert!(biases.iter().any(|&b| b < -0.25) && biases.iter().any(|&b| b > 0.25));
+
+    // Exactly MAX_BIAS_LEVELS levels are accepted, one more is not.
+    let levels: Vec<f64> = (0..=MAX_BIAS_LEVELS).map(|k| 0.1 * k as f64).collect();
+    assert!(BiasSet::levels(&levels[..MAX_BIAS_LEVELS]).is_ok());
+    assert_eq!(BiasSet::levels(&levels), Err(Error::InvalidParameter));
 }
 
 #[test]
