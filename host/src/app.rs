@@ -10,7 +10,7 @@ use crate::dynamics::network::{self, DynamicsSettings};
 use crate::model::{self, Arch, ModelSpec};
 use crate::population::{self, Shard, TrainOptions};
 use crate::stages;
-use crate::store::Store;
+use crate::store::{NetworkRecord, Store};
 use rnndyn_core::GruConvention;
 use std::path::Path;
 use std::process::ExitCode;
@@ -95,6 +95,15 @@ pub fn store_for(
     args: &PopulationArgs,
 ) -> Result<Store, AppError> {
     let saved = out.join("experiment.toml");
+    if !saved.exists() && out.join("store.json").is_file() && has_entries(&out.join("networks")) {
+        return Err(format!(
+            "{}: the store has networks but no experiment.toml, so they cannot be checked against \
+             {}; put the store's experiment file back, or use another --out",
+            out.display(),
+            config::describe_source(args.config.as_ref()),
+        )
+        .into());
+    }
     if saved.is_file() {
         let existing = config::load(&saved)?;
         if let Some((key, was, now)) = config::first_difference(&existing.raw, &exp.raw) {
@@ -112,6 +121,11 @@ pub fn store_for(
         }
     }
     Ok(Store::create(out, text)?)
+}
+
+/// Whether `dir` is a directory with at least one entry.
+fn has_entries(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
 }
 
 /// Parses `K/N`, or `slurm` (the array task's shard, from Slurm's environment).
@@ -618,14 +632,39 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
     emit(&d, args.json, &out)
 }
 
+/// The store's networks that did not diverge; an error if it has none at all, a warning if
+/// every one diverged (the stages then write empty results, as `rnndyn run` does).
+fn analysable_records(store: &Store, display: &Path) -> Result<Vec<NetworkRecord>, AppError> {
+    let all = store.records()?;
+    if all.is_empty() {
+        return Err(format!(
+            "{}: no trained networks (run `rnndyn train --out {}` first)",
+            display.display(),
+            display.display()
+        )
+        .into());
+    }
+    let records = stages::analysable(&all);
+    if records.is_empty() {
+        eprintln!(
+            "warning: {}: all {} networks diverged in training; there is nothing to analyse",
+            display.display(),
+            all.len()
+        );
+    }
+    Ok(records)
+}
+
 fn topology(args: &StoreArgs) -> Result<ExitCode, AppError> {
     let store = Store::open(&args.store)?;
     let exp = stages::store_experiment(&store)?;
-    let records: Vec<_> = stages::analysable(&store.records()?)
+    let analysable = analysable_records(&store, &args.store)?;
+    let any = !analysable.is_empty();
+    let records: Vec<_> = analysable
         .into_iter()
         .filter(|r| store.network_dir(&r.id).join("dynamics.json").is_file())
         .collect();
-    if records.is_empty() {
+    if any && records.is_empty() {
         return Err(format!(
             "{}: no analysed networks (run `rnndyn fixed-points {}` first)",
             args.store.display(),
@@ -649,12 +688,9 @@ fn topology(args: &StoreArgs) -> Result<ExitCode, AppError> {
 fn geometry(args: &StoreArgs) -> Result<ExitCode, AppError> {
     let store = Store::open(&args.store)?;
     let exp = stages::store_experiment(&store)?;
-    let records = stages::analysable(&store.records()?);
-    if records.is_empty() {
-        return Err(format!("{}: no trained networks", args.store.display()).into());
-    }
+    let records = analysable_records(&store, &args.store)?;
     let (d, _) = stages::geometry_stage(&exp, &store, &records)?;
-    if d.rows() == 0 {
+    if d.rows() == 0 && !records.is_empty() {
         eprintln!(
             "warning: no network to compare ([analysis] networks = {:?} selects none of the {} trained); \
              `networks = \"all\"` compares every network that did not diverge",
@@ -673,10 +709,14 @@ fn geometry(args: &StoreArgs) -> Result<ExitCode, AppError> {
 
 fn report(args: &StoreArgs) -> Result<ExitCode, AppError> {
     let store = Store::open(&args.store)?;
-    let records = stages::analysable(&store.records()?);
-    if !records
-        .iter()
-        .any(|r| store.network_dir(&r.id).join("dynamics.json").is_file())
+    // The report reads the store's settings: fail here, as the other stages do, rather
+    // than describe the store with the built-in defaults.
+    stages::store_experiment(&store)?;
+    let records = analysable_records(&store, &args.store)?;
+    if !records.is_empty()
+        && !records
+            .iter()
+            .any(|r| store.network_dir(&r.id).join("dynamics.json").is_file())
     {
         eprintln!(
             "warning: {}: no network has been analysed yet; the report has the training \

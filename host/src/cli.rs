@@ -47,7 +47,7 @@ pub struct StoreArgs {
     #[arg(value_name = "STORE")]
     pub store: PathBuf,
     /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = threads_in_range)]
     pub threads: Option<usize>,
 }
 
@@ -76,7 +76,7 @@ pub struct FixedPointsArgs {
     #[arg(long)]
     pub force: bool,
     /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = threads_in_range)]
     pub threads: Option<usize>,
     /// Experiment (task and analysis settings) for a bare network file (default: built-in).
     #[arg(long, value_name = "FILE")]
@@ -108,7 +108,7 @@ pub struct PopulationArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = threads_in_range)]
     pub threads: Option<usize>,
     /// Training steps per network, overriding `[training] steps` of the experiment (the
     /// store's copy of the experiment records the value used).
@@ -221,6 +221,22 @@ pub struct RunArgs {
     /// Output directory: the population store, its analyses and the report.
     #[arg(long, value_name = "DIR", default_value = "rnndyn-study")]
     pub out: PathBuf,
+}
+
+/// Most worker threads a command accepts: far more than any machine this runs on has cores,
+/// and a mistyped count would otherwise start that many threads at once.
+pub const MAX_THREADS: usize = 1024;
+
+/// `--threads N`: a whole number in `1..=MAX_THREADS`.
+fn threads_in_range(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    if n == 0 || n > MAX_THREADS {
+        return Err(format!("{n}: need 1 to {MAX_THREADS} threads"));
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -793,6 +793,21 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
             ));
         }
     }
+    let count = lists
+        .iter()
+        .fold(1usize, |n, &(_, len)| n.saturating_mul(len));
+    if count > MAX_NETWORKS {
+        let keys: Vec<&str> = lists
+            .iter()
+            .map(|(k, _)| k.trim_start_matches("population."))
+            .collect();
+        let lens: Vec<String> = lists.iter().map(|(_, n)| n.to_string()).collect();
+        return Err(bad(
+            &format!("population.{}", keys.join(" × ")),
+            format!("{} = {count} networks", lens.join(" × ")),
+            &format!("the sweep may list at most {MAX_NETWORKS} networks"),
+        ));
+    }
     let mut networks = Vec::new();
     for &arch in &archs {
         for &activation in &acts {
@@ -922,6 +937,9 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
         init,
     };
 
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    check_memory(&raw, largest).map_err(|(key, value, reason)| bad(key, value, &reason))?;
+
     let a = &raw.analysis;
     let network_set = NetworkSet::parse(&a.networks).ok_or_else(|| {
         bad(
@@ -1022,6 +1040,91 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
         networks,
         raw,
     })
+}
+
+/// Most networks one sweep may list.
+pub const MAX_NETWORKS: usize = 1_000_000;
+
+/// Most memory one network's training, evaluation or analysis may need, by the estimate of
+/// [`check_memory`]: a guard against a mistyped size (which would otherwise end in an
+/// allocation failure), far above any study here (the 480-network population peaks at 97 MB).
+pub const MAX_NETWORK_BYTES: u64 = 16 << 30;
+
+/// Most sine frequencies: the analysis sweeps every one of them.
+pub const MAX_FREQUENCIES: usize = 100_000;
+
+/// Checks that no single network needs more than [`MAX_NETWORK_BYTES`] for the buffers that
+/// grow with the settings, at hidden size `hidden`: the BPTT work of a batch (states, gate
+/// caches and their gradients, bounded by 16·N values per trial step), the loss curve, the
+/// f64 evaluation and probe sets, the probe activity and the fixed-point starts. On failure:
+/// the key, its value and why.
+fn check_memory(raw: &RawExperiment, hidden: usize) -> Result<(), (&'static str, String, String)> {
+    let (t, tr, a) = (raw.task.trial_steps as u64, &raw.training, &raw.analysis);
+    let h = hidden as u64;
+    if raw.task.sine.frequencies > MAX_FREQUENCIES {
+        return Err((
+            "task.sine.frequencies",
+            raw.task.sine.frequencies.to_string(),
+            format!("must be at most {MAX_FREQUENCIES}"),
+        ));
+    }
+    // Values per trial step: at most 4 inputs + 3 outputs for every task.
+    let io = 8u64;
+    let needs: [(&'static str, String, u64); 5] = [
+        (
+            "training.batch × task.trial_steps",
+            format!("{} × {}", tr.batch, t),
+            mul(&[tr.batch as u64, t + 1, 16 * h + 2 * io, 4]),
+        ),
+        ("training.steps", tr.steps.to_string(), mul(&[tr.steps, 4])),
+        (
+            "training.eval_trials × task.trial_steps",
+            format!("{} × {}", tr.eval_trials, t),
+            mul(&[tr.eval_trials as u64, t, io, 8]),
+        ),
+        (
+            "analysis.probe_trials × task.trial_steps",
+            format!("{} × {}", a.probe_trials, t),
+            mul(&[a.probe_trials as u64, t, h + io, 8]),
+        ),
+        (
+            "analysis.fixed_point_starts",
+            a.fixed_point_starts.to_string(),
+            mul(&[a.fixed_point_starts as u64, 16 * h + io, 8]),
+        ),
+    ];
+    for (key, value, bytes) in needs {
+        if bytes > MAX_NETWORK_BYTES {
+            return Err((
+                key,
+                value,
+                format!(
+                    "one network would need about {} of memory at hidden size {hidden} \
+                     (limit {})",
+                    human_bytes(bytes),
+                    human_bytes(MAX_NETWORK_BYTES)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Saturating product.
+fn mul(factors: &[u64]) -> u64 {
+    factors.iter().fold(1u64, |p, &f| p.saturating_mul(f))
+}
+
+/// `1.2 TiB`-style size for messages.
+fn human_bytes(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", units[u])
 }
 
 /// Where a configuration came from (for messages).

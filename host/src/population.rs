@@ -274,7 +274,7 @@ pub fn train_network(
     let l2 = spec.l2 as f32;
     let clip = exp.training.clip_norm.map(|c| c as f32);
 
-    let mut curve = Vec::with_capacity(exp.training.steps as usize);
+    let mut curve = Vec::with_capacity(exp.training.steps.min(1 << 20) as usize);
     let mut diverged_at = None;
     for step in 0..exp.training.steps {
         if cancel.load(Ordering::Relaxed) {
@@ -485,7 +485,8 @@ pub fn train_population(
         ));
     }
 
-    let threads = opts.threads.unwrap_or(0);
+    // No more workers than networks to train: each would start an idle thread.
+    let threads = opts.threads.map_or(0, |t| t.min(todo.len().max(1)));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()

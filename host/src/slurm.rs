@@ -319,9 +319,6 @@ pub fn run(args: SlurmArgs) -> Result<ExitCode, AppError> {
         quiet: true,
     };
     let (exp, text) = crate::app::experiment(&pop)?;
-    let store = crate::app::store_for(&args.out, &exp, &text, &pop)?;
-    let out = std::fs::canonicalize(store.root())
-        .map_err(|e| format!("{}: {e}", store.root().display()))?;
     let exe = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .map_err(|e| format!("cannot find the path of the running rnndyn: {e}"))?;
@@ -337,9 +334,12 @@ pub fn run(args: SlurmArgs) -> Result<ExitCode, AppError> {
         .filter(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
         .take(40)
         .collect();
-    let settings = SlurmSettings {
+    // Every flag is checked before the store is created: a refused command writes nothing.
+    let planned =
+        std::path::absolute(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let mut settings = SlurmSettings {
         exe,
-        out: out.clone(),
+        out: planned,
         shards,
         job_name: if safe.is_empty() {
             "rnndyn".into()
@@ -352,6 +352,11 @@ pub fn run(args: SlurmArgs) -> Result<ExitCode, AppError> {
         mem: args.mem.clone(),
         extra: args.sbatch_arg.clone(),
     };
+    validate(&settings)?;
+    let store = crate::app::store_for(&args.out, &exp, &text, &pop)?;
+    // The scripts name the store by its canonical path (symbolic links resolved).
+    settings.out = std::fs::canonicalize(store.root())
+        .map_err(|e| format!("{}: {e}", store.root().display()))?;
     validate(&settings)?;
     let w = write_scripts(&settings)?;
     eprintln!(

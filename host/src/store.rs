@@ -203,8 +203,17 @@ pub struct Store {
 impl Store {
     /// Creates the store directory (or opens it if it is already a store of this version).
     pub fn create(root: &Path, experiment_toml: &str) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(root.join("networks")).map_err(io_err(root))?;
         let marker = root.join("store.json");
+        // Never scatter a store's files through an unrelated directory.
+        if !marker.exists() && std::fs::read_dir(root).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(StoreError::NotAStore {
+                path: root.to_path_buf(),
+                reason: "the directory is not empty and has no store.json; use a new or empty \
+                         directory"
+                    .into(),
+            });
+        }
+        std::fs::create_dir_all(root.join("networks")).map_err(io_err(root))?;
         if marker.exists() {
             let s = Store::open(root)?;
             return Ok(s);

@@ -3,6 +3,17 @@
 //! Index:
 //! - `print_default_config_parses`: `train --print-default-config` is a valid experiment.
 //! - `bad_config_exits_2_naming_file_key_value`.
+//! - `oversized_settings_are_refused_before_anything_is_written`: sizes that would need more
+//!   memory than any network may (or a huge sweep, `--threads`) are errors naming the key
+//!   and the value, before the store exists.
+//! - `stores_are_not_mixed_or_scattered`: a store that lost its experiment.toml is not
+//!   resumed or reported with other settings; a non-empty directory that is not a store is
+//!   refused; a refused `slurm` command writes nothing.
+//! - `compare_is_exact_at_extreme_scales_and_embed_refuses_them`: every `compare` metric gives
+//!   the same value for data scaled by 2^±900; `embed` of distances whose squares overflow
+//!   or underflow is an error naming the file, not a NaN embedding.
+//! - `all_diverged_store_stages_write_empty_results`: `topology`, `geometry` and `report` on
+//!   a store whose networks all diverged succeed with a warning that says so.
 //! - `errors_print_a_cause_only_when_it_adds_information`.
 //! - `unsupported_torch_hidden_size_names_the_file`.
 //! - `fixed_points_safetensors_errors_name_file_and_tensor`: a `.safetensors` network file
@@ -331,6 +342,238 @@ fn bad_config_exits_2_naming_file_key_value() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn compare_is_exact_at_extreme_scales_and_embed_refuses_them() {
+    let dir = temp_dir("extreme-scale");
+    let (rows, units) = (30, 5);
+    let activity = |phase: f64, scale: f64| -> Vec<f64> {
+        (0..rows * units)
+            .map(|i| scale * ((i / units) as f64 * (0.2 + 0.13 * (i % units) as f64) + phase).sin())
+            .collect()
+    };
+    let json = |args: &[&Path], metric: &str| -> serde_json::Value {
+        let out = bin()
+            .arg("compare")
+            .args(args)
+            .args(["--metric", metric, "--json"])
+            .output()
+            .unwrap();
+        succeeded(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let write = |name: &str, v: &[f64]| {
+        let p = dir.join(name);
+        rnndyn::npy::write_array(&p, &[rows, units], v).unwrap();
+        p
+    };
+    let a = write("a.npy", &activity(0.0, 1.0));
+    let b = write("b.npy", &activity(0.7, 1.0));
+    // Powers of two: the scaled data holds exactly the same digits.
+    let a_big = write("a_big.npy", &activity(0.0, 2f64.powi(900)));
+    let b_small = write("b_small.npy", &activity(0.7, 2f64.powi(-900)));
+    for metric in ["svcca", "cka", "cka-rbf", "cka-debiased", "procrustes"] {
+        let plain = json(&[&a, &b], metric);
+        let scaled = json(&[&a_big, &b_small], metric);
+        assert!(
+            plain["similarity"].as_f64().unwrap().is_finite(),
+            "{metric}: {plain}"
+        );
+        assert_eq!(plain["similarity"], scaled["similarity"], "{metric}");
+        assert_eq!(plain["distance"], scaled["distance"], "{metric}");
+    }
+
+    let n = 6;
+    let d: Vec<f64> = (0..n * n)
+        .map(|k| ((k / n) as f64 - (k % n) as f64).abs())
+        .collect();
+    for (name, scale, ok) in [
+        ("d.npy", 1.0, true),
+        ("big.npy", 1e200, false),
+        ("tiny.npy", 1e-200, false),
+    ] {
+        let p = dir.join(name);
+        let v: Vec<f64> = d.iter().map(|x| x * scale).collect();
+        rnndyn::npy::write_array(&p, &[n, n], &v).unwrap();
+        for method in ["classical", "smacof"] {
+            let out = bin()
+                .arg("embed")
+                .arg(&p)
+                .args(["--method", method, "--json"])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            if ok {
+                succeeded(&out);
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    !stdout.contains("null") && !stdout.contains("NaN"),
+                    "{stdout}"
+                );
+            } else {
+                assert_eq!(out.status.code(), Some(2), "{name} {method}: {err}");
+                assert!(err.contains(name) && err.contains("largest entry"), "{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn oversized_settings_are_refused_before_anything_is_written() {
+    let dir = temp_dir("oversized");
+    let cases = [
+        (
+            "steps = 120",
+            "steps = 9223372036854775807",
+            "training.steps",
+        ),
+        (
+            "batch = 32",
+            "batch = 1000000000",
+            "training.batch × task.trial_steps",
+        ),
+        (
+            "trial_steps = 60",
+            "trial_steps = 100000000",
+            "training.batch × task.trial_steps",
+        ),
+        (
+            "eval_trials = 16",
+            "eval_trials = 1000000000000",
+            "training.eval_trials",
+        ),
+        (
+            "probe_trials = 4",
+            "probe_trials = 1000000000000",
+            "analysis.probe_trials",
+        ),
+        (
+            "fixed_point_starts = 32",
+            "fixed_point_starts = 1000000000000",
+            "analysis.fixed_point_starts",
+        ),
+        ("seeds = 1", "seeds = 100000000000", "× seeds"),
+    ];
+    let store = dir.join("s");
+    for (from, to, key) in cases {
+        assert!(SMALL.contains(from), "{from}");
+        let cfg = write_config(&dir, &SMALL.replace(from, to));
+        let out = train(&cfg, &store, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{to}: {err}");
+        let value = to.rsplit(' ').next().unwrap();
+        assert!(
+            err.contains("experiment.toml") && err.contains(key) && err.contains(value),
+            "{to}: {err}"
+        );
+        assert!(!store.exists(), "{to}: the store was created");
+    }
+    let cfg = write_config(&dir, SMALL);
+    let out = train(&cfg, &store, &["--steps", "10000000000"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("training.steps") && err.contains("10000000000"),
+        "{err}"
+    );
+    let out = train(&cfg, &store, &["--threads", "100000"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--threads") && err.contains("100000"), "{err}");
+    assert!(!store.exists());
+}
+
+#[test]
+fn stores_are_not_mixed_or_scattered() {
+    let dir = temp_dir("unmixed");
+    let one = SMALL
+        .replace(r#"["vanilla", "gru", "lstm"]"#, r#"["vanilla"]"#)
+        .replace(r#"["tanh", "relu"]"#, r#"["tanh"]"#)
+        .replace("steps = 120", "steps = 5");
+    let cfg = write_config(&dir, &one);
+    let store = dir.join("s");
+    succeeded(&train(&cfg, &store, &[]));
+    let saved = store.join("experiment.toml");
+    std::fs::remove_file(&saved).unwrap();
+    // Resuming cannot check the networks against the experiment any more.
+    let out = train(&cfg, &store, &["--steps", "7"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no experiment.toml"), "{err}");
+    assert!(!saved.exists(), "nothing was written");
+    // The report would otherwise describe the store with the built-in settings.
+    let out = bin().arg("report").arg(&store).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("experiment.toml"), "{err}");
+    assert!(!store.join("report.md").exists());
+
+    // A directory with other files in it is not turned into a store.
+    let other = dir.join("documents");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let out = train(&cfg, &other, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("documents") && err.contains("not empty"),
+        "{err}"
+    );
+    let names: Vec<_> = std::fs::read_dir(&other).unwrap().collect();
+    assert_eq!(names.len(), 1, "only notes.txt");
+
+    // A refused `slurm` command writes nothing.
+    let array = dir.join("array");
+    let out = bin()
+        .args(["slurm", "--array", "2", "--cpus-per-task", "0", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&array)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--cpus-per-task 0"), "{err}");
+    assert!(!array.exists(), "slurm created {}", array.display());
+}
+
+#[test]
+fn all_diverged_store_stages_write_empty_results() {
+    let dir = temp_dir("alldiverged");
+    // ReLU, learning rate 1e3, no clipping: both networks diverge at step 1.
+    let cfg = write_config(
+        &dir,
+        &SMALL
+            .replace(r#"["vanilla", "gru", "lstm"]"#, r#"["vanilla"]"#)
+            .replace(r#"["tanh", "relu"]"#, r#"["relu"]"#)
+            .replace("learning_rates = [1e-2]", "learning_rates = [1e3]")
+            .replace("seeds = 1", "seeds = 2")
+            .replace("steps = 120", "steps = 30")
+            .replace("clip_norm = 10.0", "clip_norm = 0.0"),
+    );
+    let store = dir.join("s");
+    succeeded(&train(&cfg, &store, &[]));
+    assert_eq!(
+        catalog(&store).matches(",true,").count(),
+        2,
+        "both diverged"
+    );
+    for stage in ["fixed-points", "topology", "geometry", "report"] {
+        let out = bin().arg(stage).arg(&store).output().unwrap();
+        succeeded(&out);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if stage != "fixed-points" {
+            assert!(err.contains("all 2 networks diverged"), "{stage}: {err}");
+        }
+    }
+    for name in ["topology_distances", "svcca_distances", "cka_distances"] {
+        let path = store.join(format!("analysis/{name}.npy"));
+        let bytes = std::fs::read(&path).unwrap();
+        let header = String::from_utf8_lossy(&bytes[..bytes.len().min(128)]);
+        assert!(header.contains("'shape': (0, 0, )"), "{name}: {header}");
+    }
+    assert!(store.join("report.md").is_file());
 }
 
 #[test]

@@ -35,6 +35,9 @@ pub struct Embedding {
     pub best_start: Option<usize>,
 }
 
+/// Largest distance MDS accepts: `n² · d²` stays finite in f64 for any `n` below 10^4.
+pub const MAX_DISTANCE: f64 = 1e150;
+
 /// Default symmetry tolerance (relative to the largest entry) for distance matrices.
 pub const SYMMETRY_TOL: f64 = 1e-9;
 
@@ -69,6 +72,18 @@ pub fn validate_distance_matrix(d: &Matrix, tol: f64) -> Result<(), AnalysisErro
             }
             dmax = dmax.max(v);
         }
+    }
+    // MDS works with squared distances summed over all pairs: past this they overflow.
+    if dmax > MAX_DISTANCE || (dmax > 0.0 && dmax < 1.0 / MAX_DISTANCE) {
+        return Err(AnalysisError::Degenerate {
+            what: "distance matrix".into(),
+            reason: format!(
+                "its largest entry {dmax:e} is outside [{:e}, {MAX_DISTANCE:e}], where squared \
+                 distances neither overflow nor underflow in f64; multiply the matrix by a \
+                 constant (the embedding scales with it)",
+                1.0 / MAX_DISTANCE
+            ),
+        });
     }
     for i in 0..r {
         if d.get(i, i).abs() > tol * dmax {

@@ -92,9 +92,29 @@ pub struct CompareReport {
 
 /// Loads both files and computes the report.
 pub fn compare(args: &CompareArgs) -> Result<CompareReport, CommandError> {
-    let a = npy::read_matrix(&args.a)?;
-    let b = npy::read_matrix(&args.b)?;
+    let mut a = npy::read_matrix(&args.a)?;
+    let mut b = npy::read_matrix(&args.b)?;
+    to_safe_scale(&mut a);
+    to_safe_scale(&mut b);
     compare_matrices(args, &a, &b)
+}
+
+/// Multiplies `m` by a power of two (exact) when its largest entry is so large or so small
+/// that Gram matrices and SVDs would overflow or underflow. Every metric here is invariant
+/// to scaling either matrix, so the result is unchanged; ordinary data is left as it is.
+fn to_safe_scale(m: &mut Matrix) {
+    let max = m.as_slice().iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
+    if !(max.is_finite() && max > 0.0) || (2f64.powi(-64)..=2f64.powi(64)).contains(&max) {
+        return;
+    }
+    // 2^-e with max = f · 2^e, 0.5 ≤ f < 1: the largest entry lands in [0.5, 1).
+    let e = max.log2().floor() as i32 + 1;
+    // Two steps: 2^-e alone is not representable for the largest and smallest e.
+    let half = -e / 2;
+    for k in [half, -e - half] {
+        let factor = 2f64.powi(k);
+        m.as_mut_slice().iter_mut().for_each(|v| *v *= factor);
+    }
 }
 
 /// Computes the report for matrices already in memory.
