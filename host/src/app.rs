@@ -67,7 +67,8 @@ pub fn experiment(args: &PopulationArgs) -> Result<(Experiment, String), AppErro
     let (exp, text, file) = match &args.config {
         Some(path) => {
             let exp = config::load(path)?;
-            let text = std::fs::read_to_string(path)?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             (exp, text, path.display().to_string())
         }
         None => {
@@ -191,7 +192,8 @@ fn train(args: TrainArgs) -> Result<ExitCode, AppError> {
 fn export(args: ExportArgs) -> Result<ExitCode, AppError> {
     // clap's `format` group guarantees exactly one of --rust and --torch.
     if let Some(dir) = &args.rust {
-        crate::export::export_rust(dir, &args.out)?;
+        let record = crate::export::export_rust(dir, &args.out)?;
+        warn_if_diverged(&record, dir);
         eprintln!("wrote {} (from {})", args.out.display(), dir.display());
     } else if let Some(dir) = &args.torch {
         let defaults = crate::torch::Keys::default();
@@ -200,6 +202,7 @@ fn export(args: ExportArgs) -> Result<ExitCode, AppError> {
             readout: args.readout_prefix.clone().unwrap_or(defaults.readout),
         };
         let e = crate::export::export_torch(dir, &args.out, &keys)?;
+        warn_if_diverged(&e.record, dir);
         eprintln!(
             "wrote {} (from {}): state dict of {}; keys {}",
             args.out.display(),
@@ -211,6 +214,21 @@ fn export(args: ExportArgs) -> Result<ExitCode, AppError> {
         return Err("export needs --rust NETWORK_DIR or --torch NETWORK_DIR".into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A diverged network is still exported or analysed on request, but never silently.
+fn warn_if_diverged(record: &crate::store::NetworkRecord, dir: &Path) {
+    if record.diverged {
+        let step = record
+            .diverged_at_step
+            .map(|s| format!(" at step {s}"))
+            .unwrap_or_default();
+        eprintln!(
+            "warning: {}: network {} diverged during training{step}; its parameters are not a trained network",
+            dir.display(),
+            record.id
+        );
+    }
 }
 
 fn run_study(args: RunArgs) -> Result<ExitCode, AppError> {
@@ -357,6 +375,7 @@ fn fixed_points(args: FixedPointsArgs) -> Result<ExitCode, AppError> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let record = store.record(&id)?;
+            warn_if_diverged(&record, &target);
             let (model, p) = stages::load_network(&store, &record)?;
             let d = network::analyze(
                 &exp,
@@ -458,6 +477,11 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         Some(sd) => sd.keys().cloned().collect(),
         None => crate::npy::npz_names(path)?,
     };
+    let present = if names.is_empty() {
+        "none".to_string()
+    } else {
+        format!("{names:?}")
+    };
     let is_torch = match args.layout {
         FileLayout::Torch => true,
         FileLayout::Rnndyn => false,
@@ -489,7 +513,7 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
             .find(|n| n.ends_with("weight_hh_l0"))
             .ok_or_else(|| {
                 format!(
-                    "{}: no weight_hh_l0 array (not a PyTorch RNN/GRU/LSTM)",
+                    "{}: no weight_hh_l0 array (not a PyTorch RNN/GRU/LSTM); arrays present: {present}",
                     path.display()
                 )
             })?;
@@ -523,6 +547,17 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
                 .into())
             }
         };
+        // The layout fixes the cell: a contradicting --arch is a mistake, not a choice.
+        if let Some(name) = &args.arch {
+            if Arch::parse(name) != Some(arch) {
+                return Err(format!(
+                    "{}: --arch {name} contradicts the file: {hh} of shape {shape:?} is a PyTorch {cell}, i.e. --arch {}",
+                    path.display(),
+                    arch.name()
+                )
+                .into());
+            }
+        }
         let keys = crate::torch::Keys {
             rnn: rnn_prefix,
             readout: args.readout_prefix.clone(),
@@ -542,10 +577,26 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
             imported.params,
         )
     } else {
-        let arch_name = args
-            .arch
-            .as_deref()
-            .ok_or("an rnndyn-layout network file needs --arch (vanilla, ugrnn, gru or lstm)")?;
+        // Without `W` the file is no network (or a PyTorch one under --layout rnndyn): say
+        // that, rather than ask for --arch.
+        if !names.iter().any(|n| n == "W") {
+            let what = if args.layout == FileLayout::Auto {
+                "not a network file of either layout: no `W` (rnndyn layout) and no \
+                 `weight_hh_l0` (PyTorch layout) array"
+            } else if names.iter().any(|n| n.ends_with("weight_hh_l0")) {
+                "not an rnndyn-layout network file (--layout rnndyn): no `W` array; its \
+                 `weight_hh_l0` is the PyTorch layout (drop --layout rnndyn)"
+            } else {
+                "not an rnndyn-layout network file (--layout rnndyn): no `W` array"
+            };
+            return Err(format!("{}: {what}; arrays present: {present}", path.display()).into());
+        }
+        let arch_name = args.arch.as_deref().ok_or_else(|| {
+            format!(
+                "{}: an rnndyn-layout network file needs --arch (vanilla, ugrnn, gru or lstm)",
+                path.display()
+            )
+        })?;
         let arch = Arch::parse(arch_name)
             .ok_or_else(|| format!("--arch {arch_name:?}: expected vanilla, ugrnn, gru or lstm"))?;
         let conv = crate::store::parse_gru_convention(&args.gru_convention)?;
@@ -562,6 +613,22 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
             }
         };
         let (wshape, ushape, oshape) = (shape_of("W")?, shape_of("U")?, shape_of("Wo")?);
+        // The hidden size is read from `W`: check its rank first, or a (1, N, N) `W` would
+        // be reported as hidden size 1.
+        if wshape.len() != 2 {
+            let gates = match arch {
+                Arch::Vanilla => "N",
+                Arch::Ugrnn => "2N",
+                Arch::Gru => "3N",
+                Arch::Lstm => "4N",
+            };
+            return Err(format!(
+                "{}: array `W` has shape {wshape:?}; expected 2-D (N, {gates}) for --arch {}",
+                path.display(),
+                arch.name()
+            )
+            .into());
+        }
         let hidden = wshape.first().copied().unwrap_or(0);
         let spec = ModelSpec {
             arch,
@@ -577,6 +644,38 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         };
         let m = model::build(&spec).map_err(|e| format!("{}: {e}", path.display()))?;
         let shapes = crate::store::block_shapes(&m.blocks());
+        // Exactly the model's blocks, as the PyTorch reader requires its keys.
+        let extra: Vec<&String> = names
+            .iter()
+            .filter(|n| !shapes.iter().any(|(b, _)| b == *n))
+            .collect();
+        if !extra.is_empty() {
+            let expected: Vec<&String> = shapes.iter().map(|(b, _)| b).collect();
+            let hint = if extra.iter().any(|n| *n == "bh") && arch == Arch::Gru {
+                " (`bh` belongs to a reset-after GRU: pass --gru-convention reset-after)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{}: unexpected arrays {extra:?} for a {} network (expected {expected:?}){hint}",
+                path.display(),
+                arch.name()
+            )
+            .into());
+        }
+        // Biases are 1-D (README); the store's reader also takes a row or column.
+        for (name, shape) in &shapes {
+            if shape.len() == 1 {
+                let found = shape_of(name)?;
+                if found.len() != 1 {
+                    return Err(format!(
+                        "{}: array `{name}` has shape {found:?}; a bias is 1-D, expected {shape:?}",
+                        path.display()
+                    )
+                    .into());
+                }
+            }
+        }
         let p = match &tensors {
             Some(sd) => crate::store::state_dict_blocks(path, sd, &shapes)?,
             None => crate::store::read_npz_blocks(path, &shapes)?,
@@ -619,11 +718,20 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         &params,
         &DynamicsSettings::from_experiment(&exp),
     )?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| path.with_extension("dynamics"));
-    std::fs::create_dir_all(&out)?;
+    // `<file name>.dynamics`: `net.npz` and `net.safetensors` must not share results.
+    let out = args.out.clone().unwrap_or_else(|| {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".dynamics");
+        path.with_file_name(name)
+    });
+    if out.exists() && !out.is_dir() {
+        return Err(format!(
+            "{}: the results directory is an existing file (choose another --out)",
+            out.display()
+        )
+        .into());
+    }
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -84,7 +84,8 @@ pub struct FixedPointsArgs {
     /// Layout of a network file (`.npz` or `.safetensors`).
     #[arg(long, value_enum, default_value = "auto")]
     pub layout: FileLayout,
-    /// Architecture of an rnndyn-layout network file (vanilla, ugrnn, gru, lstm).
+    /// Architecture of an rnndyn-layout network file (vanilla, ugrnn, gru, lstm); a PyTorch
+    /// file's cell follows from its shapes, and a different --arch is an error.
     #[arg(long)]
     pub arch: Option<String>,
     /// Activation of a network file (tanh or relu; PyTorch GRU/LSTM are tanh).
@@ -96,7 +97,8 @@ pub struct FixedPointsArgs {
     /// Readout key prefix in a PyTorch file.
     #[arg(long, default_value = "readout.")]
     pub readout_prefix: String,
-    /// Where to write the results for a network file (default: next to it, `<file>.dynamics/`).
+    /// Where to write the results for a network file (default: next to it, `<file>.dynamics/`
+    /// with the whole file name, e.g. `net.npz.dynamics/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

@@ -231,12 +231,29 @@ pub fn rust_source(net: &LoadedNetwork) -> String {
     o
 }
 
-/// `rnndyn export --rust NETWORK_DIR -o FILE`.
-pub fn export_rust(dir: &Path, out: &Path) -> Result<(), ExportError> {
+/// `rnndyn export --rust NETWORK_DIR -o FILE.rs`. Returns the network's record.
+pub fn export_rust(dir: &Path, out: &Path) -> Result<NetworkRecord, ExportError> {
+    // Like `--torch`, the extension says what the file holds, so a typo cannot replace
+    // e.g. an earlier `.npz` export with Rust source.
+    let ext = out
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if ext.as_deref() != Some("rs") {
+        return Err(ExportError::Network {
+            path: out.to_path_buf(),
+            reason: format!(
+                "--rust writes Rust source, not {}; name the output FILE.rs",
+                match ext {
+                    Some(e) => format!("a .{e} file"),
+                    None => "a file without extension".into(),
+                }
+            ),
+        });
+    }
     let net = load_network(dir)?;
     let text = rust_source(&net);
     store::write_atomic(out, text.as_bytes())?;
-    Ok(())
+    Ok(net.record)
 }
 
 /// The PyTorch module a loaded network maps to, or why there is none.
@@ -275,6 +292,8 @@ pub struct TorchExport {
     pub state_dict: StateDict,
     /// Keys in PyTorch's `state_dict()` order (module, then readout).
     pub order: [String; 6],
+    /// The exported network's record (e.g. whether it diverged).
+    pub record: NetworkRecord,
 }
 
 impl TorchExport {
@@ -331,6 +350,7 @@ pub fn torch_state_dict(
         dims,
         state_dict,
         order: keys.all(),
+        record: net.record.clone(),
     })
 }
 

@@ -46,6 +46,17 @@
 //! - `findings_leave_out_failed_and_diverged_networks`: no network passes (two diverge): the
 //!   findings are over none of them (nulls, "–", no NaN, empty but present matrices);
 //!   switching the store to `networks = "all"` compares the two that did not diverge.
+//! - `export_rust_refuses_other_extensions_and_keeps_the_file`: `export --rust -o` a name
+//!   other than `FILE.rs` is an error naming it, and an earlier `.npz` export is kept.
+//! - `fixed_points_file_results_go_to_file_name_dynamics`: `fixed-points net.npz` and
+//!   `net.safetensors` write `net.npz.dynamics/` and `net.safetensors.dynamics/`; an `--out`
+//!   that is an existing file is an error naming it.
+//! - `network_file_errors_name_file_array_and_shape`: a file of neither layout, a forced
+//!   wrong `--layout`, a 3-D `W`, a 2-D bias and extra arrays are errors naming the file and
+//!   the arrays (with their shapes).
+//! - `contradicting_arch_is_refused_and_diverged_networks_warn`: `--arch` other than a
+//!   PyTorch file's cell is an error naming both; `fixed-points` and `export` of a diverged
+//!   network succeed with one warning line naming it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -1345,4 +1356,278 @@ fn export_torch_refuses_what_pytorch_cannot_express() {
             "{args:?}"
         );
     }
+}
+
+/// A store with one trained vanilla tanh network (5 steps); returns the store and the
+/// network directory.
+fn one_vanilla(dir: &Path) -> (PathBuf, PathBuf) {
+    let store = tiny_store(dir, r#"["vanilla"]"#, r#"["tanh"]"#, "reset-before", 5);
+    let net = store.join("networks/vanilla-tanh-n8-l2_0-lr_1e-2-s0");
+    (store, net)
+}
+
+/// `rnndyn fixed-points ARGS` (not `--json`): its output.
+fn fixed_points(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    bin().arg("fixed-points").args(args).output().unwrap()
+}
+
+/// Asserts exit status 2 and that stderr holds each of `want`; returns stderr.
+fn fails_with(out: &std::process::Output, want: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for w in want {
+        assert!(err.contains(w), "{w:?} not in {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn export_rust_refuses_other_extensions_and_keeps_the_file() {
+    let dir = temp_dir("export-rust-ext");
+    let (_, net) = one_vanilla(&dir);
+    let npz = dir.join("v.npz");
+    succeeded(&export_torch(&net, &npz, &[]));
+    let saved = std::fs::read(&npz).unwrap();
+    for name in ["v.npz", "v.txt", "v"] {
+        let out = bin()
+            .arg("export")
+            .arg("--rust")
+            .arg(&net)
+            .arg("-o")
+            .arg(dir.join(name))
+            .output()
+            .unwrap();
+        fails_with(&out, &[&dir.join(name).display().to_string(), ".rs"]);
+    }
+    // The PyTorch export is untouched; nothing was created for the others.
+    assert_eq!(std::fs::read(&npz).unwrap(), saved);
+    assert!(!dir.join("v.txt").exists() && !dir.join("v").exists());
+    let rs = dir.join("v.rs");
+    let out = bin()
+        .arg("export")
+        .arg("--rust")
+        .arg(&net)
+        .arg("-o")
+        .arg(&rs)
+        .output()
+        .unwrap();
+    succeeded(&out);
+    assert!(std::fs::read_to_string(&rs)
+        .unwrap()
+        .contains("pub const PARAMS"));
+}
+
+#[test]
+fn fixed_points_file_results_go_to_file_name_dynamics() {
+    let dir = temp_dir("fp-default-out");
+    let (store, net) = one_vanilla(&dir);
+    let cfg = store.join("experiment.toml");
+    let (npz, st) = (dir.join("net.npz"), dir.join("net.safetensors"));
+    succeeded(&export_torch(&net, &npz, &[]));
+    succeeded(&export_torch(&net, &st, &[]));
+    let results = |file: &Path| {
+        let mut name = file.file_name().unwrap().to_os_string();
+        name.push(".dynamics");
+        dir.join(name)
+    };
+    succeeded(&fixed_points(&[
+        npz.as_os_str(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+    ]));
+    let first = std::fs::read(results(&npz).join("fixed_points.npz")).unwrap();
+    succeeded(&fixed_points(&[
+        st.as_os_str(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+    ]));
+    // Two files, two result directories: the second run leaves the first's results alone.
+    assert!(results(&st).join("fixed_points.npz").is_file());
+    assert_eq!(
+        std::fs::read(results(&npz).join("fixed_points.npz")).unwrap(),
+        first
+    );
+    assert!(!dir.join("net.dynamics").exists());
+
+    // An --out that is an existing file: an error naming it, the file kept.
+    let taken = dir.join("A.npy");
+    std::fs::write(&taken, b"saved").unwrap();
+    let out = fixed_points(&[
+        npz.as_os_str(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        taken.as_os_str(),
+    ]);
+    fails_with(&out, &[&taken.display().to_string(), "existing file"]);
+    assert_eq!(std::fs::read(&taken).unwrap(), b"saved");
+}
+
+/// Named arrays of an `.npz`: (name, shape, float32 values).
+type Arrays = Vec<(String, Vec<usize>, Vec<f32>)>;
+
+fn npz_arrays(path: &Path) -> Arrays {
+    rnndyn::npy::npz_names(path)
+        .unwrap()
+        .into_iter()
+        .map(|n| {
+            let (shape, v) = rnndyn::npy::read_npz_shaped(path, &n).unwrap();
+            (n, shape, v.iter().map(|&x| x as f32).collect())
+        })
+        .collect()
+}
+
+fn write_npz(path: &Path, arrays: &Arrays) {
+    let mut w = rnndyn::npy::NpzWriter::new(path);
+    for (n, s, v) in arrays {
+        w.add(n, s, v).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn network_file_errors_name_file_array_and_shape() {
+    let dir = temp_dir("netfile-errors");
+    let (store, net) = one_vanilla(&dir);
+    let (cfg, fp) = (store.join("experiment.toml"), dir.join("fp"));
+    let run = |file: &Path, extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![file.as_os_str(), "--config".as_ref()];
+        args.push(cfg.as_os_str());
+        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+        args.extend(["--out".as_ref(), fp.as_os_str()]);
+        fixed_points(&args)
+    };
+    let shown = |p: &Path| p.display().to_string();
+
+    // Neither layout: the file and what it holds, not a request for --arch.
+    let other = dir.join("other.npz");
+    write_npz(&other, &vec![("A".into(), vec![3], vec![0.0; 3])]);
+    let err = fails_with(
+        &run(&other, &[]),
+        &[&shown(&other), "either layout", "\"A\""],
+    );
+    assert!(!err.contains("--arch"), "{err}");
+    let empty = dir.join("empty.npz");
+    write_npz(&empty, &Vec::new());
+    fails_with(
+        &run(&empty, &[]),
+        &[&shown(&empty), "either layout", "none"],
+    );
+    // A forced layout the file does not have.
+    let torch = dir.join("torch.npz");
+    succeeded(&export_torch(&net, &torch, &[]));
+    fails_with(
+        &run(&torch, &["--layout", "rnndyn"]),
+        &[&shown(&torch), "not an rnndyn-layout", "weight_hh_l0"],
+    );
+    let params = net.join("params.npz");
+    fails_with(
+        &run(&params, &["--layout", "torch"]),
+        &[&shown(&params), "no weight_hh_l0", "\"W\""],
+    );
+    fails_with(&run(&params, &[]), &[&shown(&params), "needs --arch"]);
+
+    // The unmodified rnndyn-layout file loads; each change below is refused.
+    succeeded(&run(&params, &["--arch", "vanilla"]));
+    let arrays = npz_arrays(&params);
+    let variant = |name: &str, edit: &dyn Fn(&mut Arrays)| {
+        let mut a = arrays.clone();
+        edit(&mut a);
+        let path = dir.join(name);
+        write_npz(&path, &a);
+        path
+    };
+    let reshape = |key: &'static str, shape: Vec<usize>| {
+        move |a: &mut Arrays| {
+            a.iter_mut().find(|x| x.0 == key).unwrap().1 = shape.clone();
+        }
+    };
+    let w3 = variant("w3.npz", &reshape("W", vec![1, 8, 8]));
+    let err = fails_with(
+        &run(&w3, &["--arch", "vanilla"]),
+        &[&shown(&w3), "`W`", "[1, 8, 8]", "(N, N)"],
+    );
+    assert!(!err.contains("hidden size"), "{err}");
+    let b2 = variant("b2.npz", &reshape("b", vec![8, 1]));
+    fails_with(
+        &run(&b2, &["--arch", "vanilla"]),
+        &[&shown(&b2), "`b`", "[8, 1]", "1-D"],
+    );
+    let extra = variant("extra.npz", &|a| {
+        a.push(("notes".into(), vec![2], vec![1.0, 2.0]));
+        a.push(("bh".into(), vec![8], vec![0.0; 8]));
+    });
+    fails_with(
+        &run(&extra, &["--arch", "vanilla"]),
+        &[&shown(&extra), "unexpected arrays", "\"notes\"", "\"bh\""],
+    );
+}
+
+#[test]
+fn contradicting_arch_is_refused_and_diverged_networks_warn() {
+    let dir = temp_dir("arch-diverged");
+    let (store, net) = one_vanilla(&dir);
+    let cfg = store.join("experiment.toml");
+    let file = dir.join("v.npz");
+    succeeded(&export_torch(&net, &file, &[]));
+    let with_arch = |arch: &str| {
+        fixed_points(&[
+            file.as_os_str(),
+            "--config".as_ref(),
+            cfg.as_os_str(),
+            "--arch".as_ref(),
+            arch.as_ref(),
+        ])
+    };
+    fails_with(
+        &with_arch("gru"),
+        &[
+            &file.display().to_string(),
+            "--arch gru",
+            "weight_hh_l0",
+            "--arch vanilla",
+        ],
+    );
+    fails_with(&with_arch("gruu"), &["--arch gruu"]);
+    succeeded(&with_arch("vanilla"));
+
+    // Mark the network diverged: it is still analysed and exported, with one warning line.
+    let json = net.join("network.json");
+    let text = std::fs::read_to_string(&json).unwrap();
+    assert!(text.contains("\"diverged\": false"), "{text}");
+    std::fs::write(
+        &json,
+        text.replace("\"diverged\": false", "\"diverged\": true")
+            .replace("\"diverged_at_step\": null", "\"diverged_at_step\": 3"),
+    )
+    .unwrap();
+    let warned = |out: &std::process::Output| {
+        succeeded(out);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+        assert_eq!(lines.len(), 1, "{err}");
+        assert!(
+            lines[0].contains("vanilla-tanh-n8-l2_0-lr_1e-2-s0")
+                && lines[0].contains("diverged")
+                && lines[0].contains("step 3"),
+            "{err}"
+        );
+    };
+    warned(&fixed_points(&[net.as_os_str()]));
+    warned(&export_torch(&net, &dir.join("d.npz"), &[]));
+    let rust = bin()
+        .arg("export")
+        .arg("--rust")
+        .arg(&net)
+        .arg("-o")
+        .arg(dir.join("d.rs"))
+        .output()
+        .unwrap();
+    warned(&rust);
+    // A network that did not diverge exports without a warning.
+    std::fs::write(&json, &text).unwrap();
+    let out = export_torch(&net, &dir.join("ok.npz"), &[]);
+    succeeded(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
 }
