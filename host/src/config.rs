@@ -532,13 +532,34 @@ pub fn first_difference(a: &RawExperiment, b: &RawExperiment) -> Option<(String,
 
 /// Reads and validates an experiment file.
 pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
+    use std::io::Read;
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let read_err = |source| ConfigError::Read {
         file: file.clone(),
         source,
-    })?;
+    };
+    // Bounded: `--config /dev/zero` (or a data file passed by mistake) is refused, not read
+    // until memory runs out.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(read_err)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_err)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::Parse {
+            file,
+            message: format!(
+                "larger than {} KiB; an experiment file is a few hundred lines",
+                MAX_CONFIG_BYTES / 1024
+            ),
+        });
+    }
     parse(&text, &file)
 }
+
+/// Largest experiment file read.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Parses and validates experiment text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Experiment, ConfigError> {

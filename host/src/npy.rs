@@ -109,7 +109,35 @@ pub struct NpyHeader {
 /// Reads a 1-D or 2-D float array from an `.npy` file.
 pub fn read_matrix(path: impl AsRef<Path>) -> Result<Matrix, NpyError> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|e| io_err(path, e))?;
+    let mut file = fs::File::open(path).map_err(|e| io_err(path, e))?;
+    // Bounded reads: a device (`/dev/zero`) or a large file that is not an `.npy` fails on
+    // its first bytes instead of being read whole.
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(12 + MAX_HEADER_LEN as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_err(path, e))?;
+    let header = parse_header(&bytes, path)?;
+    let item = header
+        .descr
+        .get(2..)
+        .and_then(|d| d.parse::<u64>().ok())
+        .unwrap_or(8)
+        .max(1);
+    let data = header
+        .shape
+        .iter()
+        .try_fold(item, |n, &d| n.checked_mul(d))
+        .unwrap_or(u64::MAX);
+    // One byte past the data, so trailing bytes are still reported.
+    let want = (header.data_offset as u64)
+        .saturating_add(data)
+        .saturating_add(1);
+    if want > bytes.len() as u64 {
+        file.take(want - bytes.len() as u64)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_err(path, e))?;
+    }
     parse_matrix(&bytes, path)
 }
 

@@ -12,6 +12,8 @@
 //! - `compare_is_exact_at_extreme_scales_and_embed_refuses_them`: every `compare` metric gives
 //!   the same value for data scaled by 2^±900; `embed` of distances whose squares overflow
 //!   or underflow is an error naming the file, not a NaN embedding.
+//! - `endless_inputs_are_refused_early`: `--config /dev/zero`, `compare`/`embed` of a device
+//!   fail at once, naming the file, instead of reading until memory runs out.
 //! - `all_diverged_store_stages_write_empty_results`: `topology`, `geometry` and `report` on
 //!   a store whose networks all diverged succeed with a warning that says so.
 //! - `errors_print_a_cause_only_when_it_adds_information`.
@@ -427,6 +429,41 @@ fn compare_is_exact_at_extreme_scales_and_embed_refuses_them() {
                 assert!(err.contains(name) && err.contains("largest entry"), "{err}");
             }
         }
+    }
+}
+
+#[test]
+fn endless_inputs_are_refused_early() {
+    let zero = Path::new("/dev/zero");
+    if !zero.exists() {
+        return; // not a Unix-like system
+    }
+    let dir = temp_dir("endless");
+    let runs: [&[&str]; 3] = [
+        &["train", "--config", "/dev/zero", "--out"],
+        &["compare", "/dev/zero", "/dev/zero"],
+        &["embed", "/dev/zero"],
+    ];
+    for args in runs {
+        let mut cmd = bin();
+        cmd.args(args);
+        if args[0] == "train" {
+            cmd.arg(dir.join("s"));
+        }
+        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+        let start = Instant::now();
+        // Generous: the bounded read takes milliseconds; an unbounded one never ends.
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(60) {
+                child.kill().unwrap();
+                panic!("{args:?} still reading after 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("/dev/zero"), "{args:?}: {err}");
     }
 }
 
