@@ -563,9 +563,39 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Parses and validates experiment text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Experiment, ConfigError> {
-    let raw: RawExperiment = toml::from_str(text).map_err(|e| ConfigError::Parse {
+    let syntax = |e: toml::de::Error| ConfigError::Parse {
         file: file.into(),
         message: e.to_string().trim_end().to_string(),
+    };
+    let de = toml::Deserializer::parse(text).map_err(syntax)?;
+    // The path to the value that did not fit its type (`training.steps`), so that type
+    // errors read like the range checks of `validate`.
+    let raw: RawExperiment = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.span().filter(|_| key != "." && !key.is_empty()) {
+            Some(span) => {
+                let line = text
+                    .get(..span.start)
+                    .map_or(0, |t| t.matches('\n').count())
+                    + 1;
+                let message = inner.message();
+                if message.starts_with("unknown field") {
+                    ConfigError::Parse {
+                        file: file.into(),
+                        message: format!("`{key}`: {message} (line {line})"),
+                    }
+                } else {
+                    ConfigError::Invalid {
+                        file: file.into(),
+                        key,
+                        value: text.get(span).unwrap_or("?").trim().to_string(),
+                        reason: format!("{message} (line {line})"),
+                    }
+                }
+            }
+            None => syntax(inner),
+        }
     })?;
     validate(raw, file)
 }
@@ -599,6 +629,17 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
         value,
         reason: reason.into(),
     };
+    // A store saves its experiment as TOML, whose integers are signed 64-bit.
+    if raw.seed > i64::MAX as u64 {
+        return Err(bad(
+            "seed",
+            raw.seed.to_string(),
+            &format!(
+                "must be at most {} (TOML integers are signed 64-bit)",
+                i64::MAX
+            ),
+        ));
+    }
     // Every task section is checked, not only the one `kind` selects: a bad value in a
     // section the user edited should not pass unnoticed until they switch tasks.
     let f = &raw.task.flipflop;

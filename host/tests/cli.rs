@@ -355,6 +355,42 @@ fn bad_config_exits_2_naming_file_key_value() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+
+    // Type errors name the key path and the value too, not only the TOML position.
+    let cases = [
+        ("steps = 120", "steps = -5", "`training.steps` = -5: "),
+        (
+            "batch = 32",
+            "batch = \"big\"",
+            "`training.batch` = \"big\": ",
+        ),
+        (
+            "hidden_sizes = [8]",
+            "hidden_sizes = [8, \"x\"]",
+            "`population.hidden_sizes[1]` = \"x\": ",
+        ),
+        (
+            "steps = 120",
+            "stepz = 120",
+            "`training.stepz`: unknown field",
+        ),
+        (
+            "seed = 3",
+            "seed = 18446744073709551615",
+            "`seed` = 18446744073709551615: ",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert!(SMALL.contains(from), "{from}");
+        let cfg = write_config(&dir, &SMALL.replacen(from, to, 1));
+        let out = train(&cfg, &dir.join("s"), &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{to}: {err}");
+        assert!(
+            err.contains("experiment.toml") && err.contains(expected),
+            "{to}: {err}"
+        );
+    }
 }
 
 #[test]
