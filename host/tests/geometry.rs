@@ -1,13 +1,19 @@
 //! Geometry analyses: reference values from an independent NumPy/SciPy implementation
 //! (`tests/data/make_geometry_ref.py` → `tests/data/geometry_ref.npz`), invariance
 //! properties, MDS recovery, and bad-input errors.
+//!
+//! MDS section: recovery of Euclidean configurations, SMACOF against classical, determinism,
+//! relative tolerances of the distance-matrix checks, coincident points, `dims = n`, stress
+//! of given coordinates, `tol` validation, SMACOF results as Guttman fixed points (every
+//! code path, several parallel chunks), SMACOF against a plain re-implementation of its
+//! iteration and stopping rule, and the lowest-stress start winning.
 
 use nalgebra::DMatrix;
 use proptest::prelude::*;
 use rnndyn::analysis::{
     classical_mds, debiased_linear_cka, linear_cka, pairwise_distances, rbf_cka, shape_distance,
-    smacof, svcca, AnalysisError, LinearCkaPrep, Matrix, Metric, RbfCkaPrep, ShapePrep,
-    SmacofOptions, SvccaOptions, SvccaReduction, Truncation,
+    smacof, stress, svcca, validate_distance_matrix, AnalysisError, LinearCkaPrep, Matrix, Metric,
+    RbfCkaPrep, ShapePrep, SmacofOptions, SvccaOptions, SvccaReduction, Truncation,
 };
 use rnndyn::npy::{self, NpyError};
 use rnndyn_core::Rng;
@@ -805,6 +811,295 @@ fn smacof_is_deterministic() {
         };
         assert_eq!(on(1), on(3), "dims {dims}");
     }
+}
+
+/// L1 distances between random points: a non-Euclidean matrix on which SMACOF has work to
+/// do from the classical start.
+fn l1_distances(n: usize, dims: usize, seed: u64) -> Matrix {
+    let mut rng = Rng::new(seed);
+    let pts = Matrix::from_fn(n, dims, |_, _| rng.normal());
+    Matrix::from_fn(n, n, |i, j| {
+        pts.row(i)
+            .iter()
+            .zip(pts.row(j))
+            .map(|(a, b)| (a - b).abs())
+            .sum()
+    })
+}
+
+/// `(1/n) Σ_{j≠i} (d_ij/δ_ij)(z_i − z_j)` (terms with δ_ij = 0 dropped), written out
+/// independently of the library.
+fn guttman_reference(d: &Matrix, z: &Matrix) -> Matrix {
+    let (n, k) = z.shape();
+    Matrix::from_fn(n, k, |i, c| {
+        let mut acc = 0.0;
+        for j in 0..n {
+            let e = distances_between(z, i, j);
+            if j != i && e > 0.0 {
+                acc += d.get(i, j) / e * (z.get(i, c) - z.get(j, c));
+            }
+        }
+        acc / n as f64
+    })
+}
+
+fn distances_between(z: &Matrix, i: usize, j: usize) -> f64 {
+    z.row(i)
+        .iter()
+        .zip(z.row(j))
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt()
+}
+
+fn raw_stress_reference(d: &Matrix, z: &Matrix) -> f64 {
+    let n = d.rows();
+    let mut s = 0.0;
+    for i in 0..n {
+        for j in i + 1..n {
+            s += (d.get(i, j) - distances_between(z, i, j)).powi(2);
+        }
+    }
+    s
+}
+
+/// The documented SMACOF iteration from one start: Guttman steps while the stress does not
+/// increase, stopping on a relative decrease `≤ tol` or after `max_iter` accepted steps.
+fn smacof_reference(d: &Matrix, start: Matrix, max_iter: usize, tol: f64) -> (Matrix, usize) {
+    let mut z = start;
+    let mut s = raw_stress_reference(d, &z);
+    let mut iters = 0;
+    while iters < max_iter {
+        let next = guttman_reference(d, &z);
+        let s_next = raw_stress_reference(d, &next);
+        if s_next > s {
+            break;
+        }
+        iters += 1;
+        z = next;
+        let improved = s - s_next;
+        let old = s;
+        s = s_next;
+        if improved <= tol * old {
+            break;
+        }
+    }
+    (z, iters)
+}
+
+#[test]
+fn distance_matrix_tolerances_are_relative_to_the_largest_entry() {
+    // Rounding-level asymmetry and diagonal of a matrix with entries ~1e6 are accepted
+    // (1e-6 against 1e-9 · 2e6), the same absolute defects at ~1e-6 are not.
+    let base = distances(&Matrix::new(3, 1, vec![0.0, 1.0, 2.0]).unwrap());
+    let big = scaled(&base, 1e6);
+    let mut asym = big.clone();
+    asym.set(0, 1, asym.get(0, 1) + 1e-6);
+    validate_distance_matrix(&asym, 1e-9).unwrap();
+    let mut diag = big.clone();
+    diag.set(1, 1, 1e-6);
+    validate_distance_matrix(&diag, 1e-9).unwrap();
+    let small = scaled(&base, 1e-6);
+    let mut asym = small.clone();
+    asym.set(0, 1, asym.get(0, 1) + 1e-12);
+    assert!(matches!(
+        validate_distance_matrix(&asym, 1e-9),
+        Err(AnalysisError::NotSymmetric { i: 0, j: 1, .. })
+    ));
+    let mut diag = small;
+    diag.set(1, 1, 1e-12);
+    assert!(matches!(
+        validate_distance_matrix(&diag, 1e-9),
+        Err(AnalysisError::NonZeroDiagonal { i: 1, .. })
+    ));
+}
+
+#[test]
+fn coincident_points() {
+    // Identical networks give an all-zero distance matrix: valid, embedded at the origin
+    // with zero stress (not 0/0 in stress-1, not d/δ with δ = 0 in the Guttman transform,
+    // whose NaN would show after an odd number of steps), in every code path.
+    let d = Matrix::zeros(4, 4);
+    validate_distance_matrix(&d, 1e-9).unwrap();
+    assert_eq!(stress(&d, &Matrix::zeros(4, 2)), (0.0, 0.0));
+    for dims in 1..=4 {
+        let c = classical_mds(&d, dims).unwrap();
+        for max_iter in [1, 300] {
+            let o = SmacofOptions {
+                dims,
+                max_iter,
+                ..Default::default()
+            };
+            let s = smacof(&d, &o).unwrap();
+            for e in [&c, &s] {
+                assert!(e.coords.as_slice().iter().all(|&v| v == 0.0), "{e:?}");
+                assert_eq!((e.raw_stress, e.stress1), (0.0, 0.0));
+            }
+            // Ties go to the earliest start, the classical one.
+            assert_eq!(s.best_start, Some(0));
+        }
+    }
+}
+
+#[test]
+fn classical_mds_into_as_many_dimensions_as_points() {
+    // dims = n is allowed: a triangle embeds exactly, the third eigenvalue is ~0.
+    let pts = Matrix::new(3, 2, vec![0.0, 0.0, 3.0, 0.0, 0.0, 4.0]).unwrap();
+    let e = classical_mds(&distances(&pts), 3).unwrap();
+    assert_eq!(e.coords.shape(), (3, 3));
+    assert!(e.stress1 < 1e-12, "{}", e.stress1);
+    assert!(e.eigenvalues.unwrap()[2].abs() < 1e-12);
+    assert!(matches!(
+        classical_mds(&distances(&pts), 4),
+        Err(AnalysisError::InvalidParameter { name: "dims", .. })
+    ));
+}
+
+#[test]
+fn stress_of_given_coordinates() {
+    // Points of a 3-4-5 triangle against targets 3, 4, 6: raw stress (6 − 5)² = 1 and
+    // stress-1 √(1 / (9 + 16 + 36)).
+    let coords = Matrix::new(3, 2, vec![0.0, 0.0, 3.0, 0.0, 0.0, 4.0]).unwrap();
+    let d = Matrix::new(3, 3, vec![0.0, 3.0, 4.0, 3.0, 0.0, 6.0, 4.0, 6.0, 0.0]).unwrap();
+    let (raw, s1) = stress(&d, &coords);
+    assert!((raw - 1.0).abs() < 1e-12, "{raw}");
+    assert!((s1 - (1.0f64 / 61.0).sqrt()).abs() < 1e-12, "{s1}");
+}
+
+#[test]
+fn smacof_tol_is_validated() {
+    let d = distances(&random_matrix(5, 2, 1));
+    for tol in [-1e-9, f64::NAN, f64::INFINITY] {
+        let o = SmacofOptions {
+            tol,
+            ..Default::default()
+        };
+        assert!(
+            matches!(
+                smacof(&d, &o),
+                Err(AnalysisError::InvalidParameter { name: "tol", .. })
+            ),
+            "{tol}"
+        );
+    }
+    let o = SmacofOptions {
+        tol: 0.0,
+        ..Default::default()
+    };
+    smacof(&d, &o).unwrap();
+}
+
+#[test]
+fn smacof_converges_to_a_guttman_fixed_point() {
+    // 70 points (three parallel chunks of the transform) with non-Euclidean distances, in
+    // the 1-D, 2-D, 3-D and general (4-D) code paths: the result is a stationary point of
+    // the stress, i.e. a fixed point of the transform, and its reported stress is its own.
+    let d = l1_distances(70, 4, 11);
+    for dims in 1..=4 {
+        let o = SmacofOptions {
+            dims,
+            random_starts: 1,
+            max_iter: 20_000,
+            tol: 1e-12,
+            seed: 2,
+        };
+        let e = smacof(&d, &o).unwrap();
+        assert!(e.iterations.unwrap() > 0 && e.iterations.unwrap() < o.max_iter);
+        let g = guttman_reference(&d, &e.coords);
+        let scale = e
+            .coords
+            .as_slice()
+            .iter()
+            .map(|v| v.abs())
+            .fold(0.0, f64::max);
+        for (a, b) in g.as_slice().iter().zip(e.coords.as_slice()) {
+            assert!((a - b).abs() <= 1e-5 * scale, "dims {dims}: {a} vs {b}");
+        }
+        let raw = raw_stress_reference(&d, &e.coords);
+        assert!((e.raw_stress - raw).abs() <= 1e-9 * raw, "dims {dims}");
+        let norm: f64 = (0..70)
+            .flat_map(|i| (i + 1..70).map(move |j| (i, j)))
+            .map(|(i, j)| d.get(i, j).powi(2))
+            .sum();
+        assert!(
+            (e.stress1 - (raw / norm).sqrt()).abs() <= 1e-9,
+            "dims {dims}"
+        );
+    }
+}
+
+#[test]
+fn smacof_follows_the_documented_iteration() {
+    // From the classical start only: the same steps and the same stopping point as a plain
+    // re-implementation, for a relative-decrease stop and for the iteration cap.
+    let d = l1_distances(40, 3, 4);
+    for dims in [2, 5] {
+        let classical = classical_mds(&d, dims).unwrap().coords;
+        for (max_iter, tol) in [(1000, 1e-4), (1000, 1e-2), (3, 0.0), (0, 0.0)] {
+            let o = SmacofOptions {
+                dims,
+                random_starts: 0,
+                max_iter,
+                tol,
+                seed: 0,
+            };
+            let e = smacof(&d, &o).unwrap();
+            let (z, iters) = smacof_reference(&d, classical.clone(), max_iter, tol);
+            let what = format!("dims {dims}, max_iter {max_iter}, tol {tol}");
+            assert_eq!(e.iterations, Some(iters), "{what}");
+            assert_eq!(e.best_start, Some(0), "{what}");
+            if max_iter == 0 {
+                assert_eq!(e.coords, classical, "{what}");
+            }
+            if max_iter == 3 {
+                assert_eq!(iters, 3, "{what}");
+            }
+            for (a, b) in e.coords.as_slice().iter().zip(z.as_slice()) {
+                assert!((a - b).abs() <= 1e-9, "{what}: {a} vs {b}");
+            }
+        }
+    }
+}
+
+#[test]
+fn smacof_keeps_the_lowest_stress_start() {
+    // Random dissimilarities in [1, 2] (a metric, far from Euclidean, with many local
+    // minima) in 1–3 dimensions. Each extra random start adds one run, so the stress never
+    // increases with the number of starts and strictly drops exactly when the new start
+    // wins; on two of these matrices a random start beats the classical one.
+    let mut random_wins = 0;
+    for seed in 0..6 {
+        let mut rng = Rng::new(100 + seed);
+        let n = 15;
+        let mut d = Matrix::zeros(n, n);
+        for i in 0..n {
+            for j in i + 1..n {
+                let v = 1.0 + rng.uniform();
+                d.set(i, j, v);
+                d.set(j, i, v);
+            }
+        }
+        let mut prev: Option<f64> = None;
+        for k in 0..=8 {
+            let o = SmacofOptions {
+                random_starts: k,
+                dims: 1 + seed as usize % 3,
+                seed,
+                ..Default::default()
+            };
+            let e = smacof(&d, &o).unwrap();
+            let s = e.raw_stress;
+            if let Some(p) = prev {
+                assert!(s <= p, "seed {seed}, {k} starts: {s} > {p}");
+                if s < p {
+                    assert_eq!(e.best_start, Some(k), "seed {seed}");
+                    random_wins += 1;
+                }
+            }
+            prev = Some(s);
+        }
+    }
+    assert!(random_wins > 0);
 }
 
 // ------------------------------------------------------------------------------------

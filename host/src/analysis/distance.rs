@@ -655,6 +655,42 @@ mod tests {
     }
 
     #[test]
+    fn route_follows_the_cost_model() {
+        // The documented comparison, written out pair by pair: cross n·d_i·d_j per pair
+        // against GRAM_MADD_WEIGHT · E · (Σ d_i + pairs), over populations of unequal
+        // widths on both sides of the break-even point.
+        let (mut gram, mut cross) = (0, 0);
+        for n in [12, 40, 150] {
+            for base in [3, 8, 20, 50] {
+                for p in 2..=40 {
+                    let widths: Vec<usize> = (0..p).map(|i| base + (i * 7) % 5).collect();
+                    let mats: Vec<Mat<f64>> = widths.iter().map(|&d| Mat::zeros(n, d)).collect();
+                    let xs: Vec<_> = mats.iter().map(|m| m.as_ref()).collect();
+                    let plan = GramPlan::new(n, p, GRAM_BUDGET_BYTES).unwrap();
+                    let mut cross_madds = 0.0;
+                    for i in 0..p {
+                        for j in i + 1..p {
+                            cross_madds += (n * widths[i] * widths[j]) as f64;
+                        }
+                    }
+                    let sum_d: usize = widths.iter().sum();
+                    let pairs = p * (p - 1) / 2;
+                    let gram_madds = GRAM_MADD_WEIGHT * (plan.entries * (sum_d + pairs)) as f64;
+                    let got = cka_route(&xs, GRAM_BUDGET_BYTES);
+                    if gram_madds < cross_madds {
+                        assert!(matches!(got, CkaRoute::Gram(_)), "n {n}, p {p}, d {base}");
+                        gram += 1;
+                    } else {
+                        assert!(matches!(got, CkaRoute::Cross), "n {n}, p {p}, d {base}");
+                        cross += 1;
+                    }
+                }
+            }
+        }
+        assert!(gram > 50 && cross > 50, "{gram} gram, {cross} cross");
+    }
+
+    #[test]
     fn row_mismatch_names_the_matrix() {
         let mats = vec![random_matrix(10, 2, 1), random_matrix(11, 2, 2)];
         let e = pairwise_distances(&mats, &Metric::LinearCka).unwrap_err();
