@@ -1108,7 +1108,7 @@ pub fn validate(raw: RawExperiment, file: &str) -> Result<Experiment, ConfigErro
 pub const MAX_NETWORKS: usize = 1_000_000;
 
 /// Most memory one network's training, evaluation or analysis may need, by the estimate of
-/// [`check_memory`]: a guard against a mistyped size (which would otherwise end in an
+/// `check_memory`: a guard against a mistyped size (which would otherwise end in an
 /// allocation failure), far above any study here (the 480-network population peaks at 97 MB).
 pub const MAX_NETWORK_BYTES: u64 = 16 << 30;
 
