@@ -96,7 +96,10 @@ pub fn store_for(
     args: &PopulationArgs,
 ) -> Result<Store, AppError> {
     let saved = out.join("experiment.toml");
-    if !saved.exists() && out.join("store.json").is_file() && has_entries(&out.join("networks")) {
+    if !saved.exists()
+        && out.join("store.json").is_file()
+        && crate::store::has_entries(&out.join("networks"))
+    {
         return Err(format!(
             "{}: the store has networks but no experiment.toml, so they cannot be checked against \
              {}; put the store's experiment file back, or use another --out",
@@ -122,11 +125,6 @@ pub fn store_for(
         }
     }
     Ok(Store::create(out, text)?)
-}
-
-/// Whether `dir` is a directory with at least one entry.
-fn has_entries(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
 }
 
 /// Parses `K/N`, or `slurm` (the array task's shard, from Slurm's environment).

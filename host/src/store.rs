@@ -194,6 +194,11 @@ pub struct NamedArrays {
     pub arrays: Vec<(String, Vec<u64>, Vec<f32>)>,
 }
 
+/// Whether `dir` is a directory with at least one entry.
+pub fn has_entries(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
+}
+
 /// An opened store.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -205,7 +210,7 @@ impl Store {
     pub fn create(root: &Path, experiment_toml: &str) -> Result<Store, StoreError> {
         let marker = root.join("store.json");
         // Never scatter a store's files through an unrelated directory.
-        if !marker.exists() && std::fs::read_dir(root).is_ok_and(|mut d| d.next().is_some()) {
+        if !marker.exists() && has_entries(root) {
             return Err(StoreError::NotAStore {
                 path: root.to_path_buf(),
                 reason: "the directory is not empty and has no store.json; use a new or empty \
