@@ -485,11 +485,17 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         FileLayout::Rnndyn => false,
         FileLayout::Auto => names.iter().any(|n| n.ends_with("weight_hh_l0")),
     };
-    let activation = match args.activation.as_str() {
-        "tanh" => rnndyn_core::Activation::Tanh,
-        "relu" => rnndyn_core::Activation::Relu,
-        other => return Err(format!("--activation {other:?}: expected tanh or relu").into()),
+    let activation = match args.activation.as_deref() {
+        None | Some("tanh") => rnndyn_core::Activation::Tanh,
+        Some("relu") => rnndyn_core::Activation::Relu,
+        Some(other) => return Err(format!("--activation {other:?}: expected tanh or relu").into()),
     };
+    let convention = args
+        .gru_convention
+        .as_deref()
+        .map(crate::store::parse_gru_convention)
+        .transpose()
+        .map_err(|e| format!("--gru-convention: {e}; expected reset-before or reset-after"))?;
     let (spec, params) = if is_torch {
         let sd = match tensors {
             Some(sd) => sd,
@@ -556,6 +562,33 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
                 .into());
             }
         }
+        // PyTorch's GRU and LSTM have no activation or convention to choose: an option
+        // that says otherwise would analyse a network the file does not hold.
+        if activation == rnndyn_core::Activation::Relu && arch != Arch::Vanilla {
+            return Err(format!(
+                "{}: --activation relu contradicts the file: a PyTorch {cell} is always tanh",
+                path.display()
+            )
+            .into());
+        }
+        match convention {
+            Some(c) if arch != Arch::Gru => {
+                return Err(format!(
+                    "{}: --gru-convention {} given, but the file holds a PyTorch {cell}, not a GRU",
+                    path.display(),
+                    crate::store::gru_convention_name(c)
+                )
+                .into())
+            }
+            Some(GruConvention::ResetBeforeProduct) => {
+                return Err(format!(
+                    "{}: --gru-convention reset-before contradicts the file: a PyTorch GRU applies the reset gate after the recurrent product (reset-after)",
+                    path.display()
+                )
+                .into())
+            }
+            _ => {}
+        }
         let keys = crate::torch::Keys {
             rnn: rnn_prefix,
             readout: args.readout_prefix.clone(),
@@ -597,7 +630,18 @@ fn fixed_points_file(args: &FixedPointsArgs) -> Result<ExitCode, AppError> {
         })?;
         let arch = Arch::parse(arch_name)
             .ok_or_else(|| format!("--arch {arch_name:?}: expected vanilla, ugrnn, gru or lstm"))?;
-        let conv = crate::store::parse_gru_convention(&args.gru_convention)?;
+        let conv = match convention {
+            Some(c) if arch != Arch::Gru => {
+                return Err(format!(
+                    "--gru-convention {} given with --arch {}: only a GRU has a convention",
+                    crate::store::gru_convention_name(c),
+                    arch.name()
+                )
+                .into())
+            }
+            Some(c) => c,
+            None => GruConvention::ResetBeforeProduct,
+        };
         let shape_of = |name: &str| -> Result<Vec<usize>, AppError> {
             match &tensors {
                 Some(sd) => sd.get(name).map(|a| a.shape.clone()).ok_or_else(|| {

@@ -88,12 +88,15 @@ pub struct FixedPointsArgs {
     /// file's cell follows from its shapes, and a different --arch is an error.
     #[arg(long)]
     pub arch: Option<String>,
-    /// Activation of a network file (tanh or relu; PyTorch GRU/LSTM are tanh).
-    #[arg(long, default_value = "tanh")]
-    pub activation: String,
-    /// GRU convention of an rnndyn-layout GRU (`reset-before` or `reset-after`).
-    #[arg(long, default_value = "reset-before")]
-    pub gru_convention: String,
+    /// Activation of a network file: tanh (default) or relu. PyTorch GRU and LSTM cells are
+    /// always tanh, so relu with one of them is an error.
+    #[arg(long, value_name = "NAME")]
+    pub activation: Option<String>,
+    /// GRU convention of an rnndyn-layout GRU: `reset-before` (default) or `reset-after`.
+    /// A PyTorch GRU is reset-after, so `reset-before` with one is an error; a cell that is
+    /// not a GRU takes no convention.
+    #[arg(long, value_name = "NAME")]
+    pub gru_convention: Option<String>,
     /// Readout key prefix in a PyTorch file.
     #[arg(long, default_value = "readout.")]
     pub readout_prefix: String,

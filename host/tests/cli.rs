@@ -39,6 +39,7 @@
 //!   of vanilla (tanh, relu), reset-after GRU and LSTM networks imports back bit for bit,
 //!   `fixed-points FILE.npz` finds the same fixed points as `fixed-points NETWORK_DIR`, and
 //!   PyTorch's equations in NumPy reproduce rnndyn's probe activity (also with key prefixes);
+//!   `--activation relu` or `--gru-convention reset-before` with a PyTorch GRU is refused;
 //!   `-o FILE.safetensors` writes the same F32 tensors, and `fixed-points FILE.safetensors`
 //!   gives the same fixed points JSON.
 //! - `export_torch_refuses_what_pytorch_cannot_express`: UGRNN, reset-before GRU, relu
@@ -57,7 +58,8 @@
 //!   wrong `--layout`, a 3-D `W`, a 2-D bias and extra arrays are errors naming the file and
 //!   the arrays (with their shapes).
 //! - `contradicting_arch_is_refused_and_diverged_networks_warn`: `--arch` other than a
-//!   PyTorch file's cell is an error naming both; `fixed-points` and `export` of a diverged
+//!   PyTorch file's cell is an error naming both, as is `--gru-convention` for a cell that
+//!   is not a GRU; `fixed-points` and `export` of a diverged
 //!   network succeed with one warning line naming it.
 
 use std::path::{Path, PathBuf};
@@ -1282,6 +1284,39 @@ fn export_torch_round_trips_through_fixed_points_and_pytorch_equations() {
         );
     }
 
+    // A PyTorch GRU is tanh and reset-after, an LSTM has no convention: options that say
+    // otherwise are refused, the one that agrees changes nothing.
+    let gru_file = dir.join("gru-tanh.npz");
+    let gru_net = store.join("networks/gru-tanh-n8-l2_0-lr_1e-2-s0");
+    let with = |file: &Path, extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![file.as_os_str(), "--config".as_ref()];
+        args.push(cfg.as_os_str());
+        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+        fixed_points(&args)
+    };
+    let gru_shown = gru_file.display().to_string();
+    fails_with(
+        &with(&gru_file, &["--activation", "relu"]),
+        &[&gru_shown, "--activation relu", "GRU is always tanh"],
+    );
+    fails_with(
+        &with(&gru_file, &["--gru-convention", "reset-before"]),
+        &[&gru_shown, "--gru-convention reset-before", "(reset-after)"],
+    );
+    fails_with(
+        &with(&gru_file, &["--gru-convention", "sideways"]),
+        &["--gru-convention", "\"sideways\""],
+    );
+    let lstm_file = dir.join("lstm-tanh.npz");
+    fails_with(
+        &with(&lstm_file, &["--gru-convention", "reset-after"]),
+        &[&lstm_file.display().to_string(), "PyTorch LSTM, not a GRU"],
+    );
+    assert_eq!(
+        from_file(&gru_file, "gru-after", &["--gru-convention", "reset-after"]),
+        fixed_points_json(&[gru_net.as_os_str()]),
+    );
+
     // Key prefixes: written as asked, read back by import_with, fixed-points and NumPy.
     let net = store.join("networks/gru-tanh-n8-l2_0-lr_1e-2-s0");
     let file = dir.join("prefixed.npz");
@@ -1664,6 +1699,22 @@ fn contradicting_arch_is_refused_and_diverged_networks_warn() {
     );
     fails_with(&with_arch("gruu"), &["--arch gruu"]);
     succeeded(&with_arch("vanilla"));
+    // Only a GRU has a convention, in either layout.
+    let with_convention = |file: &Path, arch: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![file.as_os_str(), "--config".as_ref()];
+        args.push(cfg.as_os_str());
+        args.extend(arch.iter().map(|a| std::ffi::OsStr::new(*a)));
+        args.extend(["--gru-convention", "reset-after"].map(std::ffi::OsStr::new));
+        fixed_points(&args)
+    };
+    fails_with(
+        &with_convention(&file, &[]),
+        &[&file.display().to_string(), "PyTorch RNN, not a GRU"],
+    );
+    fails_with(
+        &with_convention(&net.join("params.npz"), &["--arch", "vanilla"]),
+        &["--gru-convention reset-after given with --arch vanilla"],
+    );
 
     // Mark the network diverged: it is still analysed and exported, with one warning line.
     let json = net.join("network.json");
