@@ -1005,6 +1005,135 @@ fn lu_determinant_matches_eigen_product() {
     }
 }
 
+/// The error message carries the estimate; `Core` errors print as the wrapped error.
+#[test]
+fn lu_error_display_names_the_estimate() {
+    let msg = LuError::Singular { rcond: 0.25f64 }.to_string();
+    assert!(msg.contains("singular") && msg.contains("0.25"), "{msg}");
+    assert_eq!(
+        LuError::<f64>::Core(Error::NonFinite).to_string(),
+        Error::NonFinite.to_string()
+    );
+    assert_eq!(
+        Error::from(LuError::Singular { rcond: 0.0f64 }),
+        Error::Singular
+    );
+}
+
+/// The empty matrix has rcond 1 and is never rejected, even by a threshold of 1 that
+/// rejects the identity (the threshold test is `rcond <= threshold`).
+#[test]
+fn lu_empty_matrix_is_never_singular() {
+    let p = LuParams {
+        rcond_threshold: 1.0,
+    };
+    let lu = lu_factor(0, &mut [], &mut [], &mut [], &p).unwrap();
+    assert_eq!((lu.rcond(), lu.det()), (1.0, Ok(1.0)));
+    let mut id = [1.0f64];
+    assert!(matches!(
+        lu_factor(1, &mut id, &mut [0], &mut [0.0; 2], &p),
+        Err(LuError::Singular { rcond }) if rcond == 1.0
+    ));
+}
+
+/// `n()`, `norm1()`, `factors()` and `pivots()` describe the matrix that was factored:
+/// `P A = L U` up to rounding, with sizes around the panel width.
+#[test]
+fn lu_accessors_describe_the_factored_matrix() {
+    let mut rng = Rng::new(23);
+    for n in [1, 2, 7, 8, 9, 17] {
+        let a = randn(n, &mut rng);
+        let mut w = a.clone();
+        let mut piv = vec![0; n];
+        let mut s = vec![0.0; lu_scratch_len(n)];
+        let lu = lu_factor(n, &mut w, &mut piv, &mut s, &LuParams::default()).unwrap();
+        assert_eq!(lu.n(), n);
+        assert!(
+            (lu.norm1() - norm1(n, &a)).abs() <= 1e-15 * norm1(n, &a),
+            "n = {n}"
+        );
+        let mut pa = a.clone();
+        for (k, &p) in lu.pivots().iter().enumerate() {
+            for j in 0..n {
+                pa.swap(k * n + j, p * n + j);
+            }
+        }
+        let f = lu.factors();
+        for i in 0..n {
+            for j in 0..n {
+                let lu_ij: f64 = (0..=i.min(j))
+                    .map(|k| if k == i { 1.0 } else { f[i * n + k] } * f[k * n + j])
+                    .sum();
+                let err = (lu_ij - pa[i * n + j]).abs();
+                assert!(
+                    err <= 4.0 * n as f64 * f64::EPSILON * norm1(n, &a),
+                    "n = {n}"
+                );
+            }
+        }
+    }
+}
+
+fn lu_rcond(n: usize, a: &[f64]) -> f64 {
+    let mut w = a.to_vec();
+    let mut piv = vec![0; n];
+    let mut s = vec![0.0; lu_scratch_len(n)];
+    let p = LuParams {
+        rcond_threshold: 0.0,
+    };
+    lu_factor(n, &mut w, &mut piv, &mut s, &p).unwrap().rcond()
+}
+
+/// Small integer matrices (zeros in the iterates: `sign(0) = +1`) on which the rcond
+/// estimate is pinned down, against `1 / (‖A‖₁ ‖A⁻¹‖₁)` from nalgebra's inverse. On the
+/// first two, Hager's iteration reaches the maximising column: the estimate is exact,
+/// which depends on every sign, argmax and stopping test. On `[[1, 1], [1, 0]]`
+/// (A⁻¹ = [[0, 1], [1, −1]], ‖A‖₁ = ‖A⁻¹‖₁ = 2) it stops at column 0 (‖·‖₁ = 1), and
+/// only Higham's alternating vector x = (1, −2) lifts the estimate to
+/// ‖A⁻¹x‖₁ / ‖x‖₁ = 5/3: rcond = 1 / (2 · 5/3) = 0.3, never below the truth 0.25.
+#[test]
+fn lu_rcond_exact_on_small_integer_matrices() {
+    let exact: [&[f64]; 2] = [
+        &[
+            2.0, -2.0, 0.0, -2.0, 0.0, 0.0, 0.0, 1.0, 1.0, 2.0, 1.0, 0.0, 1.0, 2.0, 1.0, -2.0,
+            -1.0, 0.0, -1.0, -2.0, 0.0, 0.0, 2.0, 0.0, -2.0,
+        ],
+        &[0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0],
+    ];
+    for a in exact {
+        let n = (a.len() as f64).sqrt() as usize;
+        let inv = DMatrix::from_row_slice(n, n, a).try_inverse().unwrap();
+        let truth = 1.0 / (norm1(n, a) * norm1(n, &transpose(n, inv.as_slice())));
+        let est = lu_rcond(n, a);
+        assert!(
+            (est - truth).abs() <= 1e-14 * truth,
+            "n = {n}: {est} vs {truth}"
+        );
+    }
+    let est = lu_rcond(2, &[1.0, 1.0, 1.0, 0.0]);
+    assert!((est - 0.3).abs() <= 1e-15, "{est}");
+}
+
+/// Threshold zero still rejects ∞ condition estimates: here ‖A⁻¹‖₁ ≈ 1e600 and the first
+/// solve of the estimator meets ∞ − ∞ (x₂ = −∞, x₁ = +∞), so the estimate is NaN and
+/// rcond must come out 0, not from the later (finite) steps of the iteration.
+#[test]
+fn lu_overflowing_inverse_is_singular_at_threshold_zero() {
+    let e = 1e-200;
+    let mut a = [
+        e, 1.0, 1.0, 1.0, //
+        0.0, e, 1.0, 1.0, //
+        0.0, 0.0, e, 1.0, //
+        0.0, 0.0, 0.0, e,
+    ];
+    let p = LuParams {
+        rcond_threshold: 0.0,
+    };
+    let mut piv = [0; 4];
+    let r = lu_factor(4, &mut a, &mut piv, &mut [0.0; 8], &p).map(|lu| lu.rcond());
+    assert_eq!(r, Err(LuError::Singular { rcond: 0.0 }));
+}
+
 /// A Gaussian `n × n` matrix with row `i` zeroed where bit `i` of `rows` is set and column
 /// `i` where bit `i` of `cols` is; also the number of indices zeroed either way.
 fn zero_rows_and_columns(n: usize, seed: u64, rows: u16, cols: u16) -> (Vec<f64>, usize) {
@@ -1229,6 +1358,39 @@ fn hessenberg_reconstructs_and_keeps_eigenvalues() {
         Err(Error::BufferSize { .. })
     ));
     assert_eq!(hessenberg_scratch_len(7), 21);
+}
+
+/// A column that is nearly reduced (entries below the subdiagonal 1e-9 of the one on it,
+/// of either sign): the reflector must take β = −sign(α)‖x‖, or α − β cancels (or
+/// vanishes, dropping the small entries); `Q H Qᵀ = A` to rounding either way.
+#[test]
+fn hessenberg_accurate_on_a_nearly_reduced_column() {
+    use rnndyn_core::linalg::{hessenberg, hessenberg_scratch_len};
+    let mut rng = Rng::new(37);
+    for n in [3, 5, 9] {
+        for alpha in [1.0, -1.0] {
+            let mut a = randn(n, &mut rng);
+            a[n] = alpha;
+            for i in 2..n {
+                a[i * n] *= 1e-9;
+            }
+            let mut h = a.clone();
+            let mut q = vec![0.0; n * n];
+            let mut s = vec![0.0; hessenberg_scratch_len(n)];
+            hessenberg(n, &mut h, Some(&mut q), &mut s).unwrap();
+            let qtq = matmul(n, &transpose(n, &q), &q);
+            let qhqt = orth_similar(n, &h, &q);
+            for k in 0..n * n {
+                let id = if k % (n + 1) == 0 { 1.0 } else { 0.0 };
+                assert!((qtq[k] - id).abs() < 1e-14, "n = {n}, α = {alpha}: QᵀQ");
+                let err = (qhqt[k] - a[k]).abs();
+                assert!(
+                    err < 1e-14 * fro(&a),
+                    "n = {n}, α = {alpha}: Q H Qᵀ off by {err:e}"
+                );
+            }
+        }
+    }
 }
 
 /// Deflation compares a subdiagonal entry with its diagonal neighbours (LAPACK `lahqr`),
