@@ -10,8 +10,11 @@ pub enum Error {
     /// `expected` ([`LengthRule::Exact`]: data buffers) or at least `expected`
     /// ([`LengthRule::AtLeast`]: scratch and work buffers, which may be longer).
     BufferSize {
+        /// The length the rule asks for.
         expected: usize,
+        /// The length given.
         got: usize,
+        /// Exact, or a lower bound.
         rule: LengthRule,
     },
     /// An input contains NaN or infinity.

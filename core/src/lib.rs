@@ -9,6 +9,7 @@
 //! `libm` (via [`Real`]), so a network gives the same numbers on a laptop and on a
 //! Cortex-M4.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(test)]
 extern crate std;

@@ -8,6 +8,9 @@ use core::fmt::{Debug, Display};
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 /// A floating-point scalar (`f32` or `f64`) whose maths is libm's.
+///
+/// The libm routines named below are the `f64` ones; `f32` calls their `f` variants
+/// (`expf`, `tanhf`, …).
 pub trait Real:
     Copy
     + Default
@@ -28,9 +31,13 @@ pub trait Real:
     + MulAssign
     + DivAssign
 {
+    /// 0.
     const ZERO: Self;
+    /// 1.
     const ONE: Self;
+    /// 2.
     const TWO: Self;
+    /// 0.5.
     const HALF: Self;
     /// Machine epsilon.
     const EPSILON: Self;
@@ -38,27 +45,46 @@ pub trait Real:
     const MAX: Self;
     /// Smallest positive normal value.
     const MIN_POSITIVE: Self;
+    /// π, rounded to the type.
     const PI: Self;
 
+    /// `x as Self` (rounds to nearest for `f32`).
     fn from_f64(x: f64) -> Self;
+    /// `self as f64` (exact).
     fn to_f64(self) -> f64;
+    /// `n as Self` (rounds to nearest above 2^24 for `f32`, 2^53 for `f64`).
     fn from_usize(n: usize) -> Self;
 
+    /// |x| (libm `fabs`).
     fn abs(self) -> Self;
+    /// √x (libm `sqrt`, correctly rounded).
     fn sqrt(self) -> Self;
+    /// eˣ (libm `exp`).
     fn exp(self) -> Self;
+    /// Natural logarithm (libm `log`).
     fn ln(self) -> Self;
+    /// Hyperbolic tangent (libm `tanh`).
     fn tanh(self) -> Self;
+    /// Sine (libm `sin`).
     fn sin(self) -> Self;
+    /// Cosine (libm `cos`).
     fn cos(self) -> Self;
+    /// Angle of the point `(x, self)` in (−π, π] (libm `atan2`).
     fn atan2(self, x: Self) -> Self;
+    /// √(self² + y²) without undue overflow (libm `hypot`).
     fn hypot(self, y: Self) -> Self;
+    /// `self^n` by repeated squaring (exact operations in a fixed order, so the same on
+    /// every target; not libm's `pow`).
     fn powi(self, n: i32) -> Self;
+    /// Largest integer ≤ x (libm `floor`).
     fn floor(self) -> Self;
     /// `self * a + b` with one rounding (software fma where the target has none).
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// |self| with the sign of `sign` (libm `copysign`).
     fn copysign(self, sign: Self) -> Self;
+    /// Neither infinite nor NaN.
     fn is_finite(self) -> bool;
+    /// NaN.
     fn is_nan(self) -> bool;
 
     /// Maximum that ignores NaN in `other` (like `f64::max`).
@@ -70,6 +96,7 @@ pub trait Real:
             other
         }
     }
+    /// Minimum that ignores NaN in `other` (like `f64::min`).
     #[inline(always)]
     fn min(self, other: Self) -> Self {
         if self <= other || other.is_nan() {
@@ -93,6 +120,7 @@ pub trait Real:
             e / (Self::ONE + e)
         }
     }
+    /// `self * self`.
     #[inline(always)]
     fn square(self) -> Self {
         self * self

@@ -28,11 +28,14 @@ pub enum GruConvention {
 /// convention only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GruCell<const N: usize, const I: usize> {
+    /// φ of the candidate (tanh or ReLU).
     pub activation: Activation,
+    /// Where the reset gate acts: before or after the recurrent product.
     pub convention: GruConvention,
 }
 
 impl<const N: usize, const I: usize> GruCell<N, I> {
+    /// A GRU with nonlinearity `activation` and reset `convention`.
     pub const fn new(activation: Activation, convention: GruConvention) -> Self {
         GruCell {
             activation,

@@ -15,6 +15,7 @@ use crate::Real;
 /// Cache (per step): `i | f | g | o | φ(c')`, each `N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LstmCell<const N: usize, const I: usize> {
+    /// φ of the cell input and output (tanh or ReLU).
     pub activation: Activation,
 }
 
@@ -27,6 +28,7 @@ struct Gates<'a, R> {
 }
 
 impl<const N: usize, const I: usize> LstmCell<N, I> {
+    /// A cell with nonlinearity `activation`.
     pub const fn new(activation: Activation) -> Self {
         LstmCell { activation }
     }

@@ -29,11 +29,14 @@ use crate::Real;
 /// The nonlinearity φ of a cell's candidate / output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Activation {
+    /// φ = tanh.
     Tanh,
+    /// φ(z) = max(z, 0).
     Relu,
 }
 
 impl Activation {
+    /// φ(z) (tanh through libm, see [`Real`]).
     #[inline(always)]
     pub fn apply<R: Real>(self, z: R) -> R {
         match self {
@@ -72,6 +75,7 @@ impl Activation {
         }
     }
 
+    /// Lowercase name, as in configs and stores (`tanh`, `relu`).
     pub fn name(self) -> &'static str {
         match self {
             Activation::Tanh => "tanh",
@@ -105,16 +109,22 @@ pub enum BlockKind {
 /// One named block of a parameter vector: a row-major `rows × cols` matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParamBlock {
+    /// Array name in stores and exports (`W`, `U`, `b`, …).
     pub name: &'static str,
+    /// Number of rows.
     pub rows: usize,
+    /// Number of columns.
     pub cols: usize,
+    /// What the block is (decides initialisation and L2).
     pub kind: BlockKind,
 }
 
 impl ParamBlock {
+    /// Number of entries, `rows × cols`.
     pub const fn len(&self) -> usize {
         self.rows * self.cols
     }
+    /// True when the block has no entries.
     pub const fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -124,9 +134,15 @@ impl ParamBlock {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum RecurrentInit {
     /// Entries ~ N(0, gain² / N).
-    Normal { gain: f64 },
+    Normal {
+        /// Scale of the entries (default 1).
+        gain: f64,
+    },
     /// Each N × N gate block is `gain` × a random orthogonal matrix.
-    Orthogonal { gain: f64 },
+    Orthogonal {
+        /// Multiplier of the orthogonal blocks.
+        gain: f64,
+    },
 }
 
 /// Initialisation parameters.
@@ -137,12 +153,13 @@ pub enum RecurrentInit {
 /// start at `gate_bias = 1`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InitParams {
+    /// How recurrent weights are drawn (default `Normal { gain: 1 }`).
     pub recurrent: RecurrentInit,
-    /// Input weights are N(0, input_scale² / I).
+    /// Input weights are N(0, input_scale² / I) (default 1).
     pub input_scale: f64,
-    /// Readout weights are N(0, readout_scale² / N).
+    /// Readout weights are N(0, readout_scale² / N) (default 1).
     pub readout_scale: f64,
-    /// Offset of the "remember" gate biases.
+    /// Offset of the "remember" gate biases (default 1).
     pub gate_bias: f64,
 }
 
@@ -167,8 +184,11 @@ pub const MAX_BLOCKS: usize = 4;
 /// as [`crate::train::Network`] and [`crate::fixed_point`] check lengths once and return
 /// [`crate::Error::BufferSize`]). On finite input they do not panic.
 pub trait Cell<R: Real>: Copy + Send + Sync {
+    /// Number of hidden units N.
     const HIDDEN: usize;
+    /// Number of inputs I.
     const INPUT: usize;
+    /// Dimension of the state the dynamics act on: N, or 2N for the LSTM's `[h; c]`.
     const STATE: usize;
     /// Length of the per-step cache that `forward` fills and `backward` reads
     /// (an upper bound over runtime variants).
@@ -186,6 +206,7 @@ pub trait Cell<R: Real>: Copy + Send + Sync {
 
     /// Short lowercase name (`vanilla`, `ugrnn`, `gru`, `lstm`).
     fn name(&self) -> &'static str;
+    /// The cell's nonlinearity φ.
     fn activation(&self) -> Activation;
 
     /// The parameter blocks, in storage order; unused trailing entries are `None`.

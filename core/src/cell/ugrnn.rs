@@ -14,10 +14,12 @@ use crate::Real;
 /// Cache (per step): `g (N) | c (N)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UgrnnCell<const N: usize, const I: usize> {
+    /// φ of the candidate (tanh or ReLU).
     pub activation: Activation,
 }
 
 impl<const N: usize, const I: usize> UgrnnCell<N, I> {
+    /// A cell with nonlinearity `activation`.
     pub const fn new(activation: Activation) -> Self {
         UgrnnCell { activation }
     }

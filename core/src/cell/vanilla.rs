@@ -12,10 +12,12 @@ use crate::Real;
 /// Blocks: `W (N, N)`, `U (I, N)`, `b (N,)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VanillaCell<const N: usize, const I: usize> {
+    /// φ of the state update (tanh or ReLU).
     pub activation: Activation,
 }
 
 impl<const N: usize, const I: usize> VanillaCell<N, I> {
+    /// A cell with nonlinearity `activation`.
     pub const fn new(activation: Activation) -> Self {
         VanillaCell { activation }
     }

@@ -11,13 +11,22 @@ use crate::{Error, Real};
 /// convention).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamPhase {
+    /// Initial step size (default 1e-2).
     pub learning_rate: f64,
+    /// Factor the step size is multiplied by every `decay_every` iterations, applied
+    /// smoothly: `lr · decay^(it / decay_every)` (default 0.5).
     pub decay: f64,
+    /// Iterations per `decay` factor (default 1000; 0 counts as 1).
     pub decay_every: usize,
+    /// Iteration cap (default 5000; 0 skips the phase).
     pub max_iterations: usize,
+    /// Stop once `q = ½‖F(h) − h‖²` is below this (default 1e-10).
     pub q_tolerance: f64,
+    /// Adam's first-moment decay β₁ (default 0.9).
     pub beta1: f64,
+    /// Adam's second-moment decay β₂ (default 0.999).
     pub beta2: f64,
+    /// Adam's ε in the denominator (default 1e-8).
     pub eps: f64,
 }
 
@@ -62,9 +71,15 @@ impl Default for AdamPhase {
 /// rejected step (at most 12 rejections per iteration).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NewtonPhase {
+    /// Iteration cap (default 50; 0 skips the phase).
     pub max_iterations: usize,
+    /// Stop once `‖F(h) − h‖₂` is at most this (default 1e-13).
     pub residual_tolerance: f64,
+    /// First damping λ of a rejected full step, relative to `1 + max diag (AᵀA)` with
+    /// `A = J − I` (default 1e-6).
     pub initial_damping: f64,
+    /// Damped steps tried per iteration, λ ×10 each, before the phase stops as stalled
+    /// (default 12).
     pub max_rejections: usize,
 }
 
@@ -83,7 +98,9 @@ impl Default for NewtonPhase {
 /// `newton.max_iterations = 0` for Adam only.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct FixedPointParams {
+    /// The first phase: Adam on `q`.
     pub adam: AdamPhase,
+    /// The second phase: damped Newton on `F(h) − h`.
     pub newton: NewtonPhase,
 }
 
@@ -111,9 +128,13 @@ pub struct FixedPointReport<R> {
     pub residual: R,
     /// Final `q = ½ residual²`.
     pub q: R,
+    /// Iterations the Adam phase ran.
     pub adam_iterations: usize,
+    /// Iterations the Newton phase ran.
     pub newton_iterations: usize,
+    /// Why the Adam phase stopped.
     pub adam_stop: Stop,
+    /// Why the Newton phase stopped.
     pub newton_stop: Stop,
 }
 

@@ -35,7 +35,9 @@ use crate::{Error, Real};
 /// One eigenvalue `re + i·im`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Eigenvalue<R> {
+    /// Real part.
     pub re: R,
+    /// Imaginary part (conjugate pairs are stored next to each other, positive first).
     pub im: R,
 }
 
@@ -713,7 +715,7 @@ fn hqr<R: Real>(
                 y = hh!(n - 1, n - 1);
                 w = hh!(n, n - 1) * hh!(n - 1, n);
             }
-            if iter > 0 && iter % 10 == 0 {
+            if iter > 0 && iter.is_multiple_of(10) {
                 if (iter / 10) % 2 == 1 {
                     // Wilkinson's original ad hoc shift.
                     exshift += x;

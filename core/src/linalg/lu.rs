@@ -52,7 +52,10 @@ pub enum LuError<R> {
     Core(Error),
     /// The matrix is singular or too ill-conditioned for the requested threshold.
     /// `rcond` is the reciprocal 1-norm condition estimate (0 for an exactly zero pivot).
-    Singular { rcond: R },
+    Singular {
+        /// The estimate that failed the threshold.
+        rcond: R,
+    },
 }
 
 impl<R> From<Error> for LuError<R> {

@@ -19,7 +19,9 @@ pub enum PulseAtT0 {
 /// The sign of a pulse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Sign {
+    /// +1.
     Plus,
+    /// −1.
     Minus,
 }
 
@@ -37,8 +39,11 @@ impl Sign {
 /// One explicit pulse: channel `channel` receives `sign` at step `t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Pulse {
+    /// Time step of the pulse.
     pub t: usize,
+    /// Input channel (bit) it sets.
     pub channel: usize,
+    /// The value the channel is set to.
     pub sign: Sign,
 }
 
@@ -85,6 +90,7 @@ impl FlipFlop {
         Ok(FlipFlop { params })
     }
 
+    /// The validated parameters.
     pub fn params(&self) -> &FlipFlopParams {
         &self.params
     }
@@ -118,7 +124,7 @@ impl FlipFlop {
     /// most recent non-zero input per channel, 0 before the first.
     pub fn targets_of<R: Real>(xs: &[R], ys: &mut [R]) -> Result<(), Error> {
         check_len(ys.len(), xs.len())?;
-        if xs.len() % Self::BITS != 0 {
+        if !xs.len().is_multiple_of(Self::BITS) {
             return Err(Error::BufferSize {
                 expected: xs.len() / Self::BITS * Self::BITS,
                 got: xs.len(),

@@ -14,11 +14,16 @@ pub enum BiasSet {
     /// Default: magnitudes `{0.5, 0.25, 0.1, 0.05}`, i.e. biases
     /// `{±0.5, ±0.25, ±0.1, ±0.05}`.
     Levels {
+        /// The magnitudes; only the first `len` are used.
         magnitudes: [f64; MAX_BIAS_LEVELS],
+        /// Number of magnitudes in use (1 to [`MAX_BIAS_LEVELS`]).
         len: usize,
     },
     /// Uniform in `[-max, max)`.
-    Uniform { max: f64 },
+    Uniform {
+        /// Largest magnitude.
+        max: f64,
+    },
 }
 
 impl BiasSet {
@@ -150,6 +155,7 @@ impl Integration {
         Ok(Integration { params })
     }
 
+    /// The validated parameters.
     pub fn params(&self) -> &IntegrationParams {
         &self.params
     }

@@ -13,9 +13,19 @@ pub enum FrequencySet {
     All,
     /// The `j` with `j % step == offset` (`Every { step: 2, offset: 0 }`: every other
     /// frequency, starting with the lowest).
-    Every { step: usize, offset: usize },
+    Every {
+        /// Period of the selection (0 selects nothing).
+        step: usize,
+        /// The selected residue (`offset ≥ step` selects nothing).
+        offset: usize,
+    },
     /// The complement of `Every { step, offset }` (the held-out set of that split).
-    AllBut { step: usize, offset: usize },
+    AllBut {
+        /// Period of the held-out selection (0 holds out nothing).
+        step: usize,
+        /// The held-out residue.
+        offset: usize,
+    },
 }
 
 impl FrequencySet {
@@ -120,6 +130,7 @@ impl Sine {
         Ok(Sine { params, count })
     }
 
+    /// The validated parameters.
     pub fn params(&self) -> &SineParams {
         &self.params
     }

@@ -17,6 +17,7 @@ use crate::{Error, Real};
 /// A recurrent cell `C` with a linear readout to `O` outputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Network<C, const O: usize> {
+    /// The recurrent cell; the readout `Wo (N, O)`, `bo (O,)` follows its parameters.
     pub cell: C,
 }
 
@@ -24,6 +25,7 @@ pub struct Network<C, const O: usize> {
 pub const NETWORK_BLOCKS: usize = MAX_BLOCKS + 2;
 
 impl<C, const O: usize> Network<C, O> {
+    /// The network of `cell` and an `O`-output readout.
     pub const fn new(cell: C) -> Self {
         Network { cell }
     }

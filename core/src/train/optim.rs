@@ -7,9 +7,14 @@ use crate::{Error, Real};
 /// Adam hyper-parameters. Defaults: `lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamParams {
+    /// Step size, for callers without a schedule: [`Adam::update`] takes the step size
+    /// as its own argument (default 1e-3).
     pub lr: f64,
+    /// First-moment decay β₁ (default 0.9).
     pub beta1: f64,
+    /// Second-moment decay β₂ (default 0.999).
     pub beta2: f64,
+    /// ε added to √v̂ in the denominator (default 1e-8).
     pub eps: f64,
 }
 
