@@ -1595,3 +1595,75 @@ fn eigen_pairs_with_equal_real_parts() {
     let q = orthogonal(4, &mut Rng::new(12));
     check_all("1±i, 1±2i rot", 4, &orth_similar(4, &a, &q), Kind::Normal);
 }
+
+/// `Eigenvalue::is_real` is `im == 0` (not "small"), and `arg` is `atan2(im, re)` in
+/// `(−π, π]`; on a rotation by `θ` the pair's args are `±θ`.
+#[test]
+fn eigenvalue_is_real_and_arg() {
+    let ev = |re: f64, im: f64| Eigenvalue { re, im };
+    assert!(ev(-2.0, 0.0).is_real());
+    assert!(ev(0.0, -0.0).is_real());
+    assert!(!ev(1.0, 1e-300).is_real());
+    assert!(!ev(0.0, -3.0).is_real());
+    let pi = std::f64::consts::PI;
+    for (v, want) in [
+        (ev(1.0, 0.0), 0.0),
+        (ev(-1.0, 0.0), pi),
+        (ev(0.0, 2.0), pi / 2.0),
+        (ev(0.0, -2.0), -pi / 2.0),
+        (ev(1.0, -1.0), -pi / 4.0),
+        (ev(-3.0, 3.0), 3.0 * pi / 4.0),
+    ] {
+        assert!((v.arg() - want).abs() <= 1e-15, "{v:?}: {}", v.arg());
+    }
+    let th = 0.7f64;
+    let (c, s) = (2.0 * th.cos(), 2.0 * th.sin());
+    let r = run_eigen(2, &[c, -s, s, c], &EigParams::default()).unwrap();
+    assert!(!r.values[0].is_real() && !r.values[1].is_real());
+    assert!((r.values[0].arg() - th).abs() <= 1e-14, "{:?}", r.values);
+    assert!((r.values[1].arg() + th).abs() <= 1e-14, "{:?}", r.values);
+    let r = run_eigen(2, &[2.0, 1.0, 0.0, -3.0], &EigParams::default()).unwrap();
+    assert!(r.values.iter().all(|v| v.is_real()), "{:?}", r.values);
+}
+
+/// The global power-of-two scaling (exact, undone on the eigenvalues) must bring a matrix
+/// with entries near `f64::MAX` all the way into the safe range: the cyclic permutation
+/// (companion of `xⁿ − 1`, which needs the exceptional shifts) times `1.9 · 2¹⁰²³` has the
+/// finite eigenvalues `M · e^{2πik/n}`; scaled only part of the way, the QR iteration's
+/// squared entries overflow (`NoConvergence` or `Overflow`). Also near the smallest normal
+/// numbers. Checked: `|λ/M| = 1`, `(λ/M)ⁿ = 1`, and residuals on `A / M`.
+#[test]
+fn eigen_global_scaling_reaches_the_safe_range() {
+    for n in 2..=9usize {
+        let mut c = vec![0.0; n];
+        c[n - 1] = -1.0;
+        let a0 = companion(&c);
+        for m in [1.9 * 2f64.powi(1023), 2f64.powi(-1021)] {
+            let a: Mat = a0.iter().map(|x| x * m).collect();
+            let r = run_eigen(n, &a, &EigParams::default())
+                .unwrap_or_else(|e| panic!("n = {n}, M = {m:e}: {e:?}"));
+            let unit = EigResult {
+                values: r
+                    .values
+                    .iter()
+                    .map(|v| Eigenvalue {
+                        re: v.re / m,
+                        im: v.im / m,
+                    })
+                    .collect(),
+                ..r
+            };
+            for v in &unit.values {
+                let th = v.arg() * n as f64;
+                let root = (th.cos() - 1.0).abs() + th.sin().abs();
+                assert!(
+                    (v.modulus() - 1.0).abs() < 1e-12 && root < 1e-10,
+                    "n = {n}, M = {m:e}: {:?}",
+                    unit.values
+                );
+            }
+            let (res_r, res_l, nrm) = residuals(n, &a0, &unit);
+            assert!(res_r <= EIG_RESID && res_l <= EIG_LEFT_RESID && nrm <= UNIT_NORM_TOL);
+        }
+    }
+}
