@@ -534,8 +534,9 @@ fn longer_fixed_point_scratch_is_bit_identical_and_shorter_is_an_error() {
 /// The fixed-point sizes are the documented sums (an overestimate would only waste a
 /// device's RAM, so nothing else notices): two `S × S` matrices, eight state vectors, the
 /// LU scratch, the cell's cache and a parameter-sized buffer; the batch adds five
-/// `batch × S` blocks and the cell's batched work; `linearize` one `S × S` copy and the
-/// eigen scratch.
+/// `batch × S` blocks and the cell's batched work (for the GRU `3N² + 3N + 5·batch·N`:
+/// `Wᵀ`, `b + x U`, and per row the gates, `r ⊙ h` or `hw`, and one product); `linearize`
+/// one `S × S` copy and the eigen scratch.
 #[test]
 fn fixed_point_sizes_are_the_documented_sums() {
     use rnndyn_core::fixed_point::fixed_point_scratch_len_for;
@@ -567,6 +568,23 @@ fn fixed_point_sizes_are_the_documented_sums() {
     check(UgrnnCell::<6, 2>::new(Tanh));
     check(GruCell::<7, 3>::new(Tanh, ResetAfterProduct));
     check(LstmCell::<5, 2>::new(Tanh));
+    fn gru_speed_work<const N: usize, const I: usize>() {
+        for conv in [ResetBeforeProduct, ResetAfterProduct] {
+            let cell = GruCell::<N, I>::new(Tanh, conv);
+            for batch in [0, 1, 3, 16] {
+                let documented = 3 * N * N + 3 * N + 5 * batch * N;
+                assert_eq!(
+                    Cell::<f64>::speed_batch_work_len(&cell, batch),
+                    documented,
+                    "gru {N}×{I} {conv:?} batch {batch}"
+                );
+                assert_eq!(Cell::<f32>::speed_batch_work_len(&cell, batch), documented);
+            }
+        }
+    }
+    gru_speed_work::<7, 3>();
+    gru_speed_work::<1, 2>();
+    gru_speed_work::<16, 0>();
     // Usable for a static buffer.
     const LEN: usize = fixed_point_scratch_len_for(4, 10, 30);
     assert_eq!([0u8; LEN].len(), 32 + 32 + lu_scratch_len(4) + 10 + 30);
