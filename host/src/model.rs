@@ -23,14 +23,21 @@ pub const SUPPORTED_SHAPES: [(usize, usize); 3] = [(3, 3), (1, 1), (4, 1)];
 /// Recurrent architecture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Arch {
+    /// Vanilla RNN: `h' = f(W h + U x + b)`.
     Vanilla,
+    /// Update-gate RNN (Collins et al. 2017): one gate between h and the candidate.
     Ugrnn,
+    /// Gated recurrent unit, in either [`GruConvention`].
     Gru,
+    /// Long short-term memory; its dynamical state is `[h; c]`.
     Lstm,
 }
 
 impl Arch {
+    /// The four architectures, in catalog order.
     pub const ALL: [Arch; 4] = [Arch::Vanilla, Arch::Ugrnn, Arch::Gru, Arch::Lstm];
+    /// The name used in configs, the catalog and file names (`vanilla`, `ugrnn`, `gru`,
+    /// `lstm`).
     pub fn name(self) -> &'static str {
         match self {
             Arch::Vanilla => "vanilla",
@@ -39,6 +46,7 @@ impl Arch {
             Arch::Lstm => "lstm",
         }
     }
+    /// The architecture with this [`name`](Arch::name), if any (exact, lower case).
     pub fn parse(s: &str) -> Option<Arch> {
         Arch::ALL.into_iter().find(|a| a.name() == s)
     }
@@ -47,35 +55,52 @@ impl Arch {
 /// Everything needed to build a model.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ModelSpec {
+    /// Cell architecture.
     pub arch: Arch,
+    /// Nonlinearity of the candidate / hidden update (tanh or ReLU).
     pub activation: Activation,
+    /// Where the GRU applies its reset gate (ignored by the other cells).
     pub gru_convention: GruConvention,
+    /// Hidden size N (one of [`SUPPORTED_SIZES`]).
     pub hidden: usize,
+    /// Input dimension I.
     pub inputs: usize,
+    /// Readout dimension O.
     pub outputs: usize,
 }
 
 /// Why a model could not be built.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
+    /// The hidden size is not one of [`SUPPORTED_SIZES`].
     #[error("hidden size {0} is not supported (supported: {SUPPORTED_SIZES:?})")]
     UnsupportedSize(usize),
+    /// The (inputs, outputs) pair is not one of [`SUPPORTED_SHAPES`].
     #[error("{inputs} inputs and {outputs} outputs are not supported (supported (inputs, outputs): {SUPPORTED_SHAPES:?})")]
-    UnsupportedShape { inputs: usize, outputs: usize },
+    UnsupportedShape {
+        /// Inputs asked for.
+        inputs: usize,
+        /// Outputs asked for.
+        outputs: usize,
+    },
+    /// A core kernel rejected its arguments (buffer sizes).
     #[error("core: {0}")]
     Core(#[from] CoreError),
 }
 
 /// A network with runtime sizes: f32 for training, f64 for analysis.
 pub trait Model: Send + Sync {
+    /// What was built.
     fn spec(&self) -> &ModelSpec;
     /// Dimension of the dynamical state (N, or 2N for the LSTM's [h; c]).
     fn state_dim(&self) -> usize;
+    /// Length of the flat parameter vector (cell and readout).
     fn param_count(&self) -> usize;
     /// Parameter blocks (cell, then readout `Wo`, `bo`) in storage order.
     fn blocks(&self) -> Vec<ParamBlock>;
     /// Fresh parameters.
     fn init(&self, rng: &mut Rng, init: &InitParams) -> Vec<f32>;
+    /// Scratch length `loss_and_grad` needs for `batch` sequences of `steps` steps.
     fn bptt_scratch_len(&self, batch: usize, steps: usize) -> usize;
     /// MSE and its gradient (BPTT) for a batch; see `Network::loss_and_grad`.
     fn loss_and_grad(

@@ -24,18 +24,34 @@ const INIT_STREAM: u64 = 0x1417;
 /// Why population training failed (per-network divergence is not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// Reading or writing the population store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// One network could not be built, trained or evaluated (not divergence, which is
+    /// recorded in the catalog instead).
     #[error("network {id}: {message}")]
-    Network { id: String, message: String },
+    Network {
+        /// The network's id in the store.
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The rayon pool could not be started.
     #[error("cannot start {threads} worker threads: {message}")]
-    Threads { threads: usize, message: String },
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// The pool builder's error.
+        message: String,
+    },
 }
 
 /// A deterministic share of a sweep: shard `index` (0-based) of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
+    /// This shard, 0-based, below `count`.
     pub index: usize,
+    /// Number of shards the sweep is split into.
     pub count: usize,
 }
 
@@ -146,6 +162,7 @@ impl ExactSizeIterator for Pairs {}
 pub struct TrainOptions {
     /// Worker threads (default: all cores).
     pub threads: Option<usize>,
+    /// Train only this share of the sweep (default: all of it).
     pub shard: Option<Shard>,
     /// Show a progress bar (only drawn on a terminal).
     pub progress: bool,
@@ -155,11 +172,17 @@ pub struct TrainOptions {
 /// sweep (or shard) now in the store, those already there included.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PopulationSummary {
+    /// Networks in the run's sweep (or shard).
     pub total: usize,
+    /// Of those, already in the store when the run started (skipped).
     pub already_done: usize,
+    /// Trained by this run.
     pub trained: usize,
+    /// Networks in the store that meet the task's success criterion.
     pub passed: usize,
+    /// Networks in the store whose loss or gradient went NaN/Inf.
     pub diverged: usize,
+    /// The run was stopped (Ctrl-C) before every network was trained.
     pub cancelled: bool,
 }
 
@@ -219,8 +242,12 @@ pub fn failure_reason(exp: &Experiment, r: &NetworkRecord) -> String {
 /// The result of training one network.
 #[derive(Clone, Debug)]
 pub struct Trained {
+    /// The catalog row: spec, final loss, evaluation, pass/diverged flags, timing.
     pub record: NetworkRecord,
+    /// Final flat parameters, in the model's block order.
     pub params: Vec<f32>,
+    /// Training loss per step (MSE of the batch, without the L2 penalty); a diverged
+    /// network's curve ends at the step whose loss or gradient was not finite.
     pub curve: Vec<f32>,
 }
 
@@ -345,7 +372,10 @@ pub fn train_network(
 /// Evaluation metrics on the shared evaluation set.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Evaluation {
+    /// Mean squared error over every trial, time step and output.
     pub mse: f64,
+    /// Fraction of outputs that are right (flip-flop: the target's sign; sine and
+    /// integration: within 0.1 of the target).
     pub accuracy: f64,
 }
 

@@ -359,6 +359,7 @@ pub fn silhouette_p_value(
 pub struct ComparedSet {
     /// `[analysis] networks`: `passed` or `all` (non-diverged).
     pub rule: String,
+    /// How many networks that is.
     pub count: usize,
     /// Ids in the row order of the `analysis/` matrices.
     pub ids: Vec<String>,
@@ -369,6 +370,7 @@ pub struct ComparedSet {
 /// following ω. The thresholds are the ones `tests/tests.rs` holds trained networks to.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SineTracking {
+    /// Passing networks with an input sweep.
     pub networks: usize,
     /// Networks with an unstable complex pair at ≥ 90 % of the frequencies and a Pearson
     /// correlation of arg λ with ω above 0.98 over those.
@@ -383,7 +385,9 @@ pub struct SineTracking {
 /// half a trial) at a fixed point, or at a slow point in a context without fixed points.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LineAttractors {
+    /// Passing networks with an input sweep.
     pub networks: usize,
+    /// Of those, the networks with a slow mode in both contexts.
     pub line_attractors: usize,
     /// Median over networks and contexts of the largest other modulus at that point.
     pub median_second_modulus: Option<f64>,
@@ -393,16 +397,25 @@ pub struct LineAttractors {
 /// (JSON null) where undefined: too few networks or clusters, or a matrix missing.
 #[derive(Clone, Debug, Serialize)]
 pub struct Findings {
+    /// Networks in the store.
     pub networks: usize,
+    /// Of those, the ones that meet the task's success criterion.
     pub passed: usize,
     /// The networks the silhouettes, p-values and embeddings are over.
     pub compared: ComparedSet,
+    /// Silhouette of the architecture labels under the SVCCA distances.
     pub silhouette_svcca_by_arch: Option<f64>,
+    /// Silhouette of the activation labels under the SVCCA distances.
     pub silhouette_svcca_by_activation: Option<f64>,
+    /// Silhouette of the architecture labels under the linear-CKA distances.
     pub silhouette_cka_by_arch: Option<f64>,
+    /// Silhouette of the architecture labels under the topology distances.
     pub silhouette_topology_by_arch: Option<f64>,
+    /// Silhouette of the activation labels under the topology distances.
     pub silhouette_topology_by_activation: Option<f64>,
+    /// Permutation p-value (199 shuffles) of `silhouette_svcca_by_arch`.
     pub p_value_svcca_by_arch: Option<f64>,
+    /// Permutation p-value (199 shuffles) of `silhouette_topology_by_arch`.
     pub p_value_topology_by_arch: Option<f64>,
     /// Flip-flop: passing networks whose topology is the canonical one (8 stable corners,
     /// flip logic for every pulse); `None` for other tasks.
@@ -413,8 +426,11 @@ pub struct Findings {
     /// Integration: line attractors in both contexts (see [`LineAttractors`]); `None` for
     /// other tasks.
     pub integration_line_attractors: Option<LineAttractors>,
+    /// Passing networks whose dynamics analysis is in the store.
     pub passed_with_dynamics: usize,
+    /// Kruskal stress-1 of the 2-D SMACOF embedding of the SVCCA distances.
     pub mds_stress1_svcca: Option<f64>,
+    /// Kruskal stress-1 of the 2-D SMACOF embedding of the topology distances.
     pub mds_stress1_topology: Option<f64>,
 }
 

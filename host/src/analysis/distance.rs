@@ -44,9 +44,15 @@ pub enum Metric {
     /// unbiased, not bounded).
     DebiasedCka,
     /// `1 − RBF CKA`, bandwidth `fraction × median distance`.
-    RbfCka { fraction: f64 },
+    RbfCka {
+        /// Bandwidth as a fraction of the median pairwise distance between datapoints.
+        fraction: f64,
+    },
     /// Angular shape distance with partial whitening `alpha` (1 = Procrustes).
-    Shape { alpha: f64 },
+    Shape {
+        /// Partial whitening, in [0, 1]: 0 whitens fully (CCA-like), 1 not at all.
+        alpha: f64,
+    },
 }
 
 impl Metric {

@@ -36,56 +36,135 @@ use faer::Mat;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AnalysisError {
+    /// A flat buffer's length does not match the matrix shape it was given for.
     #[error("a {rows}×{cols} matrix needs {} elements, got {len}", rows.saturating_mul(*cols))]
     ShapeMismatch {
+        /// Rows asked for.
         rows: usize,
+        /// Columns asked for.
         cols: usize,
+        /// Elements supplied.
         len: usize,
     },
+    /// An input matrix has no rows or no columns.
     #[error("{what} is empty ({rows}×{cols})")]
     Empty {
+        /// Which input (e.g. `network 3`).
         what: String,
+        /// Its rows.
         rows: usize,
+        /// Its columns.
         cols: usize,
     },
+    /// An input has fewer datapoints than the measure needs.
     #[error("{what} has {rows} rows; at least {min} are needed")]
     TooFewRows {
+        /// Which input.
         what: String,
+        /// Its rows.
         rows: usize,
+        /// The least the measure accepts.
         min: usize,
     },
+    /// Two inputs compared with each other do not have the same datapoints.
     #[error("row counts differ: {a_what} has {a_rows} rows, {b_what} has {b_rows} (rows must be the same datapoints)")]
     RowMismatch {
+        /// The first input.
         a_what: String,
+        /// Its rows.
         a_rows: usize,
+        /// The second input.
         b_what: String,
+        /// Its rows.
         b_rows: usize,
     },
+    /// An input holds a NaN or an infinity (the first one found, in row-major order).
     #[error("{what} has a non-finite value {value} at ({row}, {col})")]
     NonFinite {
+        /// Which input.
         what: String,
+        /// Row of the value.
         row: usize,
+        /// Column of the value.
         col: usize,
+        /// The value itself.
         value: f64,
     },
+    /// Every row of an input is the same, so centring leaves nothing to compare.
     #[error("{what} has zero variance after centring (all rows identical)")]
-    ZeroVariance { what: String },
+    ZeroVariance {
+        /// Which input.
+        what: String,
+    },
+    /// A distance matrix given to MDS is not square.
     #[error("distance matrix is not square: {rows}×{cols}")]
-    NotSquare { rows: usize, cols: usize },
+    NotSquare {
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
+    },
+    /// A distance matrix differs from its transpose beyond the tolerance.
     #[error("distance matrix is not symmetric: d[{i},{j}] = {a} but d[{j},{i}] = {b}")]
-    NotSymmetric { i: usize, j: usize, a: f64, b: f64 },
+    NotSymmetric {
+        /// Row of the first entry.
+        i: usize,
+        /// Column of the first entry.
+        j: usize,
+        /// `d[i, j]`.
+        a: f64,
+        /// `d[j, i]`.
+        b: f64,
+    },
+    /// A distance matrix has an entry below zero (beyond the tolerance).
     #[error("distance matrix has a negative entry d[{i},{j}] = {value}")]
-    NegativeDistance { i: usize, j: usize, value: f64 },
+    NegativeDistance {
+        /// Row of the entry.
+        i: usize,
+        /// Column of the entry.
+        j: usize,
+        /// The entry.
+        value: f64,
+    },
+    /// A distance matrix has a diagonal entry other than zero (beyond the tolerance).
     #[error("distance matrix has a non-zero diagonal entry d[{i},{i}] = {value}")]
-    NonZeroDiagonal { i: usize, value: f64 },
+    NonZeroDiagonal {
+        /// Index of the entry.
+        i: usize,
+        /// The entry.
+        value: f64,
+    },
+    /// An option is out of its range (e.g. an SVCCA variance fraction outside (0, 1]).
     #[error("invalid parameter {name}: {reason}")]
-    InvalidParameter { name: &'static str, reason: String },
+    InvalidParameter {
+        /// The option's name.
+        name: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// A faer decomposition (SVD, eigen) failed to converge.
     #[error("{what} did not converge")]
-    Decomposition { what: &'static str },
+    Decomposition {
+        /// Which decomposition.
+        what: &'static str,
+    },
+    /// The inputs pass the checks but the computation is undefined or unsafe for them
+    /// (e.g. distances whose squares would overflow, a debiased HSIC that is not positive).
     #[error("{what}: {reason}")]
-    Degenerate { what: String, reason: String },
+    Degenerate {
+        /// Which input or step.
+        what: String,
+        /// Why the measure is undefined.
+        reason: String,
+    },
+    /// A pairwise computation got fewer matrices than it needs.
     #[error("need at least {min} matrices, got {got}")]
-    TooFewMatrices { min: usize, got: usize },
+    TooFewMatrices {
+        /// The least accepted.
+        min: usize,
+        /// How many were given.
+        got: usize,
+    },
 }
 
 /// Checks an activity matrix: non-empty, at least `min_rows` rows, all finite.

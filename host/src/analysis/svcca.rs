@@ -101,8 +101,9 @@ pub struct SvccaResult {
     pub mean: f64,
     /// `1 − mean`.
     pub distance: f64,
-    /// Directions kept for A and for B.
+    /// Directions kept for A.
     pub k_a: usize,
+    /// Directions kept for B.
     pub k_b: usize,
 }
 

@@ -62,14 +62,19 @@ pub struct CompareArgs {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CommandError {
+    /// An input or output `.npy` file could not be read or written.
     #[error(transparent)]
     Npy(#[from] NpyError),
+    /// The analysis rejected its inputs.
     #[error("{context}: {source}")]
     Analysis {
+        /// What was being done, with the file names.
         context: String,
+        /// Why the analysis failed.
         #[source]
         source: AnalysisError,
     },
+    /// Writing the report to standard output failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -77,15 +82,24 @@ pub enum CommandError {
 /// The result of `compare`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CompareReport {
+    /// The metric's name: `svcca`, `cka`, `cka-rbf`, `cka-debiased` or `procrustes`.
     pub metric: &'static str,
+    /// Path of the first activity matrix.
     pub a: String,
+    /// Path of the second activity matrix.
     pub b: String,
+    /// Similarity: mean canonical correlation (SVCCA), CKA, or the cosine of the
+    /// Procrustes angle.
     pub similarity: f64,
+    /// `1 − similarity`, except for `procrustes`, where it is the angle itself (radians).
     pub distance: f64,
+    /// SVCCA only: the canonical correlations, largest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlations: Option<Vec<f64>>,
+    /// SVCCA only: directions kept for the first matrix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub k_a: Option<usize>,
+    /// SVCCA only: directions kept for the second matrix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub k_b: Option<usize>,
 }

@@ -54,13 +54,19 @@ pub struct EmbedArgs {
 /// The result of `embed`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct EmbedReport {
+    /// `classical` or `smacof`.
     pub method: &'static str,
+    /// Number of points (rows of the distance matrix).
     pub n: usize,
+    /// Dimensions of the embedding.
     pub dims: usize,
+    /// Coordinates, stress and, per method, eigenvalues or iteration counts.
     #[serde(flatten)]
     pub embedding: analysis::Embedding,
+    /// Where the coordinates were written (`--out`), if anywhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub out: Option<String>,
+    /// The coordinates, one row per point, when no `--out` was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coords: Option<Vec<Vec<f64>>>,
 }

@@ -127,16 +127,23 @@ pub fn stop_code(s: Stop) -> i64 {
 /// One search from one start state.
 #[derive(Clone, Debug)]
 pub struct Candidate {
+    /// The state the search started from (length S).
     pub start: Vec<f64>,
+    /// The state it ended at (the start itself if the search failed before moving).
     pub end: Vec<f64>,
+    /// The core search's report (iterations, residual, q, why it stopped); `None` when the
+    /// search returned an error.
     pub report: Option<FixedPointReport<f64>>,
+    /// What became of the candidate.
     pub status: CandidateStatus,
 }
 
 /// A unique fixed point (or slow point) with its linearisation.
 #[derive(Clone, Debug)]
 pub struct FixedPoint {
+    /// The state h* (length S; `[h; c]` for the LSTM).
     pub state: Vec<f64>,
+    /// `‖F(h) − h‖` where the search ended.
     pub residual: f64,
     /// `½‖F(h) − h‖²` where the search ended.
     pub q: f64,
@@ -147,6 +154,7 @@ pub struct FixedPoint {
     /// Number of ||λ| − 1| ≤ the unstable margin (neutral: the point is not isolated or
     /// not attracting along them).
     pub neutral_modes: usize,
+    /// Largest |λ| (NaN if the eigen solver failed).
     pub spectral_radius: f64,
     /// arg λ of the leading oscillatory mode (0 if none).
     pub leading_angle: f64,
@@ -163,11 +171,15 @@ pub struct FixedPoint {
 /// All fixed points of one network at one input.
 #[derive(Clone, Debug)]
 pub struct FixedPointAnalysis {
+    /// State dimension S (N, or 2N for the LSTM).
     pub state_dim: usize,
     /// Readout dimension O (so `outputs` is (0, O), not (0, 0), when nothing was found).
     pub output_dim: usize,
+    /// The constant input x the fixed points are of.
     pub input: Vec<f64>,
+    /// Every search, in start order.
     pub candidates: Vec<Candidate>,
+    /// Unique fixed points, best residual first.
     pub fixed_points: Vec<FixedPoint>,
     /// Slow points, smallest q first (see [`FixedPointSettings::slow_q_tolerance`]).
     pub slow_points: Vec<FixedPoint>,

@@ -22,13 +22,17 @@ pub const PROBE_STREAM: u64 = 0xA11A_1515;
 /// Settings of a network's dynamics analysis.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DynamicsSettings {
+    /// Fixed-point search: starts, tolerances, the core search's parameters.
     pub fixed_points: FixedPointSettings,
+    /// Topology: input perturbations and the readout dead zone for node labels.
     pub topology: TopologySettings,
     /// Trials of task input whose states seed the search (default from the experiment).
     pub probe_trials: usize,
 }
 
 impl DynamicsSettings {
+    /// The settings of the experiment's `[analysis]` table; what it does not set keeps
+    /// the defaults of [`FixedPointSettings`] and [`TopologySettings`].
     pub fn from_experiment(exp: &Experiment) -> Self {
         let a = &exp.analysis;
         DynamicsSettings {
@@ -63,24 +67,30 @@ impl DynamicsSettings {
 /// Summary of one input value of an input sweep.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SweepPoint {
+    /// The constant input x.
     pub input: Vec<f64>,
     /// The task's parameter at this input (sine: ω in rad/step; integration: context index).
     #[serde(with = "nan_as_null")]
     pub parameter: f64,
+    /// Unique fixed points found at this input.
     pub fixed_points: usize,
+    /// Of those, the stable ones (stability index 0).
     pub stable: usize,
     /// Sine: arg λ of the leading oscillatory mode of the fixed point with an unstable
     /// complex pair (NaN if none).
     #[serde(with = "nan_as_null")]
     pub leading_angle: f64,
+    /// Sine: |λ| of that mode (NaN if none).
     #[serde(with = "nan_as_null")]
     pub leading_modulus: f64,
     /// Integration: the eigenvalue modulus closest to 1 over the fixed points, and the
     /// largest modulus of the remaining eigenvalues of that fixed point.
     #[serde(with = "nan_as_null")]
     pub slow_modulus: f64,
+    /// Integration: the largest modulus of that fixed point's other eigenvalues.
     #[serde(with = "nan_as_null")]
     pub second_modulus: f64,
+    /// Integration: slow modes (||λ| − 1| below the slow tolerance) of that fixed point.
     pub slow_modes: usize,
     /// Integration: the eigenvalue modulus closest to 1 over the slow points (NaN if none;
     /// also NaN in summaries written before rnndyn recorded it). A line attractor without
@@ -97,15 +107,21 @@ fn not_recorded() -> f64 {
 /// eigenvalues; the Jacobians and eigenvectors are dropped to keep 51 sine values small).
 #[derive(Clone, Debug, Default)]
 pub struct SweepPoints {
+    /// Unique fixed points at this input.
     pub fixed_points: Vec<FixedPoint>,
+    /// Slow points at this input.
     pub slow_points: Vec<FixedPoint>,
 }
 
 /// The result for one network.
 #[derive(Clone, Debug)]
 pub struct NetworkDynamics {
+    /// Fixed and slow points at the probe input.
     pub fixed_points: FixedPointAnalysis,
+    /// The fixed-point graph: stability, autonomous and input-driven transitions.
     pub topology: Topology,
+    /// One row per value of the task's static input (sine: each frequency; integration:
+    /// each context); empty for the flip-flop.
     pub sweep: Vec<SweepPoint>,
     /// The points behind each row of `sweep`.
     pub sweep_points: Vec<SweepPoints>,
@@ -118,15 +134,21 @@ pub struct NetworkDynamics {
 pub struct DynamicsSummary {
     /// Wall seconds: start states, fixed-point search, topology, input sweep.
     pub seconds: [f64; 4],
+    /// Unique fixed points at the probe input.
     pub fixed_points: usize,
+    /// Entry k: fixed points with k unstable eigenvalues (|λ| > 1).
     pub count_by_stability_index: Vec<usize>,
     /// Slow points (`None` in summaries written before rnndyn looked for them).
     #[serde(default)]
     pub slow_points: Option<usize>,
+    /// Searches run (one per start state).
     pub candidates: usize,
+    /// Largest `‖F(h) − h‖` over the fixed points (0 if there are none).
     #[serde(with = "nan_as_null")]
     pub max_residual: f64,
+    /// Topology node labels, in fixed-point order.
     pub node_labels: Vec<String>,
+    /// The input sweep (see [`NetworkDynamics::sweep`]).
     pub sweep: Vec<SweepPoint>,
 }
 
@@ -386,6 +408,7 @@ fn sweep_point(fa: &FixedPointAnalysis, input: Vec<f64>, parameter: f64) -> Swee
 }
 
 impl NetworkDynamics {
+    /// The counts and sweep written to `dynamics.json`.
     pub fn summary(&self) -> DynamicsSummary {
         DynamicsSummary {
             seconds: self.seconds,

@@ -216,6 +216,7 @@ pub fn build_topology(
 }
 
 impl Topology {
+    /// Number of nodes (unique fixed points).
     pub fn nodes(&self) -> usize {
         self.stability.len()
     }
