@@ -8,10 +8,12 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "rnndyn", version, about, long_about = None)]
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands of `rnndyn`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole study (train, analyse, report) on the default or a given experiment.
@@ -56,10 +58,14 @@ pub struct StoreArgs {
 pub enum FileLayout {
     /// Decide from the array names (`weight_hh_l0` → PyTorch, `W` → rnndyn).
     Auto,
+    /// rnndyn's blocks (`W`, `U`, `b`, `Wo`, `bo`; `bh` for a reset-after GRU), as in a
+    /// store's `params.npz`.
     Rnndyn,
+    /// A PyTorch state dict (`weight_ih_l0`, `weight_hh_l0`, ..., readout `weight` and `bias`).
     Torch,
 }
 
+/// Arguments of `rnndyn fixed-points`.
 #[derive(Debug, Args)]
 pub struct FixedPointsArgs {
     /// A population store, a network directory inside one, or a network file
@@ -124,8 +130,10 @@ pub struct PopulationArgs {
     pub quiet: bool,
 }
 
+/// Arguments of `rnndyn train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
+    /// Experiment, threads, step count and progress bar.
     #[command(flatten)]
     pub population: PopulationArgs,
     /// Process only shard K of N of the sweep (e.g. `3/8`, 0-based K; sweep positions i with
@@ -145,6 +153,7 @@ pub struct TrainArgs {
     pub print_default_config: bool,
 }
 
+/// Arguments of `rnndyn merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// Population store directory.
@@ -159,6 +168,7 @@ pub struct MergeArgs {
     pub clean: bool,
 }
 
+/// Arguments of `rnndyn slurm`.
 #[derive(Debug, Args)]
 pub struct SlurmArgs {
     /// Experiment file (TOML); the built-in default experiment if omitted.
@@ -219,8 +229,10 @@ pub struct ExportArgs {
     pub readout_prefix: Option<String>,
 }
 
+/// Arguments of `rnndyn run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Experiment, threads, step count and progress bar.
     #[command(flatten)]
     pub population: PopulationArgs,
     /// Output directory: the population store, its analyses and the report.

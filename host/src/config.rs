@@ -10,18 +10,35 @@ use std::path::{Path, PathBuf};
 /// Why a configuration was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file could not be opened or read (including text that is not UTF-8).
     #[error("{file}: cannot read: {source}")]
     Read {
+        /// The file, as given.
         file: String,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The text is not valid TOML or has an unknown key, the file is larger than
+    /// `MAX_CONFIG_BYTES`, or `with_training_steps` cannot set the key.
     #[error("{file}: {message}")]
-    Parse { file: String, message: String },
+    Parse {
+        /// The file, as named in messages.
+        file: String,
+        /// What is wrong, with the key or line where known.
+        message: String,
+    },
+    /// A key has a value of the wrong type or outside its allowed range, or the settings
+    /// together are unusable (empty or oversized sweep, too much memory per network).
     #[error("{file}: `{key}` = {value}: {reason}")]
     Invalid {
+        /// The file, as named in messages.
         file: String,
+        /// The dotted key (`training.steps`, `population.hidden_sizes[2]`), or the keys
+        /// whose product is too large (`training.batch × task.trial_steps`).
         key: String,
+        /// The offending value as written, or as shown by the check.
         value: String,
+        /// Why the value is rejected (with the line number for type errors).
         reason: String,
     },
 }
@@ -36,12 +53,16 @@ pub struct RawExperiment {
     /// Master seed: every network's RNG stream derives from it and the network's spec.
     #[serde(default)]
     pub seed: u64,
+    /// `[task]`: the task and its parameters.
     #[serde(default)]
     pub task: RawTask,
+    /// `[population]`: the lists swept to make the population.
     #[serde(default)]
     pub population: RawPopulation,
+    /// `[training]`: optimisation settings shared by every network.
     #[serde(default)]
     pub training: RawTraining,
+    /// `[analysis]`: fixed-point, topology and similarity settings.
     #[serde(default)]
     pub analysis: RawAnalysis,
 }
@@ -60,10 +81,13 @@ pub struct RawTask {
     pub trial_steps: usize,
     /// Success criterion: evaluation MSE below this (default depends on the task).
     pub max_eval_mse: Option<f64>,
+    /// `[task.flipflop]`: flip-flop parameters.
     #[serde(default)]
     pub flipflop: RawFlipFlop,
+    /// `[task.sine]`: sine-wave parameters.
     #[serde(default)]
     pub sine: RawSine,
+    /// `[task.integration]`: context-dependent integration parameters.
     #[serde(default)]
     pub integration: RawIntegration,
 }
@@ -88,7 +112,10 @@ pub const MAX_HOLD_STEPS: usize = 100_000;
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawFlipFlop {
+    /// Probability that a channel pulses at a step, in `(0, 1]` (default 0.05).
     pub pulse_probability: f64,
+    /// Whether every channel gets a pulse at `t = 0`, so targets are ±1 from the start
+    /// (default `true`); if `false`, a target is 0 until its channel's first pulse.
     pub pulse_at_t0: bool,
     /// Passing also needs every one of the 8 memories held this many input-free steps
     /// after a pulse (see `population::flipflop_retention`); 0 turns the check off.
@@ -109,8 +136,12 @@ impl Default for RawFlipFlop {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawSine {
+    /// Number of frequencies `J`, at least 1 (default 51).
     pub frequencies: usize,
+    /// Lowest angular frequency `ω_0`, in radians per step (default 0.1).
     pub min_omega: f64,
+    /// Highest angular frequency `ω_{J-1}`, in radians per step (default 0.6); frequencies are
+    /// spaced linearly and need `0 < min_omega <= max_omega < π`.
     pub max_omega: f64,
     /// Train on every `train_every`-th frequency (1 = all); the others are held out.
     pub train_every: usize,
@@ -158,10 +189,15 @@ impl Default for RawIntegration {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawPopulation {
+    /// Architectures: `vanilla`, `ugrnn`, `gru`, `lstm` (default all four).
     pub architectures: Vec<String>,
+    /// Activations `φ`: `tanh`, `relu` (default both).
     pub activations: Vec<String>,
+    /// Hidden sizes `N`, each one of `model::SUPPORTED_SIZES` (default `[16, 32]`).
     pub hidden_sizes: Vec<i64>,
+    /// L2 penalty strengths `λ` (penalty `½ λ Σ w²` over weights, not biases; default `[0.0]`).
     pub l2: Vec<f64>,
+    /// Base learning rates of Adam (default `[1e-2]`).
     pub learning_rates: Vec<f64>,
     /// Number of seeds (replicates) per combination: seeds 0..seeds.
     pub seeds: u64,
@@ -192,13 +228,17 @@ impl Default for RawPopulation {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawTraining {
+    /// Adam updates per network (default 800).
     pub steps: u64,
+    /// Trials per training batch (default 64).
     pub batch: usize,
     /// Gradient-norm clipping threshold (0 = off).
     pub clip_norm: f64,
     /// Learning-rate schedule: `constant`, or `exponential` (× `decay` every `decay_steps`).
     pub schedule: String,
+    /// Learning-rate factor per `decay_steps` under `exponential`, in `(0, 1]` (default 0.5).
     pub decay: f64,
+    /// Steps over which the rate falls by `decay` under `exponential` (default 1000).
     pub decay_steps: u64,
     /// Trials in the fixed evaluation set.
     pub eval_trials: usize,
@@ -289,6 +329,7 @@ pub enum NetworkSet {
 }
 
 impl NetworkSet {
+    /// The setting named by `[analysis] networks` (`passed` or `all`), or `None`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "passed" => Some(NetworkSet::Passed),
@@ -296,6 +337,7 @@ impl NetworkSet {
             _ => None,
         }
     }
+    /// The `[analysis] networks` name of the setting.
     pub fn name(&self) -> &'static str {
         match self {
             NetworkSet::Passed => "passed",
@@ -307,15 +349,19 @@ impl NetworkSet {
 /// Learning-rate schedule.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Schedule {
+    /// The base learning rate at every step.
     Constant,
     /// `lr · decay^(step / decay_steps)`.
     Exponential {
+        /// Factor applied per `decay_steps` steps, in `(0, 1]`.
         decay: f64,
+        /// Steps over which the rate is multiplied by `decay` (applied continuously, not in jumps).
         decay_steps: u64,
     },
 }
 
 impl Schedule {
+    /// Learning rate at training step `step` (from 0) for base rate `base`.
     pub fn learning_rate(&self, base: f64, step: u64) -> f64 {
         match *self {
             Schedule::Constant => base,
@@ -329,12 +375,16 @@ impl Schedule {
 /// Which task, with validated parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TaskKind {
+    /// The 3-bit flip-flop.
     FlipFlop(RawFlipFlop),
+    /// Sine-wave generation.
     Sine(RawSine),
+    /// Context-dependent integration.
     Integration(RawIntegration),
 }
 
 impl TaskKind {
+    /// The `[task] kind` name: `flipflop`, `sine` or `integration`.
     pub fn name(&self) -> &'static str {
         match self {
             TaskKind::FlipFlop(_) => "flipflop",
@@ -342,6 +392,7 @@ impl TaskKind {
             TaskKind::Integration(_) => "integration",
         }
     }
+    /// Inputs per time step: flip-flop 3, sine 1, integration 4.
     pub fn inputs(&self) -> usize {
         match self {
             TaskKind::FlipFlop(_) => 3,
@@ -349,6 +400,7 @@ impl TaskKind {
             TaskKind::Integration(_) => 4,
         }
     }
+    /// Outputs per time step: flip-flop 3, sine and integration 1.
     pub fn outputs(&self) -> usize {
         match self {
             TaskKind::FlipFlop(_) => 3,
@@ -389,20 +441,33 @@ pub fn integration_zero_output_mse(p: &RawIntegration, steps: usize) -> f64 {
 /// Validated task settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskSettings {
+    /// The task and its parameters.
     pub kind: TaskKind,
+    /// Time steps per trial (`[task] trial_steps`, at least 1).
     pub trial_steps: usize,
+    /// Success threshold on the evaluation MSE: `[task] max_eval_mse`, or if unset
+    /// `TaskKind::default_max_eval_mse` for these trial steps.
     pub max_eval_mse: f64,
 }
 
 /// One network of the sweep.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkSpec {
+    /// Recurrent architecture.
     pub arch: Arch,
+    /// Activation `φ` of the cell.
     pub activation: Activation,
+    /// GRU candidate convention (`[population] gru_convention`, the same for the whole sweep);
+    /// used only by GRU networks and not part of `id`.
     pub gru_convention: GruConvention,
+    /// Hidden size `N`.
     pub hidden: usize,
+    /// L2 penalty strength `λ` (penalty `½ λ Σ w²` over weights, not biases).
     pub l2: f64,
+    /// Base learning rate of Adam.
     pub learning_rate: f64,
+    /// Replicate index, from 0 to `[population] seeds` − 1; the network's RNG streams derive
+    /// from the master seed and `stream_key`, which includes it.
     pub seed: u64,
 }
 
@@ -444,24 +509,38 @@ fn short_float(x: f64) -> String {
 /// Validated training settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainingSettings {
+    /// Adam updates per network (`[training] steps`).
     pub steps: u64,
+    /// Trials per training batch (`[training] batch`).
     pub batch: usize,
+    /// Gradient-norm clipping threshold; `None` when `[training] clip_norm` is 0.
     pub clip_norm: Option<f64>,
+    /// Learning-rate schedule.
     pub schedule: Schedule,
+    /// Trials in the fixed evaluation set (`[training] eval_trials`).
     pub eval_trials: usize,
+    /// Weight initialisation: recurrent init and gain and the gate-bias offset from
+    /// `[training]`; input and readout scales at the core defaults (1).
     pub init: rnndyn_core::cell::InitParams,
 }
 
 /// A validated experiment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Experiment {
+    /// The experiment's `name` (default `default`).
     pub name: String,
+    /// Master seed (`seed`, default 0, at most `i64::MAX`).
     pub seed: u64,
+    /// Validated `[task]` settings.
     pub task: TaskSettings,
+    /// Validated `[training]` settings.
     pub training: TrainingSettings,
+    /// The `[analysis]` settings as written (their values are checked).
     pub analysis: RawAnalysis,
     /// `[analysis] networks`, parsed.
     pub network_set: NetworkSet,
+    /// Every network of the sweep, in sweep order: architecture, activation, hidden size,
+    /// L2, learning rate, seed (the last varies fastest).
     pub networks: Vec<NetworkSpec>,
     /// The file as parsed (saved into the store so a run can be reproduced).
     pub raw: RawExperiment,

@@ -23,18 +23,30 @@ use std::path::{Path, PathBuf};
 /// Why a network could not be exported.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// Reading the network from its directory, or writing an `.npz` or `.rs` output, failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Writing a `.safetensors` output failed.
     #[error(transparent)]
     Safetensors(#[from] crate::safetensors_file::SafetensorsError),
+    /// The network cannot be exported as asked: its record names an unknown model, its
+    /// parameters do not fit the model, it has no PyTorch module, or the output file's
+    /// extension does not match the format.
     #[error("{path}: {reason}")]
-    Network { path: PathBuf, reason: String },
+    Network {
+        /// The network directory, or the output file.
+        path: PathBuf,
+        /// Why it cannot be exported.
+        reason: String,
+    },
 }
 
 /// A network read from its store directory (`networks/<id>/`).
 #[derive(Clone, Debug)]
 pub struct LoadedNetwork {
+    /// The network's `network.json`.
     pub record: NetworkRecord,
+    /// The model the record describes.
     pub spec: ModelSpec,
     /// Parameter blocks in storage order (cell, then readout `Wo`, `bo`).
     pub blocks: Vec<ParamBlock>,
@@ -285,10 +297,13 @@ pub fn torch_cell(spec: &ModelSpec) -> Result<TorchCell, String> {
 /// A PyTorch-layout state dict of a loaded network, with the module it belongs to.
 #[derive(Clone, Debug)]
 pub struct TorchExport {
+    /// The PyTorch module: `nn.RNN`, `nn.GRU` or `nn.LSTM`.
     pub cell: TorchCell,
     /// The nonlinearity (of `nn.RNN`; tanh for GRU and LSTM).
     pub activation: Activation,
+    /// Hidden, input and output sizes.
     pub dims: Dims,
+    /// The arrays by key (with the requested prefixes), float32 values held as `f64`.
     pub state_dict: StateDict,
     /// Keys in PyTorch's `state_dict()` order (module, then readout).
     pub order: [String; 6],

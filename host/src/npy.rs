@@ -31,51 +31,115 @@ const MAX_HEADER_LEN: usize = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NpyError {
+    /// Opening, reading, writing, syncing or renaming a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file (an `.npz` member reads as `<archive>/<name>.npy`).
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: io::Error,
     },
+    /// The data do not start with the `.npy` magic string `\x93NUMPY`.
     #[error("{path}: not a .npy file (bad magic string)")]
-    BadMagic { path: PathBuf },
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The data end before the preamble, the header or the array data do.
     #[error("{path}: truncated: {what} needs {expected} bytes, {found} present")]
     Truncated {
+        /// The file.
         path: PathBuf,
+        /// The part cut short: `preamble`, `header` or `data`.
         what: &'static str,
+        /// Bytes needed (counted from the start of the file, or of the data for `data`).
         expected: u64,
+        /// Bytes present, counted the same way.
         found: u64,
     },
+    /// The format version is not 1, 2 or 3.
     #[error("{path}: unsupported .npy format version {major}.{minor}")]
-    UnsupportedVersion { path: PathBuf, major: u8, minor: u8 },
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// Major version byte.
+        major: u8,
+        /// Minor version byte.
+        minor: u8,
+    },
+    /// The header is longer than 1 MiB, is not ASCII/UTF-8 text, is not a Python dict
+    /// literal, or lacks `descr`, `fortran_order` or `shape` (or has them with the wrong type).
     #[error("{path}: malformed header: {reason}")]
-    BadHeader { path: PathBuf, reason: String },
+    BadHeader {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with the header.
+        reason: String,
+    },
+    /// The dtype is not `float32` or `float64` (either byte order) or little-endian `int64`,
+    /// or is a structured dtype.
     #[error("{path}: unsupported dtype {dtype:?} (expected float32, float64 or int64)")]
-    UnsupportedDtype { path: PathBuf, dtype: String },
+    UnsupportedDtype {
+        /// The file.
+        path: PathBuf,
+        /// The header's `descr` (`structured dtype` for a structured one).
+        dtype: String,
+    },
+    /// A matrix was asked for but the array is neither 1-D nor 2-D.
     #[error("{path}: expected a 1-D or 2-D array, found {ndim}-D shape {shape:?}")]
     WrongNdim {
+        /// The file.
         path: PathBuf,
+        /// Number of dimensions found.
         ndim: usize,
+        /// The header's shape.
         shape: Vec<u64>,
     },
+    /// The element count or byte size of the header's shape overflows.
     #[error("{path}: array of shape {shape:?} is too large")]
-    TooLarge { path: PathBuf, shape: Vec<u64> },
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The header's shape.
+        shape: Vec<u64>,
+    },
+    /// An `.npz` archive has no member `<name>.npy`.
     #[error("{path}: no array named {name:?} (present: {present:?})")]
     MissingArray {
+        /// The archive.
         path: PathBuf,
+        /// The array asked for.
         name: String,
+        /// The arrays the archive holds, sorted.
         present: Vec<String>,
     },
+    /// The `.npz` file is not a ZIP archive the `zip` crate can read (I/O errors are `Io`).
     #[error("{path}: bad .npz archive: {reason}")]
-    Zip { path: PathBuf, reason: String },
+    Zip {
+        /// The archive.
+        path: PathBuf,
+        /// The `zip` crate's message.
+        reason: String,
+    },
+    /// On writing, the product of the shape is not the number of data elements.
     #[error("{path}: shape {shape:?} does not match {len} data elements")]
     ShapeMismatch {
+        /// The file being written (`<bytes>` for `to_npy_bytes`).
         path: PathBuf,
+        /// The shape given.
         shape: Vec<u64>,
+        /// Number of data elements given.
         len: usize,
     },
+    /// `NpzWriter::add` was given a name already added to the archive.
     #[error("{path}: duplicate array name {name:?}")]
-    DuplicateName { path: PathBuf, name: String },
+    DuplicateName {
+        /// The archive.
+        path: PathBuf,
+        /// The repeated name.
+        name: String,
+    },
 }
 
 fn bytes_path() -> PathBuf {

@@ -20,30 +20,54 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SafetensorsError {
+    /// Reading the file, or writing it atomically, failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: io::Error,
     },
+    /// The `safetensors` crate rejects the file (header length, JSON header, offsets), or
+    /// cannot serialise the tensors.
     #[error("{path}: not a valid .safetensors file: {reason}")]
-    Format { path: PathBuf, reason: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The `safetensors` crate's message.
+        reason: String,
+    },
+    /// A tensor's dtype is not `F32`, `F64`, `F16` or `BF16`.
     #[error(
         "{path}: tensor {name:?} has dtype {dtype}; rnndyn reads F32, F64, F16 and BF16 tensors"
     )]
     Dtype {
+        /// The file.
         path: PathBuf,
+        /// The tensor's name.
         name: String,
+        /// The dtype found, as the `safetensors` crate names it (`I64`, `U8`, ...).
         dtype: String,
     },
+    /// A tensor's data length does not match its shape.
     #[error("{path}: tensor {name:?}: {reason}")]
     Tensor {
+        /// The file.
         path: PathBuf,
+        /// The tensor's name.
         name: String,
+        /// What is wrong with it.
         reason: String,
     },
+    /// On writing, two tensors have the same name.
     #[error("{path}: duplicate tensor name {name:?}")]
-    DuplicateName { path: PathBuf, name: String },
+    DuplicateName {
+        /// The file.
+        path: PathBuf,
+        /// The repeated name.
+        name: String,
+    },
 }
 
 /// True if `path` ends in `.safetensors` (any case).

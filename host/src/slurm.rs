@@ -39,10 +39,16 @@ pub struct SlurmSettings {
     pub out: PathBuf,
     /// Array tasks (shards).
     pub shards: usize,
+    /// Stem of the job names: the scripts use `<job_name>-train` and `<job_name>-merge`.
     pub job_name: String,
+    /// `#SBATCH --partition` of both scripts (`--partition`); none if `None`.
     pub partition: Option<String>,
+    /// `#SBATCH --time` of both scripts (`--time`, Slurm syntax); none if `None`.
     pub time: Option<String>,
+    /// `#SBATCH --cpus-per-task` of the training array (`--cpus-per-task`), also its
+    /// training threads; `None` leaves it out (one thread).
     pub cpus_per_task: Option<u32>,
+    /// `#SBATCH --mem` of both scripts (`--mem`, Slurm syntax); none if `None`.
     pub mem: Option<String>,
     /// Extra `#SBATCH` options, verbatim (e.g. `--account=lab`), for both scripts.
     pub extra: Vec<String>,
@@ -190,8 +196,11 @@ pub fn merge_script(s: &SlurmSettings) -> Result<String, String> {
 /// Paths of the generated files.
 #[derive(Clone, Debug)]
 pub struct Written {
+    /// `DIR/slurm/train.sbatch`.
     pub train: PathBuf,
+    /// `DIR/slurm/merge.sbatch`.
     pub merge: PathBuf,
+    /// `DIR/slurm/logs/`, where both scripts send their output.
     pub logs: PathBuf,
 }
 

@@ -28,23 +28,52 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Why the store could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A file or directory of the store could not be read, written, created, renamed or
+    /// removed.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The directory is not a store: `store.json` is missing or unreadable or names another
+    /// format, or `Store::create` was given a non-empty directory without `store.json`.
     #[error("{path}: not an rnndyn store ({reason})")]
-    NotAStore { path: PathBuf, reason: String },
-    #[error("{path}: store format version {found} is not supported by this rnndyn (it reads version {FORMAT_VERSION})")]
-    Version { path: PathBuf, found: u32 },
-    #[error("{path}: corrupt or truncated: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
-    #[error("{path}: array `{name}`: {reason}")]
-    Array {
+    NotAStore {
+        /// The directory, or its `store.json`.
         path: PathBuf,
-        name: String,
+        /// Why it is not a store.
         reason: String,
     },
+    /// `store.json` has a format version other than `FORMAT_VERSION`.
+    #[error("{path}: store format version {found} is not supported by this rnndyn (it reads version {FORMAT_VERSION})")]
+    Version {
+        /// The `store.json` file.
+        path: PathBuf,
+        /// The version it records.
+        found: u32,
+    },
+    /// A JSON file of the store (`store.json`, `network.json`) does not parse, or the
+    /// catalog could not be written as CSV.
+    #[error("{path}: corrupt or truncated: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The parser's or writer's message.
+        reason: String,
+    },
+    /// A parameter block is missing, has the wrong shape or holds a non-finite value.
+    #[error("{path}: array `{name}`: {reason}")]
+    Array {
+        /// The `.npz` or `.safetensors` file holding the blocks.
+        path: PathBuf,
+        /// The block's name (`W`, `U`, `b`, ...).
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Reading or writing an `.npy` / `.npz` file (or writing any file atomically) failed.
     #[error(transparent)]
     Npy(#[from] NpyError),
 }
@@ -117,17 +146,31 @@ struct Marker {
 /// Per-network record (`network.json`), also one row of the catalog.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct NetworkRecord {
+    /// The network's id (`NetworkSpec::id`), also its directory name under `networks/`.
     pub id: String,
+    /// The task (`[task] kind`): `flipflop`, `sine` or `integration`.
     pub task: String,
+    /// Architecture: `vanilla`, `ugrnn`, `gru` or `lstm`.
     pub arch: String,
+    /// Activation: `tanh` or `relu`.
     pub activation: String,
+    /// GRU convention, `reset-before` or `reset-after` (recorded for every architecture; only
+    /// the GRU uses it).
     pub gru_convention: String,
+    /// Hidden size `N`.
     pub hidden: usize,
+    /// Inputs per time step `I`.
     pub inputs: usize,
+    /// Outputs per time step `O`.
     pub outputs: usize,
+    /// L2 penalty strength `λ`.
     pub l2: f64,
+    /// Base learning rate of Adam.
     pub learning_rate: f64,
+    /// Replicate index within the sweep (not the experiment's master seed).
     pub seed: u64,
+    /// Training steps run: the length of `curve.npy` (fewer than `[training] steps` if the
+    /// network diverged).
     pub train_steps: u64,
     /// Mean training loss over the last 100 steps (MSE, without the L2 penalty).
     #[serde(with = "nan_as_null")]
@@ -143,11 +186,16 @@ pub struct NetworkRecord {
     /// other tasks, with the check off, or in stores written before it existed).
     #[serde(with = "nan_as_null", default = "nan")]
     pub retention: f64,
+    /// Whether the network met the success criterion: evaluation MSE below `max_eval_mse` and,
+    /// on the flip-flop with `hold_steps > 0`, every memory held (`retention` 1).
     pub passed: bool,
+    /// Whether training stopped on a NaN/Inf loss, gradient norm or parameter.
     pub diverged: bool,
     /// Step at which the loss or gradient became NaN/Inf (if diverged).
     pub diverged_at_step: Option<u64>,
+    /// Wall-clock seconds spent training and evaluating the network.
     pub train_seconds: f64,
+    /// Version of rnndyn that wrote the record.
     pub rnndyn_version: String,
 }
 
@@ -173,6 +221,7 @@ impl NetworkRecord {
     }
 }
 
+/// The store's name of a GRU convention: `reset-before` or `reset-after`.
 pub fn gru_convention_name(c: GruConvention) -> &'static str {
     match c {
         GruConvention::ResetBeforeProduct => "reset-before",
@@ -180,6 +229,8 @@ pub fn gru_convention_name(c: GruConvention) -> &'static str {
     }
 }
 
+/// Parses a GRU convention name as written by `gru_convention_name`; the error names an
+/// unknown value.
 pub fn parse_gru_convention(s: &str) -> Result<GruConvention, String> {
     match s {
         "reset-before" => Ok(GruConvention::ResetBeforeProduct),
@@ -191,6 +242,8 @@ pub fn parse_gru_convention(s: &str) -> Result<GruConvention, String> {
 /// A network's parameters as named blocks (name, shape, values).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedArrays {
+    /// One `(name, shape, row-major float32 values)` per parameter block, in the model's block
+    /// order.
     pub arrays: Vec<(String, Vec<u64>, Vec<f32>)>,
 }
 
@@ -271,6 +324,7 @@ impl Store {
         })
     }
 
+    /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -280,6 +334,8 @@ impl Store {
         self.root.join("experiment.toml")
     }
 
+    /// Directory of network `id`, `<root>/networks/<id>` (it may not exist, or may be
+    /// incomplete: see `has_network`).
     pub fn network_dir(&self, id: &str) -> PathBuf {
         self.root.join("networks").join(id)
     }

@@ -11,8 +11,11 @@ use rnndyn_core::{Error, Real, Rng};
 /// One of the three tasks, validated.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TaskGen {
+    /// The 3-bit flip-flop.
     FlipFlop(FlipFlop),
+    /// Sine-wave generation.
     Sine(Sine),
+    /// Context-dependent integration.
     Integration(Integration),
 }
 
@@ -52,6 +55,7 @@ impl TaskGen {
         })
     }
 
+    /// Inputs per time step: flip-flop 3, sine 1, integration 4.
     pub fn inputs(&self) -> usize {
         match self {
             TaskGen::FlipFlop(_) => FlipFlop::INPUTS,
@@ -60,6 +64,7 @@ impl TaskGen {
         }
     }
 
+    /// Outputs per time step: flip-flop 3, sine and integration 1.
     pub fn outputs(&self) -> usize {
         match self {
             TaskGen::FlipFlop(_) => FlipFlop::OUTPUTS,
@@ -116,6 +121,8 @@ pub struct MemoryTrial {
 }
 
 impl MemoryTrial {
+    /// Buffers for trials of `hold_steps + 1` steps (the pulse, then `hold_steps` without
+    /// input) of `model`, whose inputs and outputs are the `bits` channels (3 for the flip-flop).
     pub fn new(model: &dyn Model, bits: usize, hold_steps: usize) -> Self {
         let (s, t) = (model.state_dim(), hold_steps + 1);
         MemoryTrial {

@@ -47,7 +47,9 @@ use std::fmt;
 /// A dense row-major (C-order) `f64` array, as stored in a `.npy` file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Array {
+    /// Dimensions, outermost first.
     pub shape: Vec<usize>,
+    /// Values in row-major order; length is the product of `shape`.
     pub data: Vec<f64>,
 }
 
@@ -122,8 +124,11 @@ impl fmt::Display for TorchCell {
 /// Hidden, input and output sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Dims {
+    /// Hidden size `H`.
     pub hidden: usize,
+    /// Inputs per time step `I`.
     pub inputs: usize,
+    /// Outputs per time step `O`.
     pub outputs: usize,
 }
 
@@ -192,34 +197,62 @@ impl Keys {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TorchError {
+    /// A required array (`weight_ih_l0`, `weight_hh_l0` or the readout `weight`) is absent.
     #[error("missing array `{key}`")]
-    Missing { key: String },
+    Missing {
+        /// The full key, prefix included.
+        key: String,
+    },
+    /// An array has the wrong number of dimensions or the wrong sizes.
     #[error("array `{key}` has shape {got:?}, expected {expected}")]
     Shape {
+        /// The full key, prefix included.
         key: String,
+        /// The expected shape as text, e.g. `[12]` or `[4H, H]`.
         expected: String,
+        /// The shape found.
         got: Vec<usize>,
     },
+    /// An imported array holds a NaN or an infinity.
     #[error("array `{key}` contains NaN or infinity")]
-    NonFinite { key: String },
+    NonFinite {
+        /// The full key, prefix included.
+        key: String,
+    },
+    /// A key under the recurrent or readout prefix is not one of the six known keys (a
+    /// multi-layer, bidirectional or projected module).
     #[error(
         "unexpected array `{key}` (only single-layer, unidirectional modules without \
          projection and a readout are supported)"
     )]
-    Unexpected { key: String },
+    Unexpected {
+        /// The unexpected key.
+        key: String,
+    },
+    /// An array's data length is not the product of its shape.
     #[error("array of shape {shape:?} needs {expected} values, got {got}")]
     DataLength {
+        /// The array's shape.
         shape: Vec<usize>,
+        /// Values the shape needs.
         expected: usize,
+        /// Values present.
         got: usize,
     },
+    /// On export, the parameter vector's length is not `param_count(cell, dims)`.
     #[error("{cell} parameter vector for {dims} has {expected} values, got {got}")]
     ParamLength {
+        /// The PyTorch module.
         cell: TorchCell,
+        /// The sizes given.
         dims: Dims,
+        /// Values the layout needs.
         expected: usize,
+        /// Values given.
         got: usize,
     },
+    /// The hidden size is 0 (`weight_hh_l0` has no columns on import, or `dims.hidden` is
+    /// 0 on export).
     #[error("hidden size must be at least 1")]
     EmptyHidden,
 }
@@ -227,7 +260,9 @@ pub enum TorchError {
 /// A converted network: sizes and rnndyn's flat parameter vector.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Imported {
+    /// Sizes inferred from the state dict.
     pub dims: Dims,
+    /// rnndyn's flat parameter vector, blocks as in `blocks` (length `param_count`).
     pub params: Vec<f64>,
 }
 
