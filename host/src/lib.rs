@@ -1,6 +1,9 @@
 //! `rnndyn`: populations of recurrent networks — training, storage, fixed points,
 //! representational geometry and reports — around the no_std core `rnndyn-core`.
 
+// Every public item is documented; CI's `clippy -D warnings` makes a missing one an error.
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod app;
 pub mod cli;
