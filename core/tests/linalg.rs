@@ -1561,6 +1561,23 @@ fn eigen_transposed_jordan_blocks() {
     }
 }
 
+/// Jordan blocks far from unit norm. A triangular block reaches back-substitution with an
+/// exactly zero pivot `t_ii − λ`, replaced by `ε·‖T‖`, which stays below the off-diagonal
+/// entries at any scale; replaced by `ε / ‖T‖` (at ‖T‖ = 2⁻³⁰) it would be comparable
+/// to them and give a wrong eigenvector with a residual of order 1.
+#[test]
+fn eigen_scaled_jordan_blocks() {
+    for e in [-30, -400, 30] {
+        let s = 2f64.powi(e);
+        for k in 2..=4 {
+            for lam in [0.5, -2.0] {
+                let a: Mat = jordan(k, lam).into_iter().map(|x| x * s).collect();
+                check_all(&format!("jordan-{k}-{lam}·2^{e}"), k, &a, Kind::Defective);
+            }
+        }
+    }
+}
+
 /// A real eigenvalue equal to the real part of a complex pair, in real Schur form already
 /// (`1 ± i` and `1`): the real vector's back-substitution through the 2×2 block meets a
 /// zero diagonal pivot `t₂₂ − λ` and must solve with the other equation.
