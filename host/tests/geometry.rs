@@ -6,10 +6,13 @@
 //! relative tolerances of the distance-matrix checks, coincident points, `dims = n`, stress
 //! of given coordinates, `tol` validation, SMACOF results as Guttman fixed points (every
 //! code path, several parallel chunks), SMACOF against a plain re-implementation of its
-//! iteration and stopping rule, and the lowest-stress start winning.
+//! iteration and stopping rule, the lowest-stress start winning, the closed range of
+//! accepted distance scales, a SMACOF run ending at its lowest stress, and the axis sign
+//! convention on ties.
 
 use nalgebra::DMatrix;
 use proptest::prelude::*;
+use rnndyn::analysis::mds::{MAX_DISTANCE, SYMMETRY_TOL};
 use rnndyn::analysis::{
     classical_mds, debiased_linear_cka, linear_cka, pairwise_distances, rbf_cka, shape_distance,
     smacof, stress, svcca, validate_distance_matrix, AnalysisError, LinearCkaPrep, Matrix, Metric,
@@ -937,6 +940,9 @@ fn coincident_points() {
             }
             // Ties go to the earliest start, the classical one.
             assert_eq!(s.best_start, Some(0));
+            // A step that leaves the stress unchanged is taken (it does not increase it);
+            // its zero relative decrease then ends the run.
+            assert_eq!(s.iterations, Some(max_iter.min(1)), "dims {dims}");
         }
     }
 }
@@ -1100,6 +1106,93 @@ fn smacof_keeps_the_lowest_stress_start() {
         }
     }
     assert!(random_wins > 0);
+}
+
+#[test]
+fn distance_matrix_range_is_closed() {
+    // Largest entries anywhere in [1/MAX_DISTANCE, MAX_DISTANCE] are accepted and embed
+    // exactly (scaled with the matrix: squared distances neither overflow nor underflow);
+    // one ulp outside either end, and anything further out, is refused as degenerate.
+    let pts = Matrix::new(4, 1, vec![0.0, 0.25, 0.5, 1.0]).unwrap();
+    let unit = distances(&pts);
+    assert_eq!(unit.as_slice().iter().fold(0.0, |a: f64, &b| a.max(b)), 1.0);
+    let (lo, hi) = (1.0 / MAX_DISTANCE, MAX_DISTANCE);
+    for top in [lo, hi] {
+        let d = scaled(&unit, top);
+        validate_distance_matrix(&d, SYMMETRY_TOL).unwrap();
+        let e = classical_mds(&d, 1).unwrap();
+        let err = procrustes_error(&e.coords, &scaled(&pts, top));
+        assert!(err < 1e-12, "{top:e}: {err}");
+        assert!(e.stress1 < 1e-12, "{top:e}: {}", e.stress1);
+    }
+    let above = f64::from_bits(hi.to_bits() + 1);
+    let below = f64::from_bits(lo.to_bits() - 1);
+    for top in [above, below, 1e200, f64::MAX, 1e-200, f64::MIN_POSITIVE] {
+        let d = scaled(&unit, top);
+        let degenerate = |r: Result<_, AnalysisError>| matches!(r, Err(AnalysisError::Degenerate { ref what, .. }) if what == "distance matrix");
+        assert!(
+            degenerate(validate_distance_matrix(&d, SYMMETRY_TOL)),
+            "{top:e}"
+        );
+        assert!(degenerate(classical_mds(&d, 1).map(|_| ())), "{top:e}");
+        assert!(
+            degenerate(smacof(&d, &SmacofOptions::default()).map(|_| ())),
+            "{top:e}"
+        );
+    }
+}
+
+#[test]
+fn classical_mds_sign_convention_on_ties() {
+    // Each axis is signed so that its largest-magnitude entry is positive; when entries tie
+    // in magnitude the first of them counts (as `np.argmax` in the NumPy reference). Two
+    // points at distance 2 embed at ±1, four evenly spaced collinear points at ±1.5, ±0.5:
+    // both ends tie, and the first point gets the positive coordinate.
+    let two = Matrix::new(2, 2, vec![0.0, 2.0, 2.0, 0.0]).unwrap();
+    let line = distances(&Matrix::new(4, 1, vec![0.0, 1.0, 2.0, 3.0]).unwrap());
+    for (name, d, half_width) in [("two", two, 1.0), ("line", line, 1.5)] {
+        let c = classical_mds(&d, 1).unwrap().coords;
+        let v = c.as_slice();
+        let last = v.len() - 1;
+        assert_eq!(v[0].abs(), v[last].abs(), "{name}: {v:?}");
+        let big = v.iter().map(|x| x.abs()).fold(0.0, f64::max);
+        let first = v.iter().position(|x| x.abs() == big).unwrap();
+        assert_eq!(first, 0, "{name}: {v:?}");
+        assert!(v[0] > 0.0 && v[last] < 0.0, "{name}: {v:?}");
+        assert!((v[0] - half_width).abs() < 1e-12, "{name}: {v:?}");
+    }
+}
+
+#[test]
+fn smacof_ends_at_its_lowest_stress() {
+    // With tol = 0 a run goes on while the stress does not increase and stops at the first
+    // step that would raise it, which it does not take: the result is the lowest-stress
+    // configuration of the run, never above the one a step earlier, and a larger iteration
+    // cap changes nothing. At most 32 points (one parallel chunk of the transform) the
+    // stress the loop compares is bit for bit the reported one. 1-D and 4-D take the
+    // general path, 2-D and 3-D the fixed-size ones.
+    let d = l1_distances(20, 4, 21);
+    for dims in 1..=4 {
+        let o = |max_iter| SmacofOptions {
+            dims,
+            random_starts: 0,
+            max_iter,
+            tol: 0.0,
+            seed: 0,
+        };
+        let e = smacof(&d, &o(100_000)).unwrap();
+        let k = e.iterations.unwrap();
+        assert!((1..100_000).contains(&k), "dims {dims}: {k} iterations");
+        let before = smacof(&d, &o(k - 1)).unwrap();
+        assert!(
+            e.raw_stress <= before.raw_stress,
+            "dims {dims}: {} after {k} steps, {} after {}",
+            e.raw_stress,
+            before.raw_stress,
+            k - 1
+        );
+        assert_eq!(smacof(&d, &o(k + 1)).unwrap(), e, "dims {dims}");
+    }
 }
 
 // ------------------------------------------------------------------------------------
