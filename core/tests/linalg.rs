@@ -1578,6 +1578,23 @@ fn eigen_scaled_jordan_blocks() {
     }
 }
 
+/// Long Jordan blocks: each zero pivot of the back-substitution multiplies the next entry
+/// by about 1/ε, so an eigenvector of a k-block grows like ε^(1−k) and overflows past
+/// k ≈ 20 unless the overflow control rescales it on the way (then it is e₁ to rounding).
+#[test]
+fn eigen_long_jordan_blocks_do_not_overflow() {
+    for k in [24, 40] {
+        for lam in [0.5, -2.0] {
+            check_all(
+                &format!("jordan-{k}-{lam}"),
+                k,
+                &jordan(k, lam),
+                Kind::Defective,
+            );
+        }
+    }
+}
+
 /// A real eigenvalue equal to the real part of a complex pair, in real Schur form already
 /// (`1 ± i` and `1`): the real vector's back-substitution through the 2×2 block meets a
 /// zero diagonal pivot `t₂₂ − λ` and must solve with the other equation.
