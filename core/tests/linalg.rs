@@ -1500,7 +1500,8 @@ fn eigen_vectors_normalised_and_sorted_as_units() {
 /// Repeated complex pairs: `Q diag(R, R, 2) Qᵀ` (a rotation-scaling block twice,
 /// semisimple) and the complex Jordan form `[[R, I], [0, R]]` (defective), plain and
 /// disguised, next to a real eigenvalue. The back-substitution meets the 2×2 complex
-/// systems of a pair against an identical pair (singular: perturbed by ε‖T‖).
+/// systems of a pair against an identical pair (singular: perturbed by ε‖T‖, which must
+/// stay small at every scale, so the plain ones also run at 2⁻³⁰ and 2³⁰).
 #[test]
 fn eigen_repeated_complex_pairs() {
     let mut rng = Rng::new(61);
@@ -1524,6 +1525,10 @@ fn eigen_repeated_complex_pairs() {
         ("complex-jordan", jor, Kind::Defective),
     ] {
         check_all(name, n, &m, kind);
+        for e in [-30, 30] {
+            let scaled: Mat = m.iter().map(|x| x * 2f64.powi(e)).collect();
+            check_all(&format!("{name}·2^{e}"), n, &scaled, kind);
+        }
         let q = orthogonal(n, &mut rng);
         check_all(name, n, &orth_similar(n, &m, &q), kind);
     }
