@@ -131,6 +131,12 @@ fn diag(d: &[f64]) -> Mat {
     m
 }
 
+/// `m · 2^e` (exact: a power of two only moves exponents).
+fn scaled_pow2(m: &[f64], e: i32) -> Mat {
+    let s = 2f64.powi(e);
+    m.iter().map(|x| x * s).collect()
+}
+
 fn jordan(n: usize, lambda: f64) -> Mat {
     let mut m = diag(&vec![lambda; n]);
     for i in 0..n.saturating_sub(1) {
@@ -444,8 +450,7 @@ proptest! {
     fn eigen_random_scaled_entries(n in 1usize..=8, seed in any::<u64>(), e in -200i32..200) {
         // Same matrices at wildly different magnitudes (exercises the global scaling).
         let mut rng = Rng::new(seed);
-        let s = 2f64.powi(e);
-        let a: Mat = randn(n, &mut rng).into_iter().map(|x| x * s).collect();
+        let a = scaled_pow2(&randn(n, &mut rng), e);
         check_all("scaled", n, &a, Kind::Normal);
     }
 
@@ -1526,8 +1531,7 @@ fn eigen_repeated_complex_pairs() {
     ] {
         check_all(name, n, &m, kind);
         for e in [-30, 30] {
-            let scaled: Mat = m.iter().map(|x| x * 2f64.powi(e)).collect();
-            check_all(&format!("{name}·2^{e}"), n, &scaled, kind);
+            check_all(&format!("{name}·2^{e}"), n, &scaled_pow2(&m, e), kind);
         }
         let q = orthogonal(n, &mut rng);
         check_all(name, n, &orth_similar(n, &m, &q), kind);
@@ -1573,10 +1577,9 @@ fn eigen_transposed_jordan_blocks() {
 #[test]
 fn eigen_scaled_jordan_blocks() {
     for e in [-30, -400, 30] {
-        let s = 2f64.powi(e);
         for k in 2..=4 {
             for lam in [0.5, -2.0] {
-                let a: Mat = jordan(k, lam).into_iter().map(|x| x * s).collect();
+                let a = scaled_pow2(&jordan(k, lam), e);
                 check_all(&format!("jordan-{k}-{lam}·2^{e}"), k, &a, Kind::Defective);
             }
         }
