@@ -317,9 +317,10 @@ fn gemm_tn_acc_nr<R: Real, const TW: usize>(
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    // Block the long reduction dimension so that the `KC` rows of `A` and `B` in use stay
-    // in L2 while every tile of `C` passes over them; blocks run in order, so each output
-    // is still accumulated sequentially in `p`.
+    // Block the long reduction dimension so that the `KC` rows of `A` in use (16 KB at
+    // m = 64, f32) and one `KC × TW` panel of `B` stay in L1 while the tiles of a column
+    // pass over them; blocks run in order, so each output is still accumulated
+    // sequentially in `p`.
     let mut k0 = 0;
     while k0 < k {
         let kc = KC.min(k - k0);
@@ -328,8 +329,9 @@ fn gemm_tn_acc_nr<R: Real, const TW: usize>(
     }
 }
 
-/// Rows of `A` and `B` per block of [`gemm_tn_acc`].
-const KC: usize = 256;
+/// Rows of `A` and `B` per block of [`gemm_tn_acc`] (256 until 2026-11-27; see
+/// BENCHMARKS.md, "Weight-gradient GEMM").
+const KC: usize = 64;
 
 #[inline(always)]
 fn gemm_tn_block<R: Real, const TW: usize>(
@@ -344,15 +346,24 @@ fn gemm_tn_block<R: Real, const TW: usize>(
     n: usize,
 ) {
     let nfull = n - n % TW;
+    // All rows but the last, as whole rows of `A` and `B` (see `gemm_tn_tile`); built once
+    // per block and cloned per tile, since its length costs two divisions.
+    let last = k - 1;
+    let rows = a[..last * lda]
+        .chunks_exact(lda)
+        .zip(b[..last * ldb].chunks_exact(ldb));
+    let (alast, blast) = (&a[last * lda..], &b[last * ldb..]);
     let mut j = 0;
     while j < nfull {
         let mut i = 0;
         while i + MR <= m {
-            gemm_tn_tile::<R, MR, TW>(&mut c[i * ldc + j..], ldc, &a[i..], lda, &b[j..], ldb, k);
+            let c = &mut c[i * ldc + j..];
+            gemm_tn_tile::<R, MR, TW>(c, ldc, rows.clone(), alast, i, blast, j);
             i += MR;
         }
         while i < m {
-            gemm_tn_tile::<R, 1, TW>(&mut c[i * ldc + j..], ldc, &a[i..], lda, &b[j..], ldb, k);
+            let c = &mut c[i * ldc + j..];
+            gemm_tn_tile::<R, 1, TW>(c, ldc, rows.clone(), alast, i, blast, j);
             i += 1;
         }
         j += TW;
@@ -393,31 +404,40 @@ fn gemm_tn_block<R: Real, const TW: usize>(
     }
 }
 
-/// One `ROWS × TW` register tile of [`gemm_tn_acc`].
+/// One `ROWS × TW` register tile of [`gemm_tn_acc`]: rows `i..i + ROWS` of `C`, columns
+/// `j..j + TW`, summed over `rows` (whole rows of `A` and `B`) and then the last rows
+/// `alast`, `blast` (which may end right after the tile).
+// Whole rows make the in-row ranges the same bounds check at every `p`, which LLVM hoists
+// out of the loop. (Indexing `a[p·lda + i..]` cost two checks per row and slice, 10 of
+// the loop's 36 instructions.)
 #[inline(always)]
-fn gemm_tn_tile<R: Real, const ROWS: usize, const TW: usize>(
+fn gemm_tn_tile<'a, R: Real + 'a, const ROWS: usize, const TW: usize>(
     c: &mut [R],
     ldc: usize,
-    a: &[R],
-    lda: usize,
-    b: &[R],
-    ldb: usize,
-    k: usize,
+    rows: impl Iterator<Item = (&'a [R], &'a [R])>,
+    alast: &[R],
+    i: usize,
+    blast: &[R],
+    j: usize,
 ) {
     let mut acc = [[R::ZERO; TW]; ROWS];
     for (ii, accr) in acc.iter_mut().enumerate() {
         accr.copy_from_slice(&c[ii * ldc..ii * ldc + TW]);
     }
-    for p in 0..k {
-        let ar: &[R; ROWS] = a[p * lda..p * lda + ROWS].try_into().unwrap();
-        let br: &[R; TW] = b[p * ldb..p * ldb + TW].try_into().unwrap();
+    let step = |acc: &mut [[R; TW]; ROWS], ar: &[R; ROWS], br: &[R; TW]| {
         for ii in 0..ROWS {
             let av = ar[ii];
             for jj in 0..TW {
                 acc[ii][jj] += av * br[jj];
             }
         }
+    };
+    for (ar, br) in rows {
+        let ar = ar[i..i + ROWS].try_into().unwrap();
+        step(&mut acc, ar, br[j..j + TW].try_into().unwrap());
     }
+    let ar = alast[i..i + ROWS].try_into().unwrap();
+    step(&mut acc, ar, blast[j..j + TW].try_into().unwrap());
     for (ii, accr) in acc.iter().enumerate() {
         c[ii * ldc..ii * ldc + TW].copy_from_slice(accr);
     }
@@ -581,7 +601,8 @@ mod tests {
     }
 
     const MS: [usize; 9] = [0, 1, 2, 3, 4, 5, 7, 8, 9];
-    const KS: [usize; 7] = [0, 1, 2, 3, 5, 17, 300];
+    /// Reductions shorter than, one past and several times `KC` (64), ending mid-block.
+    const KS: [usize; 8] = [0, 1, 2, 3, 5, 17, 65, 300];
     /// 0, 1, the remainders 1–7 after one or two tiles of 4, 8 and 16, full tiles.
     const NS: [usize; 24] = [
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 23, 32, 35, 36,
@@ -591,8 +612,8 @@ mod tests {
     fn shapes(mut f: impl FnMut(usize, usize, usize, usize)) {
         for &m in &MS {
             for &k in &KS {
-                if k == 300 && m > 5 {
-                    continue; // the long reduction (crosses KC = 256) on fewer shapes
+                if k > KC && m > 5 {
+                    continue; // the reductions that cross KC on fewer shapes
                 }
                 for &n in &NS {
                     for pad in [0, 3] {
