@@ -317,6 +317,8 @@ fn gemm_tn_acc_nr<R: Real, const TW: usize>(
     if m == 0 || n == 0 || k == 0 {
         return;
     }
+    // Row-major operands (the rows are walked as whole chunks of `lda` and `ldb`).
+    debug_assert!(lda >= m && ldb >= n);
     // Block the long reduction dimension so that the `KC` rows of `A` in use (16 KB at
     // m = 64, f32) and one `KC × TW` panel of `B` stay in L1 while the tiles of a column
     // pass over them; blocks run in order, so each output is still accumulated
