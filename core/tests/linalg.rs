@@ -1538,6 +1538,63 @@ fn eigen_repeated_complex_pairs() {
     }
 }
 
+/// Long complex Jordan chains `[[R, I, 0, …], [0, R, I, …], …]` of 24 and 32 identical
+/// rotation-scaling blocks, already in real Schur form: every pair meets identical pairs
+/// below it, so each complex 2×2 system is singular and perturbed by ε‖T‖, and the
+/// back-substitution grows like (ε‖T‖)⁻ᵏ. Without the complex branch's overflow control
+/// (rescale once the largest entry passes 1/√ε) the vectors overflow to non-finite values.
+#[test]
+fn eigen_long_complex_jordan_chains_do_not_overflow() {
+    let (c, s) = (0.6 * 0.8f64.cos(), 0.6 * 0.8f64.sin());
+    for pairs in [24, 32] {
+        let n = 2 * pairs;
+        let mut a = vec![0.0; n * n];
+        for b in 0..pairs {
+            let i = 2 * b;
+            a[i * n + i] = c;
+            a[i * n + i + 1] = -s;
+            a[(i + 1) * n + i] = s;
+            a[(i + 1) * n + i + 1] = c;
+            if b + 1 < pairs {
+                a[i * n + i + 2] = 1.0;
+                a[(i + 1) * n + i + 3] = 1.0;
+            }
+        }
+        check_all(&format!("complex-jordan-{pairs}"), n, &a, Kind::Defective);
+    }
+}
+
+/// Outside `[√min/ε, ε/√min]` the matrix is first scaled by a power of two into the safe
+/// range (LAPACK geev's `anrm` test), so `eig(2ᵉ M)` is `2ᵉ eig(M)` bit for bit, vectors
+/// unchanged, where `M` has its largest entry in [½, 1). At 2⁻⁵⁴⁰ the squares of the
+/// entries would underflow if the matrix were used as it is.
+#[test]
+fn eigen_power_of_two_scaling_is_exact_outside_the_safe_range() {
+    let mut rng = Rng::new(83);
+    for n in [2usize, 5, 8] {
+        let mut m = randn(n, &mut rng);
+        let amax = m.iter().fold(0.0f64, |x, y| x.max(y.abs()));
+        let norm = 2f64.powi(amax.log2().floor() as i32 + 1);
+        m.iter_mut().for_each(|x| *x /= norm);
+        let base = run_eigen(n, &m, &EigParams::default()).unwrap();
+        for e in [-540, -700, 480, 900] {
+            let f = 2f64.powi(e);
+            let scaled: Mat = m.iter().map(|x| x * f).collect();
+            let r = run_eigen(n, &scaled, &EigParams::default())
+                .unwrap_or_else(|err| panic!("n = {n}, 2^{e}: {err:?}"));
+            for (got, want) in r.values.iter().zip(&base.values) {
+                assert_eq!(
+                    (got.re.to_bits(), got.im.to_bits()),
+                    ((want.re * f).to_bits(), (want.im * f).to_bits()),
+                    "n = {n}, 2^{e}: {got:?} vs {want:?}·2^{e}"
+                );
+            }
+            assert_eq!(r.right, base.right, "n = {n}, 2^{e}: right vectors");
+            assert_eq!(r.left, base.left, "n = {n}, 2^{e}: left vectors");
+        }
+    }
+}
+
 /// Transposed Jordan blocks (ones on the subdiagonal): unlike `jordan` they are not
 /// triangular for the QR iteration, and the 2×2 one reaches the closed-form pair
 /// `[[λ, 0], [1, λ]]` with `p = q = 0` (a double root, no square root to divide by).
