@@ -137,6 +137,16 @@ fn scaled_pow2(m: &[f64], e: i32) -> Mat {
     m.iter().map(|x| x * s).collect()
 }
 
+/// Writes the rotation-scaling block `0.6·[[cos 0.8, −sin 0.8], [sin 0.8, cos 0.8]]`
+/// (eigenvalues `0.6·e^{±0.8i}`) at rows and columns `i, i + 1` of the `n × n` matrix `m`.
+fn set_rotation_block(m: &mut [f64], n: usize, i: usize) {
+    let (c, s) = (0.6 * 0.8f64.cos(), 0.6 * 0.8f64.sin());
+    m[i * n + i] = c;
+    m[i * n + i + 1] = -s;
+    m[(i + 1) * n + i] = s;
+    m[(i + 1) * n + i + 1] = c;
+}
+
 fn jordan(n: usize, lambda: f64) -> Mat {
     let mut m = diag(&vec![lambda; n]);
     for i in 0..n.saturating_sub(1) {
@@ -1510,17 +1520,10 @@ fn eigen_vectors_normalised_and_sorted_as_units() {
 #[test]
 fn eigen_repeated_complex_pairs() {
     let mut rng = Rng::new(61);
-    let (c, s) = (0.6 * 0.8f64.cos(), 0.6 * 0.8f64.sin());
-    let rot = |m: &mut Mat, n: usize, i: usize| {
-        m[i * n + i] = c;
-        m[i * n + i + 1] = -s;
-        m[(i + 1) * n + i] = s;
-        m[(i + 1) * n + i + 1] = c;
-    };
     let n = 5;
     let mut semi = vec![0.0; n * n];
-    rot(&mut semi, n, 0);
-    rot(&mut semi, n, 2);
+    set_rotation_block(&mut semi, n, 0);
+    set_rotation_block(&mut semi, n, 2);
     semi[4 * n + 4] = 2.0;
     let mut jor = semi.clone();
     jor[2] = 1.0;
@@ -1545,16 +1548,12 @@ fn eigen_repeated_complex_pairs() {
 /// (rescale once the largest entry passes 1/√ε) the vectors overflow to non-finite values.
 #[test]
 fn eigen_long_complex_jordan_chains_do_not_overflow() {
-    let (c, s) = (0.6 * 0.8f64.cos(), 0.6 * 0.8f64.sin());
     for pairs in [24, 32] {
         let n = 2 * pairs;
         let mut a = vec![0.0; n * n];
         for b in 0..pairs {
             let i = 2 * b;
-            a[i * n + i] = c;
-            a[i * n + i + 1] = -s;
-            a[(i + 1) * n + i] = s;
-            a[(i + 1) * n + i + 1] = c;
+            set_rotation_block(&mut a, n, i);
             if b + 1 < pairs {
                 a[i * n + i + 2] = 1.0;
                 a[(i + 1) * n + i + 3] = 1.0;
@@ -1572,15 +1571,13 @@ fn eigen_long_complex_jordan_chains_do_not_overflow() {
 fn eigen_power_of_two_scaling_is_exact_outside_the_safe_range() {
     let mut rng = Rng::new(83);
     for n in [2usize, 5, 8] {
-        let mut m = randn(n, &mut rng);
-        let amax = m.iter().fold(0.0f64, |x, y| x.max(y.abs()));
-        let norm = 2f64.powi(amax.log2().floor() as i32 + 1);
-        m.iter_mut().for_each(|x| *x /= norm);
+        let g = randn(n, &mut rng);
+        let amax = g.iter().fold(0.0f64, |x, y| x.max(y.abs()));
+        let m = scaled_pow2(&g, -(amax.log2().floor() as i32 + 1));
         let base = run_eigen(n, &m, &EigParams::default()).unwrap();
         for e in [-540, -700, 480, 900] {
             let f = 2f64.powi(e);
-            let scaled: Mat = m.iter().map(|x| x * f).collect();
-            let r = run_eigen(n, &scaled, &EigParams::default())
+            let r = run_eigen(n, &scaled_pow2(&m, e), &EigParams::default())
                 .unwrap_or_else(|err| panic!("n = {n}, 2^{e}: {err:?}"));
             for (got, want) in r.values.iter().zip(&base.values) {
                 assert_eq!(
