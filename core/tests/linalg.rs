@@ -1545,7 +1545,8 @@ fn eigen_repeated_complex_pairs() {
 /// rotation-scaling blocks, already in real Schur form: every pair meets identical pairs
 /// below it, so each complex 2×2 system is singular and perturbed by ε‖T‖, and the
 /// back-substitution grows like (ε‖T‖)⁻ᵏ. Without the complex branch's overflow control
-/// (rescale once the largest entry passes 1/√ε) the vectors overflow to non-finite values.
+/// (rescale once the largest entry passes 1/√ε) the vectors overflow and the 24-chain ends
+/// in `NoConvergence`.
 #[test]
 fn eigen_long_complex_jordan_chains_do_not_overflow() {
     for pairs in [24, 32] {
