@@ -4,8 +4,9 @@
 //! - `config_*`: bad experiment files give specific errors naming the key and value; the
 //!   printed default round-trips; `[analysis] networks` defaults to `passed`.
 //! - `store_*`: the population store rejects corrupt files and other versions.
-//! - `population_*`: thread-count independence (training and every analysis stage),
-//!   divergence recorded per network.
+//! - `population_*`: thread-count independence (training and every analysis stage), the
+//!   same trained bits on every build (AVX-512, AVX2, SSE2), divergence recorded per
+//!   network.
 //! - `flipflop_*`: every architecture × activation learns the 3-bit flip-flop; every
 //!   passing network has the canonical topology (8 stable corners, flip logic, saddles
 //!   between neighbouring corners); fixed points are refined to residual ≤ 1e-10.
@@ -366,6 +367,50 @@ fn population_is_independent_of_thread_count() {
         compared += 1;
     }
     assert_eq!(compared, 4 + 3);
+}
+
+/// FNV-1a (64 bit) of every trained parameter's bits, network by network, for
+/// [`population_bits_are_the_same_on_every_build`].
+fn parameter_fingerprint(store: &Store) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for r in store.records().unwrap() {
+        let (_, p) = stages::load_network(store, &r).unwrap();
+        eat(r.id.as_bytes());
+        for v in p {
+            eat(&v.to_bits().to_le_bytes());
+        }
+    }
+    h
+}
+
+/// Training gives the same bits whatever the CPU features the host build was compiled for
+/// (`.cargo/config.toml` compiles for the building machine): the kernels never reassociate
+/// or contract, so SIMD width does not change a result. The constant was computed on a
+/// Zen 5 with the default (`target-cpu=native`, AVX-512) build and checked with
+/// `RUSTFLAGS="-C target-cpu=x86-64-v3"` (AVX2) and `RUSTFLAGS=""` (SSE2) builds. A change
+/// of the training numerics changes it on purpose: update it from the failure message.
+#[test]
+fn population_bits_are_the_same_on_every_build() {
+    let t = experiment_toml(
+        "flipflop",
+        &["vanilla", "ugrnn", "gru", "lstm"],
+        &["tanh", "relu"],
+        &[8],
+        1,
+        30,
+        1e-2,
+    );
+    let (_, store) = train("bits", &t, 2);
+    let got = parameter_fingerprint(&store);
+    assert_eq!(
+        got, 0x6675_95ad_02cf_bcd7,
+        "parameter fingerprint {got:#018x}"
+    );
 }
 
 #[test]

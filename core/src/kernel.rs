@@ -118,8 +118,10 @@ pub(crate) fn norm2<R: Real>(a: &[R]) -> R {
 /// Rows of the register tile.
 const MR: usize = 4;
 /// Columns of the register tile: `MR × NR` accumulators must fit the vector registers
-/// (16 × 256-bit with AVX: two vectors of f32 per row; 16 × 128-bit with SSE2: two
-/// vectors per row; 32 single-precision registers on a Cortex-M4F).
+/// (16 × 256-bit with AVX: two vectors of f32 per row, one 512-bit vector with AVX-512;
+/// 16 × 128-bit with SSE2: two vectors per row; 32 single-precision registers on a
+/// Cortex-M4F). A 32-wide tile for AVX-512 was slower: LLVM no longer kept the tile of
+/// `gemm_tn_acc` in registers (gathers and scatters per step).
 /// The tiled kernels take the width as a const parameter (`gemm_acc_nr`, `gemm_tn_acc_nr`)
 /// so that the tests run every width on the host; the entry points pass this one.
 #[cfg(target_feature = "avx")]
