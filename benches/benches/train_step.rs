@@ -2,6 +2,7 @@
 //! forward + BPTT, Adam — the workload of the JAX peer's `train steps/s`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rnndyn::aligned::AlignedF32;
 use rnndyn_core::cell::{
     Cell, GruCell, GruConvention, InitParams, LstmCell, UgrnnCell, VanillaCell,
 };
@@ -14,11 +15,11 @@ const STEPS: usize = 100;
 
 struct Trainer<C> {
     net: Network<C, 3>,
-    params: Vec<f32>,
-    grad: Vec<f32>,
+    params: AlignedF32,
+    grad: AlignedF32,
     scratch: Vec<f32>,
-    m: Vec<f32>,
-    v: Vec<f32>,
+    m: AlignedF32,
+    v: AlignedF32,
     xs: Vec<f32>,
     ys: Vec<f32>,
     rng: Rng,
@@ -30,16 +31,17 @@ impl<C: Cell<f32>> Trainer<C> {
     fn new(cell: C) -> Self {
         let net = Network::<C, 3>::new(cell);
         let n = net.param_count::<f32>();
-        let mut params = vec![0.0; n];
+        // Parameters on cache-line boundaries, as `rnndyn train` places them.
+        let mut params = AlignedF32::zeros(n);
         net.init(&mut params, &mut Rng::new(1), &InitParams::default())
             .unwrap();
         Trainer {
             net,
             params,
-            grad: vec![0.0; n],
+            grad: AlignedF32::zeros(n),
             scratch: vec![0.0; Network::<C, 3>::bptt_scratch_len::<f32>(BATCH, STEPS)],
-            m: vec![0.0; n],
-            v: vec![0.0; n],
+            m: AlignedF32::zeros(n),
+            v: AlignedF32::zeros(n),
             xs: vec![0.0; BATCH * STEPS * 3],
             ys: vec![0.0; BATCH * STEPS * 3],
             rng: Rng::new(2),

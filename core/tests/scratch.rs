@@ -2,10 +2,12 @@
 //!
 //! - The `const fn` sizes (`cell::batch_work_len`, `Network::bptt_scratch_len`,
 //!   `bptt_reference_scratch_len`, `loss_scratch_len`, `param_count_for`) equal the
-//!   formulas of the former per-cell `batch_work_len` methods for every cell, are usable in
+//!   formulas of the former per-cell `batch_work_len` methods for every cell (plus the
+//!   alignment slack of `bptt_scratch_len`), are usable in
 //!   `const` items (array lengths) and saturate instead of wrapping.
 //! - Scratch and work buffers accept any length ≥ the required one, with bit-identical
-//!   results and the excess untouched, across `train` and `fixed_point`; one element short
+//!   results and the excess untouched (`loss_and_grad` also wherever its scratch starts,
+//!   its work beginning at the first 64-byte boundary), across `train` and `fixed_point`; one element short
 //!   is `Error::BufferSize`; data buffers (`p`, `xs`, `ys`) one element too long are the
 //!   `Exact` `Error::BufferSize`.
 
@@ -15,7 +17,7 @@ use rnndyn_core::fixed_point::{
     fixed_point_scratch_len, linearize, linearize_scratch_len, FixedPointParams, LinearizeParams,
 };
 use rnndyn_core::linalg::Eigenvalue;
-use rnndyn_core::train::Network;
+use rnndyn_core::train::{Network, SCRATCH_ALIGN};
 use rnndyn_core::Activation::Tanh;
 use rnndyn_core::GruConvention::{ResetAfterProduct, ResetBeforeProduct};
 use rnndyn_core::{Cell, Error, GruCell, LengthRule, LstmCell, Real, Rng, UgrnnCell, VanillaCell};
@@ -58,7 +60,9 @@ fn check_sizes<R: Real, C: Cell<R>>(cell: C, old_work: impl Fn(usize, usize) -> 
             cell.name()
         );
         let rows = b * t;
-        let old_bptt = (rows + b) * s + rows * (n + O) + O * n + work;
+        // Plus 64 bytes of slack, so that the work starts at a cache-line boundary.
+        let slack = SCRATCH_ALIGN / core::mem::size_of::<R>();
+        let old_bptt = (rows + b) * s + rows * (n + O) + O * n + work + slack;
         assert_eq!(
             Network::<C, O>::bptt_scratch_len::<R>(b, t),
             old_bptt,
@@ -126,7 +130,7 @@ fn sizes_are_const_and_size_arrays() {
     assert_eq!(work.len(), old_gru(8, 4, 20));
     assert_eq!(
         scratch.len(),
-        (80 + 4) * 8 + 80 * (8 + O) + O * 8 + old_gru(8, 4, 20)
+        (80 + 4) * 8 + 80 * (8 + O) + O * 8 + old_gru(8, 4, 20) + 16
     );
     assert_eq!(reference.len(), 21 * 8 + 20 * 32 + 2 * 8 + O);
     assert_eq!(loss.len(), 2 * 8 + O);
@@ -164,8 +168,8 @@ fn sizes_saturate_instead_of_wrapping() {
 /// `bptt_scratch_len` reports `usize::MAX` for a size no buffer can hold (more than
 /// `isize::MAX` bytes) even when the element count itself does not saturate, and the exact
 /// count for a size that fits. LSTM N = 8, I = 3, O = 3, f32, one trial of `steps` steps:
-/// the count is `(steps + 1)·16 + steps·(8 + 3) + 3·8 + work` with
-/// `work = steps·40 + 16 + 256` ≈ 67·steps elements of 4 bytes ≈ 268·steps bytes, against
+/// the count is `(steps + 1)·16 + steps·(8 + 3) + 3·8 + work + 16` (the last 16: alignment
+/// slack) with `work = steps·40 + 16 + 256` ≈ 67·steps elements of 4 bytes ≈ 268·steps bytes, against
 /// `isize::MAX` ≈ 9.22e18: 2e16 steps need ≈ 5.4e18 bytes (fits), 4e16 steps ≈ 1.07e19
 /// (does not fit, while the count ≈ 2.7e18 is far from `usize::MAX`).
 #[test]
@@ -178,7 +182,7 @@ fn sizes_past_isize_max_bytes_are_usize_max() {
         );
         let (rows, o) = (steps as u128, O as u128);
         let work = batch_work_len::<f32, C>(1, steps) as u128;
-        (rows + 1) * s + rows * (h + o) + o * h + work
+        (rows + 1) * s + rows * (h + o) + o * h + work + (SCRATCH_ALIGN / 4) as u128
     };
     let bytes = |steps: usize| count(steps) * core::mem::size_of::<f32>() as u128;
     let fits = 20_000_000_000_000_000;
@@ -279,6 +283,31 @@ fn check_train_scratch<R: Real, C: Cell<R>>(cell: C, batch: usize, steps: usize)
             );
             assert_eq!(bits(&g), bits(&g_exact), "{name} {what} +{extra}");
             assert!(excess_untouched(&s, need), "{name} {what} +{extra}");
+        }
+        if what == "loss_and_grad" {
+            // Wherever the buffer starts, the same bits; the work starts at the first
+            // 64-byte boundary (the elements before it stay untouched).
+            let slack = SCRATCH_ALIGN / core::mem::size_of::<R>();
+            let mut big = vec![R::ZERO; need + slack];
+            for k in 0..=slack {
+                big.iter_mut().for_each(|x| *x = R::from_f64(f64::NAN));
+                let buf = &mut big[k..k + need];
+                let skip = buf.as_ptr().align_offset(SCRATCH_ALIGN);
+                assert!(skip < slack, "{name} +{k}");
+                let mut g = vec![R::ZERO; np];
+                let l = run(&net, &p, &xs, &ys, batch, steps, &mut g, buf).unwrap();
+                assert_eq!(
+                    l.to_f64().to_bits(),
+                    l_exact.to_f64().to_bits(),
+                    "{name} +{k}"
+                );
+                assert_eq!(bits(&g), bits(&g_exact), "{name} +{k}");
+                assert!(buf[..skip].iter().all(|x| x.is_nan()), "{name} +{k}");
+                if skip > 0 && batch * steps > 0 {
+                    // The zeroed initial states are the first thing in the work.
+                    assert_eq!(buf[skip].to_f64(), 0.0, "{name} +{k}");
+                }
+            }
         }
         let mut g = vec![R::ZERO; np];
         let mut short = vec![R::ZERO; need - 1];

@@ -4,6 +4,7 @@
 // Every public item is documented; CI's `clippy -D warnings` makes a missing one an error.
 #![warn(missing_docs)]
 
+pub mod aligned;
 pub mod analysis;
 pub mod app;
 pub mod cli;

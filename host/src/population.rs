@@ -5,6 +5,7 @@
 //! and the network's own id, and each network trains on one thread, so results are
 //! bit-identical whatever the thread count or order.
 
+use crate::aligned::AlignedF32;
 use crate::config::{Experiment, NetworkSpec, TaskKind};
 use crate::model::{self, Model, ModelSpec};
 use crate::store::{self, NetworkRecord, Store, StoreError};
@@ -284,15 +285,20 @@ pub fn train_network(
     let key = spec.stream_key();
     let mut init_rng = Rng::stream(exp.seed, key ^ INIT_STREAM);
     let mut data_rng = Rng::stream(exp.seed, key ^ DATA_STREAM);
-    let mut params = model.init(&mut init_rng, &exp.training.init);
+    // Weights and gradients on cache-line boundaries (see `aligned`); the scratch aligns
+    // itself inside `loss_and_grad`.
+    let mut params = AlignedF32::from_slice(&model.init(&mut init_rng, &exp.training.init));
 
     let (batch, steps_t) = (exp.training.batch, exp.task.trial_steps);
     let (ni, no) = (task.inputs(), task.outputs());
     let mut xs = vec![0.0f32; batch * steps_t * ni];
     let mut ys = vec![0.0f32; batch * steps_t * no];
-    let mut grad = vec![0.0f32; params.len()];
+    let mut grad = AlignedF32::zeros(params.len());
     let mut scratch = vec![0.0f32; model.bptt_scratch_len(batch, steps_t)];
-    let (mut m, mut v) = (vec![0.0f32; params.len()], vec![0.0f32; params.len()]);
+    let (mut m, mut v) = (
+        AlignedF32::zeros(params.len()),
+        AlignedF32::zeros(params.len()),
+    );
     let mut adam = Adam::new(&mut m, &mut v).map_err(|e| net_err(e.to_string()))?;
     let adam_params = AdamParams {
         lr: spec.learning_rate,
@@ -364,7 +370,7 @@ pub fn train_network(
     record.train_seconds = start.elapsed().as_secs_f64();
     Ok(Some(Trained {
         record,
-        params,
+        params: params.to_vec(),
         curve,
     }))
 }
