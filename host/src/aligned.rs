@@ -2,8 +2,9 @@
 //!
 //! The training step reads weight rows and writes gradient rows as 64-byte vectors
 //! (AVX-512 builds); with the parameters 4 bytes off a line, every such access spans two
-//! lines and the f32 step at N = 64 took 4–8 % longer on a Zen 5 (BENCHMARKS.md, "Aligned
-//! buffers"). The core cannot move the caller's parameters, so the host places them.
+//! lines and the f32 step at N = 64 took up to 8 % longer on a Zen 5 (BENCHMARKS.md,
+//! "Aligned buffers"). The core cannot move the caller's parameters, so the host places
+//! them.
 
 use rnndyn_core::train::SCRATCH_ALIGN;
 use std::ops::{Deref, DerefMut};
