@@ -33,7 +33,7 @@ impl<C, const O: usize> Network<C, O> {
 
 /// Byte boundary [`Network::loss_and_grad`] starts its work at inside the caller's scratch:
 /// one cache line, one AVX-512 vector. With the scratch 4 bytes off that boundary, the
-/// f32 training step at N = 64 took 8–23 % longer on a Zen 5 (AVX-512), since every
+/// f32 training step at N = 64 took 3–21 % longer on a Zen 5 (AVX-512), since every
 /// 64-byte row load then spans two cache lines (BENCHMARKS.md, "Aligned buffers").
 pub const SCRATCH_ALIGN: usize = 64;
 
