@@ -6,7 +6,7 @@
 //! "Aligned buffers"). The core cannot move the caller's parameters, so the host places
 //! them.
 
-use rnndyn_core::train::SCRATCH_ALIGN;
+use rnndyn_core::train::{scratch_align_offset, SCRATCH_ALIGN};
 use std::ops::{Deref, DerefMut};
 
 /// `len` values of `f32` starting at a [`SCRATCH_ALIGN`]-byte boundary (inside an
@@ -23,9 +23,7 @@ impl AlignedF32 {
     pub fn zeros(len: usize) -> Self {
         let slack = SCRATCH_ALIGN / std::mem::size_of::<f32>();
         let buf = vec![0.0f32; len + slack];
-        let start = buf.as_ptr().align_offset(SCRATCH_ALIGN);
-        // `align_offset` may decline (usize::MAX); then the buffer stays where it is.
-        let start = if start <= slack { start } else { 0 };
+        let start = scratch_align_offset(&buf);
         AlignedF32 { buf, start, len }
     }
 

@@ -48,15 +48,25 @@ const fn scratch_align_slack<R>() -> usize {
     }
 }
 
+/// Elements from the start of `buf` to its first [`SCRATCH_ALIGN`]-byte boundary: at most
+/// the slack (`SCRATCH_ALIGN` bytes' worth of `R`); 0 if no boundary falls within it. For
+/// callers that place their own buffers on cache lines (e.g. the host's weights).
+pub fn scratch_align_offset<R>(buf: &[R]) -> usize {
+    let off = buf.as_ptr().align_offset(SCRATCH_ALIGN);
+    if off <= scratch_align_slack::<R>() {
+        off
+    } else {
+        0
+    }
+}
+
 /// The part of `buf` (of length `need`, which includes the slack) that starts at the
-/// first [`SCRATCH_ALIGN`]-byte boundary (or at the start of `buf`, if no boundary falls
-/// within the slack) and has `need − slack` elements. Where the buffer sits never changes
-/// a result, only the speed.
+/// first [`SCRATCH_ALIGN`]-byte boundary (see [`scratch_align_offset`]) and has
+/// `need − slack` elements. Where the buffer sits never changes a result, only the speed.
 fn aligned_window<R>(buf: &mut [R]) -> &mut [R] {
     let slack = scratch_align_slack::<R>().min(buf.len());
     let len = buf.len() - slack;
-    let off = buf.as_ptr().align_offset(SCRATCH_ALIGN);
-    let off = if off <= slack { off } else { 0 };
+    let off = scratch_align_offset(buf).min(slack);
     &mut buf[off..off + len]
 }
 

@@ -61,5 +61,5 @@
 mod bptt;
 mod optim;
 
-pub use bptt::{Network, SCRATCH_ALIGN};
+pub use bptt::{scratch_align_offset, Network, SCRATCH_ALIGN};
 pub use optim::{clip_grad_norm, grad_norm, Adam, AdamParams};
