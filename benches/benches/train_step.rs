@@ -1,6 +1,8 @@
 //! One training step of the 3-bit flip-flop (batch 64, T = 100, f32): data generation,
 //! forward + BPTT, Adam — the workload of the JAX peer's `train steps/s`.
 
+use std::hint::black_box;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rnndyn::aligned::AlignedF32;
 use rnndyn_core::cell::{
@@ -54,14 +56,17 @@ impl<C: Cell<f32>> Trainer<C> {
         self.task
             .fill(&mut self.rng, BATCH, STEPS, &mut self.xs, &mut self.ys)
             .unwrap();
+        // Batch and T go in as runtime values, as `rnndyn train` passes them: as constants,
+        // LLVM specialised the whole step on them (15–25 % faster at N = 16 than the CLI's
+        // code; BENCHMARKS.md, "Shapes as runtime values").
         let loss = self
             .net
             .loss_and_grad(
                 &self.params,
                 &self.xs,
                 &self.ys,
-                BATCH,
-                STEPS,
+                black_box(BATCH),
+                black_box(STEPS),
                 &mut self.grad,
                 &mut self.scratch,
             )

@@ -447,6 +447,55 @@ fn gemm_tn_tile<'a, R: Real + 'a, const ROWS: usize, const TW: usize>(
     }
 }
 
+/// Runs `body` once per block of columns `j0..j0 + W` covering `0..n` left to right, with
+/// `W` a `const` (widest first; the widths cover `n`, `2n`, `3n`, `4n` of every supported
+/// hidden size in at most two blocks up to 256 columns), so the body can keep a
+/// `[R; W]` of running sums in registers across a long loop over rows. (Sums kept in the
+/// output slice itself wait, row after row, on the previous row's store.)
+macro_rules! for_column_blocks {
+    ($n:expr, |$j0:ident, $w:ident| $body:block) => {{
+        let n: usize = $n;
+        let mut $j0 = 0;
+        while $j0 < n {
+            let left = n - $j0;
+            macro_rules! run {
+                    ($width:literal) => {{
+                        const $w: usize = $width;
+                        $body
+                        $j0 += $w;
+                    }};
+                }
+            if left >= 128 {
+                run!(128)
+            } else if left >= 96 {
+                run!(96)
+            } else if left >= 64 {
+                run!(64)
+            } else if left >= 48 {
+                run!(48)
+            } else if left >= 32 {
+                run!(32)
+            } else if left >= 24 {
+                run!(24)
+            } else if left >= 16 {
+                run!(16)
+            } else if left >= 12 {
+                run!(12)
+            } else if left >= 8 {
+                run!(8)
+            } else if left >= 4 {
+                run!(4)
+            } else if left == 3 {
+                run!(3)
+            } else if left == 2 {
+                run!(2)
+            } else {
+                run!(1)
+            }
+        }
+    }};
+}
+
 /// `dst[j·rows + i] = src[i·ld + col0 + j]` for `i < rows`, `j < cols` (transposed copy of
 /// a column block).
 #[inline]
@@ -528,12 +577,17 @@ pub(crate) fn input_grad_acc<R: Real>(
 #[inline]
 pub(crate) fn col_sum_acc<R: Real>(db: &mut [R], dz: &[R], ldz: usize, zcol0: usize, rows: usize) {
     let n = db.len();
-    for r in 0..rows {
-        let row = &dz[r * ldz + zcol0..r * ldz + zcol0 + n];
-        for (d, &v) in db.iter_mut().zip(row) {
-            *d += v;
+    for_column_blocks!(n, |j0, W| {
+        let mut acc: [R; W] = db[j0..j0 + W].try_into().unwrap();
+        for r in 0..rows {
+            let c = r * ldz + zcol0 + j0;
+            let d: &[R; W] = dz[c..c + W].try_into().unwrap();
+            for j in 0..W {
+                acc[j] += d[j];
+            }
         }
-    }
+        db[j0..j0 + W].copy_from_slice(&acc);
+    });
 }
 
 #[cfg(test)]
@@ -690,8 +744,14 @@ mod tests {
     /// Shapes `(batch, steps, inputs, n, col0, ld)` for the batched input kernels: column
     /// blocks at `col0 > 0` narrower than the rows (every cell passes `col0 = 0` and
     /// `n = ld`, so only these catch a wrong column offset).
-    const INPUT_SHAPES: [(usize, usize, usize, usize, usize, usize); 5] = [
+    const INPUT_SHAPES: [(usize, usize, usize, usize, usize, usize); 9] = [
         (1, 1, 1, 1, 0, 1),
+        // `col_sum_acc`'s column blocks: 64 + 16 + 4 + 3, 96 + 24 + 4 + 3,
+        // 128 + 48 + 12 + 3 and 32 + 8 + 2 (with n = 1 above, every width).
+        (3, 4, 2, 87, 1, 90),
+        (2, 3, 1, 127, 0, 127),
+        (2, 2, 3, 191, 2, 200),
+        (4, 2, 2, 42, 0, 42),
         (3, 5, 2, 4, 2, 7),
         (4, 2, 3, 6, 0, 6),
         (2, 3, 4, 3, 3, 8),

@@ -466,32 +466,32 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
             let h = &prev[t * bn..];
             // Update and reset gates: one product for both.
             gemm_acc(zt, ld, h, N, w, ld, batch, N, 2 * N);
+            R::sigmoid_rows(zt, ld, 0, 2 * N, batch);
             if before {
                 for b in 0..batch {
-                    let zr = &mut zt[b * ld..b * ld + 2 * N];
+                    let r = &zt[b * ld + N..b * ld + 2 * N];
                     let hr = &h[b * N..(b + 1) * N];
                     let rh = &mut ex[b * N..(b + 1) * N];
-                    R::sigmoid_in_place(zr);
                     for j in 0..N {
-                        rh[j] = zr[N + j] * hr[j];
+                        rh[j] = r[j] * hr[j];
                     }
                 }
                 gemm_acc(&mut zt[2 * N..], ld, ex, N, &w[2 * N..], ld, batch, N, N);
             } else {
                 gemm_acc(ex, N, h, N, &w[2 * N..], ld, batch, N, N);
-            }
-            for b in 0..batch {
-                let (zr, c) = zt[b * ld..(b + 1) * ld].split_at_mut(2 * N);
-                let hr = &h[b * N..(b + 1) * N];
-                let out = &mut next[b * N..(b + 1) * N];
-                if !before {
-                    R::sigmoid_in_place(zr);
+                for b in 0..batch {
+                    let (zr, c) = zt[b * ld..(b + 1) * ld].split_at_mut(2 * N);
                     let hw = &ex[b * N..(b + 1) * N];
                     for j in 0..N {
                         c[j] += zr[N + j] * hw[j];
                     }
                 }
-                act.apply_in_place(c);
+            }
+            act.apply_rows(zt, ld, 2 * N, N, batch);
+            for b in 0..batch {
+                let (zr, c) = zt[b * ld..(b + 1) * ld].split_at(2 * N);
+                let hr = &h[b * N..(b + 1) * N];
+                let out = &mut next[b * N..(b + 1) * N];
                 for j in 0..N {
                     out[j] = zr[j] * hr[j] + (R::ONE - zr[j]) * c[j];
                 }

@@ -311,22 +311,26 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
             let (prev, next) = states.split_at_mut((t + 1) * bs);
             let s = &prev[t * bs..];
             gemm_acc(zt, ld, s, 2 * N, w, ld, batch, N, ld);
+            R::sigmoid_rows(zt, ld, 0, 2 * N, batch);
+            act.apply_rows(zt, ld, 2 * N, N, batch);
+            R::sigmoid_rows(zt, ld, 3 * N, N, batch);
             for b in 0..batch {
-                let zrow = &mut zt[b * ld..(b + 1) * ld];
+                let zrow = &zt[b * ld..(b + 1) * ld];
                 let c = &s[b * 2 * N + N..(b + 1) * 2 * N];
-                let (hn, cn) = next[b * 2 * N..(b + 1) * 2 * N].split_at_mut(N);
+                let cn = &mut next[b * 2 * N + N..(b + 1) * 2 * N];
                 let tr = &mut tct[b * N..(b + 1) * N];
-                let (ifg, o) = zrow.split_at_mut(3 * N);
-                let (i_f, g) = ifg.split_at_mut(2 * N);
-                R::sigmoid_in_place(i_f);
-                act.apply_in_place(g);
-                R::sigmoid_in_place(o);
-                let (i, f) = i_f.split_at(N);
+                let (i, f, g) = (&zrow[..N], &zrow[N..2 * N], &zrow[2 * N..3 * N]);
                 for j in 0..N {
                     cn[j] = f[j] * c[j] + i[j] * g[j];
                 }
                 tr.copy_from_slice(cn);
-                act.apply_in_place(tr);
+            }
+            // tanh(c') of the whole batch at once: `tct` is contiguous.
+            act.apply_in_place(tct);
+            for b in 0..batch {
+                let o = &zt[b * ld + 3 * N..(b + 1) * ld];
+                let hn = &mut next[b * 2 * N..b * 2 * N + N];
+                let tr = &tct[b * N..(b + 1) * N];
                 for j in 0..N {
                     hn[j] = o[j] * tr[j];
                 }

@@ -60,6 +60,27 @@ impl Activation {
         }
     }
 
+    /// φ on `width` elements from column `col0` of each of `rows` rows `ld` apart (see
+    /// [`Real::tanh_rows`]).
+    #[inline(always)]
+    pub fn apply_rows<R: Real>(
+        self,
+        data: &mut [R],
+        ld: usize,
+        col0: usize,
+        width: usize,
+        rows: usize,
+    ) {
+        match self {
+            Activation::Tanh => R::tanh_rows(data, ld, col0, width, rows),
+            Activation::Relu => {
+                for r in 0..rows {
+                    self.apply_in_place(&mut data[r * ld + col0..r * ld + col0 + width]);
+                }
+            }
+        }
+    }
+
     /// φ'(z) expressed through the output y = φ(z) (1 − y² for tanh, `[y > 0]` for ReLU).
     #[inline(always)]
     pub fn derivative_from_output<R: Real>(self, y: R) -> R {

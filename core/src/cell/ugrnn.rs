@@ -219,12 +219,12 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
             let (prev, next) = states.split_at_mut((t + 1) * bn);
             let h = &prev[t * bn..];
             gemm_acc(zt, ld, h, N, w, ld, batch, N, ld);
+            R::sigmoid_rows(zt, ld, 0, N, batch);
+            act.apply_rows(zt, ld, N, N, batch);
             for b in 0..batch {
-                let (g, c) = zt[b * ld..(b + 1) * ld].split_at_mut(N);
+                let (g, c) = zt[b * ld..(b + 1) * ld].split_at(N);
                 let hr = &h[b * N..(b + 1) * N];
                 let out = &mut next[b * N..(b + 1) * N];
-                R::sigmoid_in_place(g);
-                act.apply_in_place(c);
                 for j in 0..N {
                     out[j] = g[j] * hr[j] + (R::ONE - g[j]) * c[j];
                 }
