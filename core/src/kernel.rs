@@ -117,6 +117,14 @@ pub(crate) fn norm2<R: Real>(a: &[R]) -> R {
 
 /// Rows of the register tile.
 const MR: usize = 4;
+/// Rows of [`gemm_acc`]'s register tile. With AVX-512 (32 vector registers) 8 rows of one
+/// 16-lane vector: 8 independent sums instead of 4 to hide the add latency (training step
+/// 10–20 % faster at N = 128, BENCHMARKS.md). `gemm_tn_acc` keeps 4: with 8, LLVM no
+/// longer kept its tile in registers (3–10× slower, as the 32-wide tile).
+#[cfg(target_feature = "avx512f")]
+const GEMM_MR: usize = 8;
+#[cfg(not(target_feature = "avx512f"))]
+const GEMM_MR: usize = MR;
 /// Columns of the register tile: `MR × NR` accumulators must fit the vector registers
 /// (16 × 256-bit with AVX: two vectors of f32 per row, one 512-bit vector with AVX-512;
 /// 16 × 128-bit with SSE2: two vectors per row; 32 single-precision registers on a
@@ -170,8 +178,8 @@ fn gemm_acc_nr<R: Real, const TW: usize>(
     let mut j = 0;
     while j < nfull {
         let mut i = 0;
-        while i + MR <= m {
-            gemm_tile::<R, MR, TW>(
+        while i + GEMM_MR <= m {
+            gemm_tile::<R, GEMM_MR, TW>(
                 &mut c[i * ldc + j..],
                 ldc,
                 &a[i * lda..],
@@ -180,7 +188,7 @@ fn gemm_acc_nr<R: Real, const TW: usize>(
                 ldw,
                 k,
             );
-            i += MR;
+            i += GEMM_MR;
         }
         while i < m {
             gemm_tile::<R, 1, TW>(
@@ -459,12 +467,12 @@ macro_rules! for_column_blocks {
         while $j0 < n {
             let left = n - $j0;
             macro_rules! run {
-                    ($width:literal) => {{
-                        const $w: usize = $width;
-                        $body
-                        $j0 += $w;
-                    }};
-                }
+                        ($width:literal) => {{
+                            const $w: usize = $width;
+                            $body
+                            $j0 += $w;
+                        }};
+                    }
             if left >= 128 {
                 run!(128)
             } else if left >= 96 {
@@ -658,7 +666,8 @@ mod tests {
         v.iter().map(|x| x.to_f64().to_bits()).collect()
     }
 
-    const MS: [usize; 9] = [0, 1, 2, 3, 4, 5, 7, 8, 9];
+    /// Around one and two tiles of 4 and 8 rows (8 is `gemm_acc`'s with AVX-512).
+    const MS: [usize; 11] = [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17];
     /// Reductions shorter than, one past and several times `KC` (64), ending mid-block.
     const KS: [usize; 8] = [0, 1, 2, 3, 5, 17, 65, 300];
     /// 0, 1, the remainders 1–7 after one or two tiles of 4, 8 and 16, full tiles.
