@@ -455,55 +455,6 @@ fn gemm_tn_tile<'a, R: Real + 'a, const ROWS: usize, const TW: usize>(
     }
 }
 
-/// Runs `body` once per block of columns `j0..j0 + W` covering `0..n` left to right, with
-/// `W` a `const` (widest first; the widths cover `n`, `2n`, `3n`, `4n` of every supported
-/// hidden size in at most two blocks up to 256 columns), so the body can keep a
-/// `[R; W]` of running sums in registers across a long loop over rows. (Sums kept in the
-/// output slice itself wait, row after row, on the previous row's store.)
-macro_rules! for_column_blocks {
-    ($n:expr, |$j0:ident, $w:ident| $body:block) => {{
-        let n: usize = $n;
-        let mut $j0 = 0;
-        while $j0 < n {
-            let left = n - $j0;
-            macro_rules! run {
-                        ($width:literal) => {{
-                            const $w: usize = $width;
-                            $body
-                            $j0 += $w;
-                        }};
-                    }
-            if left >= 128 {
-                run!(128)
-            } else if left >= 96 {
-                run!(96)
-            } else if left >= 64 {
-                run!(64)
-            } else if left >= 48 {
-                run!(48)
-            } else if left >= 32 {
-                run!(32)
-            } else if left >= 24 {
-                run!(24)
-            } else if left >= 16 {
-                run!(16)
-            } else if left >= 12 {
-                run!(12)
-            } else if left >= 8 {
-                run!(8)
-            } else if left >= 4 {
-                run!(4)
-            } else if left == 3 {
-                run!(3)
-            } else if left == 2 {
-                run!(2)
-            } else {
-                run!(1)
-            }
-        }
-    }};
-}
-
 /// `dst[j·rows + i] = src[i·ld + col0 + j]` for `i < rows`, `j < cols` (transposed copy of
 /// a column block).
 #[inline]
@@ -585,17 +536,41 @@ pub(crate) fn input_grad_acc<R: Real>(
 #[inline]
 pub(crate) fn col_sum_acc<R: Real>(db: &mut [R], dz: &[R], ldz: usize, zcol0: usize, rows: usize) {
     let n = db.len();
-    for_column_blocks!(n, |j0, W| {
-        let mut acc: [R; W] = db[j0..j0 + W].try_into().unwrap();
-        for r in 0..rows {
-            let c = r * ldz + zcol0 + j0;
-            let d: &[R; W] = dz[c..c + W].try_into().unwrap();
-            for j in 0..W {
-                acc[j] += d[j];
+    let mut j0 = 0;
+    // Column blocks of const width, widest first: `n`, `2n`, `3n` and `4n` of every
+    // supported hidden size up to 256 columns take at most two.
+    macro_rules! widest {
+        ($($w:literal)*) => {$(
+            if n - j0 >= $w {
+                col_sum_block::<R, $w>(&mut db[j0..j0 + $w], dz, ldz, zcol0 + j0, rows);
+                j0 += $w;
+                continue;
             }
+        )*};
+    }
+    while j0 < n {
+        widest!(128 96 64 48 32 24 16 12 8 4 3 2 1);
+    }
+}
+
+/// [`col_sum_acc`] on `W` columns, the sums in a `[R; W]` (registers) across all rows:
+/// sums kept in `db` itself waited, row after row, on the previous row's store.
+#[inline(always)]
+fn col_sum_block<R: Real, const W: usize>(
+    db: &mut [R],
+    dz: &[R],
+    ldz: usize,
+    zcol0: usize,
+    rows: usize,
+) {
+    let mut acc: [R; W] = db[..W].try_into().unwrap();
+    for r in 0..rows {
+        let d: &[R; W] = dz[r * ldz + zcol0..r * ldz + zcol0 + W].try_into().unwrap();
+        for j in 0..W {
+            acc[j] += d[j];
         }
-        db[j0..j0 + W].copy_from_slice(&acc);
-    });
+    }
+    db[..W].copy_from_slice(&acc);
 }
 
 #[cfg(test)]
