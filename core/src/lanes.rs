@@ -35,8 +35,8 @@ pub(crate) fn tanh_in_place(xs: &mut [f32]) {
 /// Elements per block in [`tanh_rows`] and [`sigmoid_rows`]: four 512-bit vectors.
 const ROW_BLOCK: usize = 64;
 
-/// `f` on `width` elements at `col0` of each of `rows` rows `ld` apart. Rows narrower than
-/// a block are copied a few at a time into one block, so `f` runs once per 64 elements
+/// `f` on `width` elements at `col0` of each of `rows` rows `ld` apart. Rows up to half a
+/// block wide are copied a few at a time into one block, so `f` runs once per 64 elements
 /// rather than once per row (one 512-bit vector at N = 16; the per-row calls made a
 /// training step 9–15 % slower at N = 16, BENCHMARKS.md). Each element's bits do not
 /// depend on its neighbours, so the packing changes no result.
@@ -52,13 +52,14 @@ fn map_rows(
     if width == 0 {
         return;
     }
-    if width >= ROW_BLOCK {
+    let per = ROW_BLOCK / width;
+    if per < 2 {
+        // A row fills more than half a block: nothing to gain from copying it.
         for r in 0..rows {
             f(&mut data[r * ld + col0..r * ld + col0 + width]);
         }
         return;
     }
-    let per = ROW_BLOCK / width;
     let mut block = [0.0f32; ROW_BLOCK];
     let mut r = 0;
     while r < rows {

@@ -111,10 +111,20 @@ pub trait Real:
     /// σ of every element, with the bits of [`Real::sigmoid`] on each.
     fn sigmoid_in_place(xs: &mut [Self]);
     /// [`Real::tanh_in_place`] on `width` elements from column `col0` of each of `rows`
-    /// rows `ld` apart (for `f32` several short rows at a time).
-    fn tanh_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize);
+    /// rows `ld` apart: row by row here, several short rows at a time for `f32`.
+    #[inline]
+    fn tanh_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize) {
+        for r in 0..rows {
+            Self::tanh_in_place(&mut data[r * ld + col0..r * ld + col0 + width]);
+        }
+    }
     /// [`Real::sigmoid_in_place`] on a column block of rows, as [`Real::tanh_rows`].
-    fn sigmoid_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize);
+    #[inline]
+    fn sigmoid_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize) {
+        for r in 0..rows {
+            Self::sigmoid_in_place(&mut data[r * ld + col0..r * ld + col0 + width]);
+        }
+    }
     /// Logistic function σ(x) = 1 / (1 + e^{-x}), stable for large |x|.
     #[inline(always)]
     fn sigmoid(self) -> Self {
@@ -135,7 +145,7 @@ pub trait Real:
 macro_rules! impl_real {
     ($t:ty, $abs:path, $sqrt:path, $exp:path, $ln:path, $tanh:path, $sin:path, $cos:path,
      $atan2:path, $hypot:path, $floor:path, $fma:path, $copysign:path,
-     $tanh_in_place:path, $sigmoid_in_place:path, $tanh_rows:path, $sigmoid_rows:path) => {
+     $tanh_in_place:path, $sigmoid_in_place:path $(, $tanh_rows:path, $sigmoid_rows:path)?) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -186,14 +196,22 @@ macro_rules! impl_real {
             fn sigmoid_in_place(xs: &mut [Self]) {
                 $sigmoid_in_place(xs)
             }
-            #[inline]
-            fn tanh_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize) {
-                $tanh_rows(data, ld, col0, width, rows)
-            }
-            #[inline]
-            fn sigmoid_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize) {
-                $sigmoid_rows(data, ld, col0, width, rows)
-            }
+            $(
+                #[inline]
+                fn tanh_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize) {
+                    $tanh_rows(data, ld, col0, width, rows)
+                }
+                #[inline]
+                fn sigmoid_rows(
+                    data: &mut [Self],
+                    ld: usize,
+                    col0: usize,
+                    width: usize,
+                    rows: usize,
+                ) {
+                    $sigmoid_rows(data, ld, col0, width, rows)
+                }
+            )?
             #[inline(always)]
             fn sin(self) -> Self {
                 $sin(self)
@@ -286,9 +304,7 @@ impl_real!(
     libm::fma,
     libm::copysign,
     scalar_tanh_in_place,
-    scalar_sigmoid_in_place,
-    scalar_tanh_rows,
-    scalar_sigmoid_rows
+    scalar_sigmoid_in_place
 );
 
 fn scalar_tanh_in_place<R: Real>(xs: &mut [R]) {
@@ -297,18 +313,6 @@ fn scalar_tanh_in_place<R: Real>(xs: &mut [R]) {
 
 fn scalar_sigmoid_in_place<R: Real>(xs: &mut [R]) {
     xs.iter_mut().for_each(|x| *x = Real::sigmoid(*x));
-}
-
-fn scalar_tanh_rows<R: Real>(data: &mut [R], ld: usize, col0: usize, width: usize, rows: usize) {
-    for r in 0..rows {
-        scalar_tanh_in_place(&mut data[r * ld + col0..r * ld + col0 + width]);
-    }
-}
-
-fn scalar_sigmoid_rows<R: Real>(data: &mut [R], ld: usize, col0: usize, width: usize, rows: usize) {
-    for r in 0..rows {
-        scalar_sigmoid_in_place(&mut data[r * ld + col0..r * ld + col0 + width]);
-    }
 }
 
 #[cfg(test)]

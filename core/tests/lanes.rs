@@ -110,3 +110,59 @@ fn lanes_handle_tails_and_fallback_chunks() {
         }
     }
 }
+
+/// `tanh_rows` / `sigmoid_rows` (rows packed into blocks for `f32`) give each element of the
+/// column block the bits of the one-element routine and leave every other element alone:
+/// widths below, at and above the packing limits, partial last blocks, a NaN and an
+/// out-of-range σ argument in some rows (σ's scalar fallback is per block).
+#[test]
+fn rows_match_the_scalar_routines_and_touch_only_their_block() {
+    let values = [
+        0.3f32,
+        -2.5,
+        11.0,
+        -0.0,
+        1e-30,
+        -90.0,
+        4.0,
+        -0.7,
+        f32::NAN,
+        0.1,
+        7.5,
+    ];
+    for width in [1usize, 3, 4, 15, 16, 21, 32, 33, 63, 64, 65, 130] {
+        for rows in [0usize, 1, 2, 3, 5, 9] {
+            let (ld, col0) = (width + 5, 2);
+            let len = rows * ld;
+            let data: Vec<f32> = (0..len)
+                .map(|i| {
+                    // The odd values only in the first two rows, so later blocks are ordinary.
+                    if i < 2 * ld || values[i % values.len()].is_finite() {
+                        values[i % values.len()] * if i % 2 == 0 { 1.0 } else { 0.37 }
+                    } else {
+                        0.25
+                    }
+                })
+                .collect();
+            let (mut t, mut s) = (data.clone(), data.clone());
+            <f32 as Real>::tanh_rows(&mut t, ld, col0, width, rows);
+            <f32 as Real>::sigmoid_rows(&mut s, ld, col0, width, rows);
+            for (i, &x) in data.iter().enumerate() {
+                let inside = (col0..col0 + width).contains(&(i % ld));
+                let (wt, ws) = if inside {
+                    (libm::tanhf(x), <f32 as Real>::sigmoid(x))
+                } else {
+                    (x, x)
+                };
+                let same = |got: f32, want: f32| {
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan())
+                };
+                assert!(same(t[i], wt), "tanh_rows width {width} rows {rows} at {i}");
+                assert!(
+                    same(s[i], ws),
+                    "sigmoid_rows width {width} rows {rows} at {i}"
+                );
+            }
+        }
+    }
+}
