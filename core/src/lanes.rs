@@ -111,7 +111,7 @@ fn expf_lane(x: f32) -> f32 {
     let hx = x.to_bits() & 0x7fff_ffff;
     // k = round(x / ln 2) (|x| > 1.5 ln 2), −1 (|x| > 0.5 ln 2), else 0.
     let k = if (hx as i32) > 0x3f85_1592 {
-        truncate(INV_LN2 * x - 0.5)
+        truncate_negative(INV_LN2 * x - 0.5)
     } else if (hx as i32) > 0x3eb1_7218 {
         -1
     } else {
@@ -125,12 +125,11 @@ fn expf_lane(x: f32) -> f32 {
     let rr = r * r;
     let c = r - rr * (P1 + rr * P2);
     let y = 1.0 + (r * c / (2.0 - c) - lo + hi);
-    // scalbnf(y, k) is one multiplication by 2^k for k in [-126, 127].
+    // scalbnf(y, k) is one multiplication by 2^k for k in [-126, 127] (exact; for k = 0,
+    // where libm returns y itself, by 1).
     let scaled = y * f32::from_bits(((0x7f + k) as u32) << 23);
     if (hx as i32) <= 0x3900_0000 {
         1.0 + x // |x| ≤ 2^-14
-    } else if k == 0 {
-        y
     } else {
         scaled
     }
@@ -162,10 +161,10 @@ fn tanh_lane(x: f32) -> f32 {
         1.0 // |x| > 10: libm's 1 + 0/x
     } else if (w as i32) > 0x3f0c_9f54 {
         1.0 - q
-    } else if (w as i32) >= 0x0080_0000 {
-        q
     } else {
-        ax // zero or subnormal
+        // Also libm's `|x|` for zero and subnormal x: there t = −2|x|, and 2|x| / 2
+        // rounds to |x| exactly.
+        q
     };
     if bits >> 31 != 0 {
         -tt
@@ -206,28 +205,25 @@ fn expm1f_core(x: f32) -> (f32, f32) {
 #[inline(always)]
 fn expm1f_for_tanh(wide: bool, x_abs: f32) -> f32 {
     let x0 = if wide { x_abs } else { -x_abs };
-    let hx = x_abs.to_bits() & 0x7fff_ffff;
-    // The bound keeps `truncate` in range for the unused lanes (and NaN).
+    // `x_abs` is 2|v| (sign bit clear, NaN included).
+    let hx = x_abs.to_bits();
+    // The bound keeps k ≤ 92 (2^±k normal) and `truncate_positive` in range for large x
+    // and NaN, whose results are not used.
     let bounded = if x0 < 64.0 { x0 } else { 64.0 };
     let k_wide = if (hx as i32) >= 0x3f85_1592 {
-        truncate(M_INV_LN2 * bounded + 0.5)
+        truncate_positive(M_INV_LN2 * bounded + 0.5)
     } else {
         1
     };
-    // Only x > 20 reaches k > 56; the clamp keeps 2^-k normal.
-    let k_wide = if k_wide > 56 { 56 } else { k_wide };
     let k_small = if (hx as i32) > 0x3eb1_7218 { -1 } else { 0 };
     let k = if wide { k_wide } else { k_small };
     // k = 0: hi = x, lo = c = 0, as libm's separate branch.
     let (x, c) = expm1f_reduce(x0, k);
     let (e0, hxs) = expm1f_core(x);
     let e = x * (e0 - c) - c - hxs;
-    // Reconstruction for k ≥ 1.
-    let plus_one = if x < -0.25 {
-        -2.0 * (e - (x + 0.5))
-    } else {
-        1.0 + 2.0 * (x - e)
-    };
+    // Reconstruction for k ≥ 1. For k = 1 (0.51 < x0 < 1.04) the reduced x > −0.19, so
+    // libm's other form for x < −0.25 never applies.
+    let plus_one = 1.0 + 2.0 * (x - e);
     let twopk = f32::from_bits(((0x7f + k) as u32) << 23);
     let uf = f32::from_bits(((0x7f - k) as u32) << 23);
     let scaled = if k < 23 {
@@ -239,13 +235,8 @@ fn expm1f_for_tanh(wide: bool, x_abs: f32) -> f32 {
     // Reconstruction for k = 0 and k = −1.
     let zero_k = x - (x * e0 - hxs);
     let minus_one = 0.5 * (x - e) - 0.5;
-    let small_negative = if (hx as i32) < 0x3300_0000 {
-        x0 // |x| < 2^-25
-    } else if k == 0 {
-        zero_k
-    } else {
-        minus_one
-    };
+    // (libm returns x itself for |x| < 2^-25; `zero_k` rounds to it there.)
+    let small_negative = if k == 0 { zero_k } else { minus_one };
     if wide {
         above_half
     } else {
@@ -253,21 +244,36 @@ fn expm1f_for_tanh(wide: bool, x_abs: f32) -> f32 {
     }
 }
 
-/// `v as i32` (truncation toward zero) for |v| < 2^22, in operations that vectorise (the
-/// saturating float-to-int cast does not).
+/// `v as i32` (truncation toward zero) for 0 ≤ v < 2^22, in operations that vectorise
+/// (the saturating float-to-int cast does not).
 #[inline(always)]
-fn truncate(v: f32) -> i32 {
-    // 1.5 · 2^23: v + SHIFT lies in [2^23, 2^24), where the spacing is 1, so the sum holds
-    // round-to-nearest(v) in its low mantissa bits.
-    const SHIFT: f32 = 12_582_912.0;
-    let biased = v + SHIFT;
-    let nearest = biased - SHIFT;
-    let k = (biased.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
-    if v >= 0.0 && nearest > v {
+fn truncate_positive(v: f32) -> i32 {
+    let (nearest, k) = round_nearest(v);
+    if nearest > v {
         k - 1
-    } else if v < 0.0 && nearest < v {
+    } else {
+        k
+    }
+}
+
+/// `v as i32` (truncation toward zero) for −2^22 < v ≤ 0, as [`truncate_positive`].
+#[inline(always)]
+fn truncate_negative(v: f32) -> i32 {
+    let (nearest, k) = round_nearest(v);
+    if nearest < v {
         k + 1
     } else {
         k
     }
+}
+
+/// v rounded to the nearest integer (ties to even), as `f32` and `i32`, for |v| < 2^22.
+#[inline(always)]
+fn round_nearest(v: f32) -> (f32, i32) {
+    // 1.5 · 2^23: v + SHIFT lies in [2^23, 2^24), where the spacing is 1, so the sum holds
+    // round-to-nearest(v) in its low mantissa bits.
+    const SHIFT: f32 = 12_582_912.0;
+    let biased = v + SHIFT;
+    let k = (biased.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
+    (biased - SHIFT, k)
 }
