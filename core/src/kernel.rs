@@ -569,7 +569,11 @@ pub(crate) fn input_projection_acc<R: Real>(
             let (trial_row, k) = (f / inputs, f % inputs);
             let (b, t) = (trial_row / steps, trial_row % steps);
             let row = (t * batch + b) * ld + col0;
-            axpy(&mut z[row..row + n], xs[f], &u[k * ld + col0..k * ld + col0 + n]);
+            axpy(
+                &mut z[row..row + n],
+                xs[f],
+                &u[k * ld + col0..k * ld + col0 + n],
+            );
         }
         f0 += len;
     }

@@ -136,6 +136,14 @@ impl FlipFlop {
     }
 }
 
+/// The `m` (the top 53 bits of a draw) with `m < threshold` exactly when
+/// [`Rng::bernoulli`]`(p)` is true: `m · 2^-53 < p` ⟺ `m < p · 2^53` (exact: a power-of-two
+/// scaling) ⟺ `m < ⌈p · 2^53⌉`. NaN and p ≤ 0 give 0 (never), p ≥ 1 at least 2^53 (always).
+fn bernoulli_threshold(p: f64) -> u64 {
+    // `as` saturates (NaN to 0).
+    libm::ceil(p * (1u64 << 53) as f64) as u64
+}
+
 /// Sample-and-hold of one trial (`xs.len() == ys.len()`, a multiple of 3).
 fn hold<R: Real>(xs: &[R], ys: &mut [R]) {
     let mut cur = [R::ZERO; FlipFlop::BITS];
@@ -169,11 +177,14 @@ impl Task for FlipFlop {
         if n == 0 {
             return Ok(());
         }
+        // `rng.bernoulli(p)` as an integer comparison of the same 53 bits (see
+        // `bernoulli_threshold`): the branch on it resolves sooner.
+        let threshold = bernoulli_threshold(self.params.p);
         for (x, y) in xs.chunks_exact_mut(n).zip(ys.chunks_exact_mut(n)) {
             for (t, xt) in x.chunks_exact_mut(Self::BITS).enumerate() {
                 for v in xt.iter_mut() {
                     let forced = t == 0 && self.params.pulse_at_t0 == PulseAtT0::Yes;
-                    *v = if forced || rng.bernoulli(self.params.p) {
+                    *v = if forced || (rng.next_u64() >> 11) < threshold {
                         if rng.next_u64() >> 63 == 0 {
                             R::ONE
                         } else {
@@ -187,5 +198,48 @@ impl Task for FlipFlop {
             hold(x, y);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The threshold gives `Rng::bernoulli`'s answer on the same draw, at the boundary
+    /// `m = ⌈p · 2^53⌉ − 1, ⌈p · 2^53⌉` and over a stream, for ordinary and edge `p`.
+    #[test]
+    fn bernoulli_threshold_agrees_with_rng_bernoulli() {
+        let two53 = (1u64 << 53) as f64;
+        let ps = [
+            0.0,
+            -0.0,
+            -1.0,
+            f64::MIN_POSITIVE,
+            1.0 / two53,
+            1.5 / two53,
+            0.05,
+            0.1,
+            1.0 / 3.0,
+            0.5,
+            1.0 - f64::EPSILON / 2.0,
+            1.0,
+            1.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        for p in ps {
+            let thr = bernoulli_threshold(p);
+            for m in [thr.saturating_sub(1), thr, thr.saturating_add(1)] {
+                if m < 1 << 53 {
+                    let uniform = m as f64 * (1.0 / two53);
+                    assert_eq!(m < thr, uniform < p, "p = {p:e}, m = {m}");
+                }
+            }
+            let (mut a, mut b) = (Rng::new(11), Rng::new(11));
+            for _ in 0..10_000 {
+                assert_eq!(a.bernoulli(p), (b.next_u64() >> 11) < thr, "p = {p:e}");
+            }
+        }
     }
 }
