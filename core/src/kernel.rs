@@ -490,51 +490,6 @@ pub(crate) fn transpose<R: Real>(
     }
 }
 
-/// `f(b, k, x)` for every non-zero input `x = xs[(b·T + t)·I + k]` of time step `t`, in
-/// the order of `(b, k)`. The zero tests go into 64-bit masks first (no branches): flip-flop
-/// inputs are ~95 % zero, and a branch per input mispredicted at every pulse.
-#[inline(always)]
-fn for_each_nonzero_input<R: Real>(
-    xs: &[R],
-    batch: usize,
-    steps: usize,
-    inputs: usize,
-    t: usize,
-    mut f: impl FnMut(usize, usize, R),
-) {
-    if inputs == 0 || inputs > 64 {
-        // (No task has more than 64 inputs; kept for completeness, with a branch each.)
-        for b in 0..batch {
-            let at = (b * steps + t) * inputs;
-            for (k, &v) in xs[at..at + inputs].iter().enumerate() {
-                if v != R::ZERO {
-                    f(b, k, v);
-                }
-            }
-        }
-        return;
-    }
-    let per = 64 / inputs;
-    let mut b0 = 0;
-    while b0 < batch {
-        let nb = per.min(batch - b0);
-        let mut mask = 0u64;
-        for (i, b) in (b0..b0 + nb).enumerate() {
-            let at = (b * steps + t) * inputs;
-            for (k, &v) in xs[at..at + inputs].iter().enumerate() {
-                mask |= ((v != R::ZERO) as u64) << (i * inputs + k);
-            }
-        }
-        while mask != 0 {
-            let q = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            let (b, k) = (b0 + q / inputs, q % inputs);
-            f(b, k, xs[(b * steps + t) * inputs + k]);
-        }
-        b0 += nb;
-    }
-}
-
 /// `Z[(t·B + b)·ld + col0 + j] += Σ_k x[(b·T + t)·I + k] · U[k·ld + col0 + j]` for every
 /// `(t, b)`, skipping zero inputs (flip-flop inputs are mostly zero). `xs` is trial-major,
 /// `z` time-major.
@@ -550,32 +505,17 @@ pub(crate) fn input_projection_acc<R: Real>(
     steps: usize,
     inputs: usize,
 ) {
-    // Any order of rows gives the same bits (each row adds its own inputs in order of
-    // `k`): `xs` in memory order, 64 zero tests per mask.
-    if inputs == 0 {
-        return;
-    }
-    let total = batch * steps * inputs;
-    let mut f0 = 0;
-    while f0 < total {
-        let len = (total - f0).min(64);
-        let mut mask = 0u64;
-        for (q, &v) in xs[f0..f0 + len].iter().enumerate() {
-            mask |= ((v != R::ZERO) as u64) << q;
-        }
-        while mask != 0 {
-            let f = f0 + mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            let (trial_row, k) = (f / inputs, f % inputs);
-            let (b, t) = (trial_row / steps, trial_row % steps);
+    for b in 0..batch {
+        for t in 0..steps {
+            let x = &xs[(b * steps + t) * inputs..(b * steps + t + 1) * inputs];
             let row = (t * batch + b) * ld + col0;
-            axpy(
-                &mut z[row..row + n],
-                xs[f],
-                &u[k * ld + col0..k * ld + col0 + n],
-            );
+            let zr = &mut z[row..row + n];
+            for (k, &xk) in x.iter().enumerate() {
+                if xk != R::ZERO {
+                    axpy(zr, xk, &u[k * ld + col0..k * ld + col0 + n]);
+                }
+            }
         }
-        f0 += len;
     }
 }
 
@@ -596,14 +536,16 @@ pub(crate) fn input_grad_acc<R: Real>(
     inputs: usize,
 ) {
     for t in 0..steps {
-        for_each_nonzero_input(xs, batch, steps, inputs, t, |b, k, xk| {
+        for b in 0..batch {
+            let x = &xs[(b * steps + t) * inputs..(b * steps + t + 1) * inputs];
             let row = (t * batch + b) * ldz + zcol0;
-            axpy(
-                &mut du[k * ld + col0..k * ld + col0 + n],
-                xk,
-                &dz[row..row + n],
-            );
-        });
+            let dzr = &dz[row..row + n];
+            for (k, &xk) in x.iter().enumerate() {
+                if xk != R::ZERO {
+                    axpy(&mut du[k * ld + col0..k * ld + col0 + n], xk, dzr);
+                }
+            }
+        }
     }
 }
 
@@ -815,8 +757,8 @@ mod tests {
         (4, 2, 3, 6, 0, 6),
         (2, 3, 4, 3, 3, 8),
         (5, 4, 1, 2, 5, 9),
-        // The input kernels' zero masks: 21 rows of 3 inputs per mask (four masks, the
-        // last short), 64 rows of 1, one row of 64, and rows too wide for a mask.
+        // Larger batches, and rows of 1, 64 and 65 inputs (a zero-mask variant of the
+        // input kernels, not kept, grouped 64 inputs per mask).
         (70, 2, 3, 5, 1, 7),
         (130, 2, 1, 3, 0, 3),
         (3, 2, 64, 4, 0, 4),

@@ -8,9 +8,7 @@ use crate::cell::{
     batch_work_len, init_block, init_cell, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS,
 };
 use crate::error::{check_len, check_scratch};
-use crate::kernel::{
-    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, outer_acc, transpose,
-};
+use crate::kernel::{gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, outer_acc, transpose};
 use crate::rng::Rng;
 use crate::{Error, Real};
 
@@ -347,14 +345,18 @@ impl<C, const O: usize> Network<C, O> {
         gemm_acc(e, O, hs, s, &p[wo..bo], O, rows, n, O);
         let scale = R::TWO / R::from_usize((rows * O).max(1));
         let mut sum = R::ZERO;
+        // dbo = Σ e in row order, summed here: as a pass of its own it was a chain of
+        // dependent adds after this one's.
+        let mut dbo = [R::ZERO; O];
         for t in 0..steps {
             for b in 0..batch {
                 let er = &mut e[(t * batch + b) * O..(t * batch + b + 1) * O];
                 let yr = &ys[(b * steps + t) * O..(b * steps + t + 1) * O];
-                for (ek, &yk) in er.iter_mut().zip(yr) {
+                for ((ek, &yk), dk) in er.iter_mut().zip(yr).zip(dbo.iter_mut()) {
                     let err = *ek - yk;
                     sum += err * err;
                     *ek = scale * err;
+                    *dk += *ek;
                 }
             }
         }
@@ -362,7 +364,7 @@ impl<C, const O: usize> Network<C, O> {
         transpose(wot, &p[wo..bo], O, 0, n, O);
         dh.iter_mut().for_each(|v| *v = R::ZERO);
         gemm_acc(dh, n, e, O, wot, n, rows, O, n);
-        // dWoᵀ = eᵀ H, then transposed into place; dbo = Σ e.
+        // dWoᵀ = eᵀ H, then transposed into place.
         wot.iter_mut().for_each(|v| *v = R::ZERO);
         gemm_tn_acc(wot, n, e, O, hs, s, rows, O, n);
         for i in 0..n {
@@ -370,7 +372,7 @@ impl<C, const O: usize> Network<C, O> {
                 grad[wo + i * O + k] += wot[k * n + i];
             }
         }
-        col_sum_acc(&mut grad[bo..bo + O], e, O, 0, rows);
+        grad[bo..bo + O].copy_from_slice(&dbo);
         self.cell
             .backward_batch(p, xs, batch, steps, states, dh, &mut grad[..wo], work);
         Ok(sum / R::from_usize((rows * O).max(1)))
