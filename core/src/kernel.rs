@@ -177,31 +177,7 @@ fn gemm_acc_nr<R: Real, const TW: usize>(
     let nfull = n - n % TW;
     let mut j = 0;
     while j < nfull {
-        let mut i = 0;
-        while i + GEMM_MR <= m {
-            gemm_tile::<R, GEMM_MR, TW>(
-                &mut c[i * ldc + j..],
-                ldc,
-                &a[i * lda..],
-                lda,
-                &w[j..],
-                ldw,
-                k,
-            );
-            i += GEMM_MR;
-        }
-        while i < m {
-            gemm_tile::<R, 1, TW>(
-                &mut c[i * ldc + j..],
-                ldc,
-                &a[i * lda..],
-                lda,
-                &w[j..],
-                ldw,
-                k,
-            );
-            i += 1;
-        }
+        gemm_columns::<R, TW>(c, ldc, a, lda, w, ldw, m, k, j);
         j += TW;
     }
     if nfull < n {
@@ -213,31 +189,7 @@ fn gemm_acc_nr<R: Real, const TW: usize>(
                     $($width => {
                         // Register tiles of `GEMM_MR` rows: one row's `k` dependent adds
                         // left the adders idle (the readout was 10 % of a vanilla-64 step).
-                        let mut i = 0;
-                        while i + GEMM_MR <= m {
-                            gemm_tile::<R, GEMM_MR, $width>(
-                                &mut c[i * ldc + nfull..],
-                                ldc,
-                                &a[i * lda..],
-                                lda,
-                                &w[nfull..],
-                                ldw,
-                                k,
-                            );
-                            i += GEMM_MR;
-                        }
-                        while i < m {
-                            gemm_tile::<R, 1, $width>(
-                                &mut c[i * ldc + nfull..],
-                                ldc,
-                                &a[i * lda..],
-                                lda,
-                                &w[nfull..],
-                                ldw,
-                                k,
-                            );
-                            i += 1;
-                        }
+                        gemm_columns::<R, $width>(c, ldc, a, lda, w, ldw, m, k, nfull);
                     })*
                     _ => {
                         for i in 0..m {
@@ -252,6 +204,33 @@ fn gemm_acc_nr<R: Real, const TW: usize>(
             };
         }
         narrow!(1 2 3 4);
+    }
+}
+
+/// Columns `j..j + TW` of [`gemm_acc`]: all `m` rows in tiles of `GEMM_MR` rows, then
+/// one row at a time.
+#[inline(always)]
+fn gemm_columns<R: Real, const TW: usize>(
+    c: &mut [R],
+    ldc: usize,
+    a: &[R],
+    lda: usize,
+    w: &[R],
+    ldw: usize,
+    m: usize,
+    k: usize,
+    j: usize,
+) {
+    let mut i = 0;
+    while i + GEMM_MR <= m {
+        let (c, a) = (&mut c[i * ldc + j..], &a[i * lda..]);
+        gemm_tile::<R, GEMM_MR, TW>(c, ldc, a, lda, &w[j..], ldw, k);
+        i += GEMM_MR;
+    }
+    while i < m {
+        let (c, a) = (&mut c[i * ldc + j..], &a[i * lda..]);
+        gemm_tile::<R, 1, TW>(c, ldc, a, lda, &w[j..], ldw, k);
+        i += 1;
     }
 }
 
