@@ -114,16 +114,12 @@ pub trait Real:
     /// rows `ld` apart: row by row here, several short rows at a time for `f32`.
     #[inline]
     fn tanh_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize) {
-        for r in 0..rows {
-            Self::tanh_in_place(&mut data[r * ld + col0..r * ld + col0 + width]);
-        }
+        each_row(data, ld, col0, width, rows, Self::tanh_in_place)
     }
     /// [`Real::sigmoid_in_place`] on a column block of rows, as [`Real::tanh_rows`].
     #[inline]
     fn sigmoid_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize) {
-        for r in 0..rows {
-            Self::sigmoid_in_place(&mut data[r * ld + col0..r * ld + col0 + width]);
-        }
+        each_row(data, ld, col0, width, rows, Self::sigmoid_in_place)
     }
     /// Logistic function σ(x) = 1 / (1 + e^{-x}), stable for large |x|.
     #[inline(always)]
@@ -306,6 +302,21 @@ impl_real!(
     scalar_tanh_in_place,
     scalar_sigmoid_in_place
 );
+
+/// `f` on `width` elements from column `col0` of each of `rows` rows `ld` apart, row by row.
+#[inline(always)]
+pub(crate) fn each_row<T>(
+    data: &mut [T],
+    ld: usize,
+    col0: usize,
+    width: usize,
+    rows: usize,
+    mut f: impl FnMut(&mut [T]),
+) {
+    for r in 0..rows {
+        f(&mut data[r * ld + col0..r * ld + col0 + width]);
+    }
+}
 
 fn scalar_tanh_in_place<R: Real>(xs: &mut [R]) {
     xs.iter_mut().for_each(|x| *x = Real::tanh(*x));

@@ -74,9 +74,7 @@ impl Activation {
         match self {
             Activation::Tanh => R::tanh_rows(data, ld, col0, width, rows),
             Activation::Relu => {
-                for r in 0..rows {
-                    self.apply_in_place(&mut data[r * ld + col0..r * ld + col0 + width]);
-                }
+                crate::real::each_row(data, ld, col0, width, rows, |row| self.apply_in_place(row))
             }
         }
     }
