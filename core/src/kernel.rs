@@ -75,6 +75,36 @@ pub(crate) fn add_product<R: Real>(y: &mut [R], a: &[R], b: &[R]) {
     }
 }
 
+/// Elements per chunk of [`zip_map`]: one 512-bit vector of `f32`.
+const ZIP_CHUNK: usize = 16;
+
+/// `out[j] = f(out[j], [ins[0][j], …, ins[K−1][j]])` over `out`'s length, [`ZIP_CHUNK`]
+/// elements at a time with every load of a chunk before its stores. The cells' row loops
+/// take their slices from shared buffers, which LLVM cannot prove disjoint: written there
+/// as plain loops, the forward updates of GRU, UGRNN and LSTM ran one element at a time.
+#[inline(always)]
+pub(crate) fn zip_map<R: Real, const K: usize>(
+    out: &mut [R],
+    ins: [&[R]; K],
+    f: impl Fn(R, [R; K]) -> R,
+) {
+    let n = out.len();
+    let ins: [&[R]; K] = ins.map(|s| &s[..n]);
+    let mut chunks = out.chunks_exact_mut(ZIP_CHUNK);
+    let mut j = 0;
+    for chunk in &mut chunks {
+        let mut res = [R::ZERO; ZIP_CHUNK];
+        for (l, r) in res.iter_mut().enumerate() {
+            *r = f(chunk[l], core::array::from_fn(|k| ins[k][j + l]));
+        }
+        chunk.copy_from_slice(&res);
+        j += ZIP_CHUNK;
+    }
+    for (l, o) in chunks.into_remainder().iter_mut().enumerate() {
+        *o = f(*o, core::array::from_fn(|k| ins[k][j + l]));
+    }
+}
+
 /// Euclidean dot product.
 #[inline(always)]
 #[allow(dead_code)] // for the fixed-point and analysis kernels

@@ -4,7 +4,7 @@
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
 use crate::kernel::{
     add_product, col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc,
-    input_projection_acc, outer_acc, transpose,
+    input_projection_acc, outer_acc, transpose, zip_map,
 };
 use crate::Real;
 
@@ -424,6 +424,8 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
         }
     }
 
+    // Out of line: see "Code generation" in the `cell` module docs.
+    #[inline(never)]
     fn forward_batch(
         &self,
         p: &[R],
@@ -472,9 +474,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
                     let r = &zt[b * ld + N..b * ld + 2 * N];
                     let hr = &h[b * N..(b + 1) * N];
                     let rh = &mut ex[b * N..(b + 1) * N];
-                    for j in 0..N {
-                        rh[j] = r[j] * hr[j];
-                    }
+                    zip_map(rh, [r, hr], |_, [r, h]| r * h);
                 }
                 gemm_acc(&mut zt[2 * N..], ld, ex, N, &w[2 * N..], ld, batch, N, N);
             } else {
@@ -482,9 +482,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
                 for b in 0..batch {
                     let (zr, c) = zt[b * ld..(b + 1) * ld].split_at_mut(2 * N);
                     let hw = &ex[b * N..(b + 1) * N];
-                    for j in 0..N {
-                        c[j] += zr[N + j] * hw[j];
-                    }
+                    zip_map(c, [&zr[N..], hw], |c, [r, hw]| c + r * hw);
                 }
             }
             act.apply_rows(zt, ld, 2 * N, N, batch);
@@ -492,13 +490,13 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
                 let (zr, c) = zt[b * ld..(b + 1) * ld].split_at(2 * N);
                 let hr = &h[b * N..(b + 1) * N];
                 let out = &mut next[b * N..(b + 1) * N];
-                for j in 0..N {
-                    out[j] = zr[j] * hr[j] + (R::ONE - zr[j]) * c[j];
-                }
+                zip_map(out, [zr, hr, c], |_, [z, h, c]| z * h + (R::ONE - z) * c);
             }
         }
     }
 
+    // Out of line: see "Code generation" in the `cell` module docs.
+    #[inline(never)]
     fn backward_batch(
         &self,
         p: &[R],
@@ -541,10 +539,13 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
                 let (z, rest) = zrow.split_at_mut(N);
                 let (r, c) = rest.split_at_mut(N);
                 let exr = &mut ex[b * N..(b + 1) * N];
-                if before {
-                    backward_row::<R, N, true>(act, z, r, c, exr, hr, dr);
-                } else {
-                    backward_row::<R, N, false>(act, z, r, c, exr, hr, dr);
+                // One arm per activation, as in the UGRNN's backward rows.
+                use Activation::{Relu, Tanh};
+                match (before, act) {
+                    (true, Tanh) => backward_row::<R, N, true>(Tanh, z, r, c, exr, hr, dr),
+                    (true, Relu) => backward_row::<R, N, true>(Relu, z, r, c, exr, hr, dr),
+                    (false, Tanh) => backward_row::<R, N, false>(Tanh, z, r, c, exr, hr, dr),
+                    (false, Relu) => backward_row::<R, N, false>(Relu, z, r, c, exr, hr, dr),
                 }
             }
             if before {

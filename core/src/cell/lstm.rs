@@ -5,7 +5,7 @@
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
 use crate::kernel::{
     col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc, input_projection_acc,
-    outer_acc, transpose,
+    outer_acc, transpose, zip_map,
 };
 use crate::Real;
 
@@ -281,6 +281,8 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
         }
     }
 
+    // Out of line: see "Code generation" in the `cell` module docs.
+    #[inline(never)]
     fn forward_batch(
         &self,
         p: &[R],
@@ -320,9 +322,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
                 let cn = &mut next[b * 2 * N + N..(b + 1) * 2 * N];
                 let tr = &mut tct[b * N..(b + 1) * N];
                 let (i, f, g) = (&zrow[..N], &zrow[N..2 * N], &zrow[2 * N..3 * N]);
-                for j in 0..N {
-                    cn[j] = f[j] * c[j] + i[j] * g[j];
-                }
+                zip_map(cn, [f, c, i, g], |_, [f, c, i, g]| f * c + i * g);
                 tr.copy_from_slice(cn);
             }
             // tanh(c') of the whole batch at once: `tct` is contiguous.
@@ -331,13 +331,13 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
                 let o = &zt[b * ld + 3 * N..(b + 1) * ld];
                 let hn = &mut next[b * 2 * N..b * 2 * N + N];
                 let tr = &tct[b * N..(b + 1) * N];
-                for j in 0..N {
-                    hn[j] = o[j] * tr[j];
-                }
+                zip_map(hn, [o, tr], |_, [o, t]| o * t);
             }
         }
     }
 
+    // Out of line: see "Code generation" in the `cell` module docs.
+    #[inline(never)]
     fn backward_batch(
         &self,
         p: &[R],
@@ -374,7 +374,16 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
                 let c = &s[b * 2 * N + N..(b + 1) * 2 * N];
                 let rows = b * N..(b + 1) * N;
                 let (tr, dr, dcr) = (&tct[rows.clone()], &dht[rows.clone()], &dc[rows.clone()]);
-                backward_row::<R, N>(act, i, f, g, o, c, tr, dr, dcr, &mut dc_prev[rows]);
+                let dcp = &mut dc_prev[rows];
+                // One arm per activation, as in the UGRNN's backward rows.
+                match act {
+                    Activation::Tanh => {
+                        backward_row::<R, N>(Activation::Tanh, i, f, g, o, c, tr, dr, dcr, dcp)
+                    }
+                    Activation::Relu => {
+                        backward_row::<R, N>(Activation::Relu, i, f, g, o, c, tr, dr, dcr, dcp)
+                    }
+                }
             }
             if t > 0 {
                 gemm_acc(&mut dlo[(t - 1) * bn..], N, zt, ld, wt, N, batch, ld, N);

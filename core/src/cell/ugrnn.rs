@@ -4,7 +4,7 @@
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS};
 use crate::kernel::{
     add_product, col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc,
-    input_projection_acc, outer_acc, transpose,
+    input_projection_acc, outer_acc, transpose, zip_map,
 };
 use crate::Real;
 
@@ -192,6 +192,8 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
         }
     }
 
+    // Out of line: see "Code generation" in the `cell` module docs.
+    #[inline(never)]
     fn forward_batch(
         &self,
         p: &[R],
@@ -225,13 +227,13 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
                 let (g, c) = zt[b * ld..(b + 1) * ld].split_at(N);
                 let hr = &h[b * N..(b + 1) * N];
                 let out = &mut next[b * N..(b + 1) * N];
-                for j in 0..N {
-                    out[j] = g[j] * hr[j] + (R::ONE - g[j]) * c[j];
-                }
+                zip_map(out, [g, hr, c], |_, [g, h, c]| g * h + (R::ONE - g) * c);
             }
         }
     }
 
+    // Out of line: see "Code generation" in the `cell` module docs.
+    #[inline(never)]
     fn backward_batch(
         &self,
         p: &[R],
@@ -264,7 +266,13 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
                     let dprev = &mut dlo[(t - 1) * bn + b * N..(t - 1) * bn + (b + 1) * N];
                     add_product(dprev, dr, g);
                 }
-                backward_row::<R, N>(act, g, c, hr, dr);
+                // One arm per activation: inlined, each row loop sees a constant activation.
+                // With a runtime one, LLVM split the loop into pieces of 1 to 8 lanes
+                // stitched together with shuffles.
+                match act {
+                    Activation::Tanh => backward_row::<R, N>(Activation::Tanh, g, c, hr, dr),
+                    Activation::Relu => backward_row::<R, N>(Activation::Relu, g, c, hr, dr),
+                }
             }
             if t > 0 {
                 gemm_acc(&mut dlo[(t - 1) * bn..], N, zt, ld, wt, N, batch, ld, N);

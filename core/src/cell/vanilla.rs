@@ -122,6 +122,8 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for VanillaCell<N, I> {
         }
     }
 
+    // Out of line: see "Code generation" in the `cell` module docs.
+    #[inline(never)]
     fn forward_batch(
         &self,
         p: &[R],
@@ -152,6 +154,8 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for VanillaCell<N, I> {
         }
     }
 
+    // Out of line: see "Code generation" in the `cell` module docs.
+    #[inline(never)]
     fn backward_batch(
         &self,
         p: &[R],
