@@ -539,7 +539,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
                 let (z, rest) = zrow.split_at_mut(N);
                 let (r, c) = rest.split_at_mut(N);
                 let exr = &mut ex[b * N..(b + 1) * N];
-                // One arm per activation, as in the UGRNN's backward rows.
+                // One arm per activation: see "Code generation" in the `cell` module docs.
                 use Activation::{Relu, Tanh};
                 match (before, act) {
                     (true, Tanh) => backward_row::<R, N, true>(Tanh, z, r, c, exr, hr, dr),

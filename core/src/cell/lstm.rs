@@ -375,7 +375,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
                 let rows = b * N..(b + 1) * N;
                 let (tr, dr, dcr) = (&tct[rows.clone()], &dht[rows.clone()], &dc[rows.clone()]);
                 let dcp = &mut dc_prev[rows];
-                // One arm per activation, as in the UGRNN's backward rows.
+                // One arm per activation: see "Code generation" in the `cell` module docs.
                 match act {
                     Activation::Tanh => {
                         backward_row::<R, N>(Activation::Tanh, i, f, g, o, c, tr, dr, dcr, dcp)

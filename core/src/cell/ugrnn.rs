@@ -266,9 +266,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for UgrnnCell<N, I> {
                     let dprev = &mut dlo[(t - 1) * bn + b * N..(t - 1) * bn + (b + 1) * N];
                     add_product(dprev, dr, g);
                 }
-                // One arm per activation: inlined, each row loop sees a constant activation.
-                // With a runtime one, LLVM split the loop into pieces of 1 to 8 lanes
-                // stitched together with shuffles.
+                // One arm per activation: see "Code generation" in the `cell` module docs.
                 match act {
                     Activation::Tanh => backward_row::<R, N>(Activation::Tanh, g, c, hr, dr),
                     Activation::Relu => backward_row::<R, N>(Activation::Relu, g, c, hr, dr),
