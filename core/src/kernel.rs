@@ -57,6 +57,7 @@ pub(crate) fn axpy<R: Real>(y: &mut [R], a: R, x: &[R]) {
 /// `y[j] += a[j] · b[j]` over `y`'s length, eight elements at a time with every load of a
 /// chunk before its stores: written as a plain loop inside the cells' row loops (slices of
 /// one shared buffer, which LLVM cannot prove disjoint), it was unrolled and stayed scalar.
+/// (As a [`zip_map`], 16 at a time, `rnndyn train` on GRU 16 was 3–4 % slower.)
 #[inline(always)]
 pub(crate) fn add_product<R: Real>(y: &mut [R], a: &[R], b: &[R]) {
     let (a, b) = (&a[..y.len()], &b[..y.len()]);
