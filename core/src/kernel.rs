@@ -500,63 +500,139 @@ pub(crate) fn transpose<R: Real>(
     }
 }
 
-/// `Z[(t·B + b)·ld + col0 + j] += Σ_k x[(b·T + t)·I + k] · U[k·ld + col0 + j]` for every
-/// `(t, b)`, skipping zero inputs (flip-flop inputs are mostly zero). `xs` is trial-major,
-/// `z` time-major.
+/// `Z[(t·B + b)·ld + j] = bias[j] + Σ_k x[(b·T + t)·I + k] · U[k·ld + j]` for every
+/// `(t, b)` and `j < ld`, the products added to the bias in order of `k`. `xs` is
+/// trial-major, `z` time-major. Dense: a zero input adds ±0, which leaves every sum as it
+/// is unless the bias is −0 (skipping zeros, flip-flop inputs being 95 % zero, cost a
+/// mispredicted branch at every pulse; the whole pass was 7 % of a vanilla 16 step).
 #[inline]
-pub(crate) fn input_projection_acc<R: Real>(
+pub(crate) fn input_projection<R: Real, const I: usize>(
     z: &mut [R],
     ld: usize,
-    col0: usize,
-    n: usize,
+    bias: &[R],
     u: &[R],
     xs: &[R],
     batch: usize,
     steps: usize,
-    inputs: usize,
 ) {
-    for b in 0..batch {
-        for t in 0..steps {
-            let x = &xs[(b * steps + t) * inputs..(b * steps + t + 1) * inputs];
-            let row = (t * batch + b) * ld + col0;
-            let zr = &mut z[row..row + n];
-            for (k, &xk) in x.iter().enumerate() {
-                if xk != R::ZERO {
-                    axpy(zr, xk, &u[k * ld + col0..k * ld + col0 + n]);
+    if batch == 0 || steps == 0 {
+        return;
+    }
+    let mut j0 = 0;
+    // Column blocks of const width, widest first (as `col_sum_acc`): the block of `U` and
+    // the bias stay in registers across all rows.
+    macro_rules! widest {
+        ($($w:literal)*) => {$(
+            if ld - j0 >= $w {
+                input_projection_block::<R, I, $w>(z, ld, j0, bias, u, xs, batch, steps);
+                j0 += $w;
+                continue;
+            }
+        )*};
+    }
+    while j0 < ld {
+        widest!(64 48 32 16 8 4 2 1);
+    }
+}
+
+/// [`input_projection`] on the `W` columns at `j0`.
+#[inline(always)]
+fn input_projection_block<R: Real, const I: usize, const W: usize>(
+    z: &mut [R],
+    ld: usize,
+    j0: usize,
+    bias: &[R],
+    u: &[R],
+    xs: &[R],
+    batch: usize,
+    steps: usize,
+) {
+    let b0: [R; W] = bias[j0..j0 + W].try_into().unwrap();
+    let uk: [[R; W]; I] =
+        core::array::from_fn(|k| u[k * ld + j0..k * ld + j0 + W].try_into().unwrap());
+    // In the order of `z`'s rows: in the order of `xs`, the stores were `B · ld` apart
+    // (4 KiB at vanilla 16), and the loads waited on them (4K aliasing): twice the time.
+    for (t, zt) in z.chunks_exact_mut(batch * ld).take(steps).enumerate() {
+        for (b, zr) in zt.chunks_exact_mut(ld).enumerate() {
+            let xi = (b * steps + t) * I;
+            let x: &[R; I] = xs[xi..xi + I].try_into().unwrap();
+            let mut acc = b0;
+            for k in 0..I {
+                for l in 0..W {
+                    acc[l] += x[k] * uk[k][l];
                 }
             }
+            zr[j0..j0 + W].copy_from_slice(&acc);
         }
     }
 }
 
-/// `dU[k·ld + col0 + j] += Σ_{t,b} x[(b·T + t)·I + k] · dZ[(t·B + b)·ldz + zcol0 + j]`,
-/// skipping zero inputs.
+/// `dU[k·ld + j] += Σ_{t,b} x[(b·T + t)·I + k] · dZ[(t·B + b)·ld + j]` and
+/// `db[j] += Σ_{t,b} dZ[(t·B + b)·ld + j]` for `j < ld`: both sums over the rows in
+/// time-major order (`col_sum_acc`'s), in one pass over `dZ`. Dense, as
+/// [`input_projection`]: `du` and `db` start from +0 in training, and adding ±0 to a
+/// sum that is not −0 leaves it as it is.
 #[inline]
-pub(crate) fn input_grad_acc<R: Real>(
+pub(crate) fn input_and_bias_grad_acc<R: Real, const I: usize>(
     du: &mut [R],
-    ld: usize,
-    col0: usize,
-    n: usize,
+    db: &mut [R],
     dz: &[R],
-    ldz: usize,
-    zcol0: usize,
+    ld: usize,
     xs: &[R],
     batch: usize,
     steps: usize,
-    inputs: usize,
 ) {
+    let mut j0 = 0;
+    macro_rules! widest {
+        ($($w:literal)*) => {$(
+            if ld - j0 >= $w {
+                input_grad_block::<R, I, $w>(du, db, dz, ld, j0, xs, batch, steps);
+                j0 += $w;
+                continue;
+            }
+        )*};
+    }
+    while j0 < ld {
+        widest!(64 48 32 16 8 4 2 1);
+    }
+}
+
+/// [`input_and_bias_grad_acc`] on the `W` columns at `j0`, the sums in registers across
+/// all rows (sums kept in memory wait on the previous row's store).
+#[inline(always)]
+fn input_grad_block<R: Real, const I: usize, const W: usize>(
+    du: &mut [R],
+    db: &mut [R],
+    dz: &[R],
+    ld: usize,
+    j0: usize,
+    xs: &[R],
+    batch: usize,
+    steps: usize,
+) {
+    let mut acc_u: [[R; W]; I] =
+        core::array::from_fn(|k| du[k * ld + j0..k * ld + j0 + W].try_into().unwrap());
+    let mut acc_b: [R; W] = db[j0..j0 + W].try_into().unwrap();
     for t in 0..steps {
         for b in 0..batch {
-            let x = &xs[(b * steps + t) * inputs..(b * steps + t + 1) * inputs];
-            let row = (t * batch + b) * ldz + zcol0;
-            let dzr = &dz[row..row + n];
-            for (k, &xk) in x.iter().enumerate() {
-                if xk != R::ZERO {
-                    axpy(&mut du[k * ld + col0..k * ld + col0 + n], xk, dzr);
+            let xi = (b * steps + t) * I;
+            let x: &[R; I] = xs[xi..xi + I].try_into().unwrap();
+            let at = (t * batch + b) * ld + j0;
+            let d: &[R; W] = dz[at..at + W].try_into().unwrap();
+            for l in 0..W {
+                acc_b[l] += d[l];
+            }
+            for k in 0..I {
+                for l in 0..W {
+                    acc_u[k][l] += x[k] * d[l];
                 }
             }
         }
     }
+    for (k, acc) in acc_u.iter().enumerate() {
+        du[k * ld + j0..k * ld + j0 + W].copy_from_slice(acc);
+    }
+    db[j0..j0 + W].copy_from_slice(&acc_b);
 }
 
 /// `db[j] += Σ_r dZ[r·ldz + zcol0 + j]` over `rows` rows, in row order.
@@ -752,100 +828,149 @@ mod tests {
         gemm_tn_matches_naive::<f64, 16>();
     }
 
-    /// Shapes `(batch, steps, inputs, n, col0, ld)` for the batched input kernels: column
-    /// blocks at `col0 > 0` narrower than the rows (every cell passes `col0 = 0` and
-    /// `n = ld`, so only these catch a wrong column offset).
-    const INPUT_SHAPES: [(usize, usize, usize, usize, usize, usize); 13] = [
-        (1, 1, 1, 1, 0, 1),
-        // `col_sum_acc`'s column blocks: 64 + 16 + 4 + 3, 96 + 24 + 4 + 3,
-        // 128 + 48 + 12 + 3 and 32 + 8 + 2 (with n = 1 above, every width).
-        (3, 4, 2, 87, 1, 90),
-        (2, 3, 1, 127, 0, 127),
-        (2, 2, 3, 191, 2, 200),
-        (4, 2, 2, 42, 0, 42),
-        (3, 5, 2, 4, 2, 7),
-        (4, 2, 3, 6, 0, 6),
-        (2, 3, 4, 3, 3, 8),
-        (5, 4, 1, 2, 5, 9),
-        // Larger batches, and rows of 1, 64 and 65 inputs (a zero-mask variant of the
-        // input kernels, not kept, grouped 64 inputs per mask).
-        (70, 2, 3, 5, 1, 7),
-        (130, 2, 1, 3, 0, 3),
-        (3, 2, 64, 4, 0, 4),
-        (2, 2, 65, 3, 1, 5),
+    /// Shapes `(rows, n, col0, ld)` for `col_sum_acc` and `transpose`: column blocks at
+    /// `col0 > 0` narrower than the rows, and `col_sum_acc`'s column blocks: 64 + 16 + 4 +
+    /// 3, 96 + 24 + 4 + 3, 128 + 48 + 12 + 3 and 32 + 8 + 2 (with n = 1, every width).
+    const COLUMN_SHAPES: [(usize, usize, usize, usize); 8] = [
+        (1, 1, 0, 1),
+        (12, 87, 1, 90),
+        (6, 127, 0, 127),
+        (4, 191, 2, 200),
+        (8, 42, 0, 42),
+        (15, 4, 2, 7),
+        (6, 3, 3, 8),
+        (260, 5, 1, 7),
     ];
 
-    /// `transpose`, `input_projection_acc`, `input_grad_acc` and `col_sum_acc` bit for bit
-    /// against their documented index order (the zero-input skip adds nothing on finite
-    /// data, so the references do not skip).
-    fn batched_input_kernels_match<R: Real>() {
+    /// `col_sum_acc` and `transpose` bit for bit against their documented index order.
+    fn column_kernels_match<R: Real>() {
         let mut rng = Rng::new(29);
-        for (batch, steps, inputs, n, col0, ld) in INPUT_SHAPES {
-            let what = std::format!("B={batch} T={steps} I={inputs} n={n} col0={col0} ld={ld}");
-            let rows = batch * steps;
-            let (ldz, zcol0) = (ld + 2, col0 + 1);
-            let xs: Vec<R> = fill(rows * inputs, &mut rng);
-            let u: Vec<R> = fill(inputs * ld, &mut rng);
-
-            let z0: Vec<R> = fill(rows * ld, &mut rng);
-            let mut want = z0.clone();
-            for t in 0..steps {
-                for b in 0..batch {
-                    for j in 0..n {
-                        let zi = (t * batch + b) * ld + col0 + j;
-                        for k in 0..inputs {
-                            want[zi] += xs[(b * steps + t) * inputs + k] * u[k * ld + col0 + j];
-                        }
-                    }
-                }
-            }
-            let mut got = z0;
-            input_projection_acc(&mut got, ld, col0, n, &u, &xs, batch, steps, inputs);
-            assert!(bits(&got) == bits(&want), "input_projection_acc {what}");
-
-            let dz: Vec<R> = fill(rows * ldz, &mut rng);
-            let mut want = u.clone();
-            for k in 0..inputs {
-                for j in 0..n {
-                    for t in 0..steps {
-                        for b in 0..batch {
-                            want[k * ld + col0 + j] += xs[(b * steps + t) * inputs + k]
-                                * dz[(t * batch + b) * ldz + zcol0 + j];
-                        }
-                    }
-                }
-            }
-            let mut got = u.clone();
-            input_grad_acc(
-                &mut got, ld, col0, n, &dz, ldz, zcol0, &xs, batch, steps, inputs,
-            );
-            assert!(bits(&got) == bits(&want), "input_grad_acc {what}");
-
+        for (rows, n, col0, ld) in COLUMN_SHAPES {
+            let what = std::format!("rows={rows} n={n} col0={col0} ld={ld}");
+            let dz: Vec<R> = fill(rows * ld, &mut rng);
             let db0: Vec<R> = fill(n, &mut rng);
             let mut want = db0.clone();
             for j in 0..n {
                 for r in 0..rows {
-                    want[j] += dz[r * ldz + zcol0 + j];
+                    want[j] += dz[r * ld + col0 + j];
                 }
             }
             let mut got = db0;
-            col_sum_acc(&mut got, &dz, ldz, zcol0, rows);
+            col_sum_acc(&mut got, &dz, ld, col0, rows);
             assert!(bits(&got) == bits(&want), "col_sum_acc {what}");
 
             // The `n`-column block of `rows` rows at `col0` of `dz`, transposed.
             let mut got = std::vec![R::from_f64(f64::NAN); n * rows];
-            transpose(&mut got, &dz, ldz, col0, rows, n);
+            transpose(&mut got, &dz, ld, col0, rows, n);
             let want: Vec<R> = (0..n * rows)
-                .map(|x| dz[(x % rows) * ldz + col0 + x / rows])
+                .map(|x| dz[(x % rows) * ld + col0 + x / rows])
                 .collect();
             assert!(bits(&got) == bits(&want), "transpose {what}");
         }
     }
 
     #[test]
-    fn batched_input_kernels_are_bit_identical_to_the_naive_order() {
-        batched_input_kernels_match::<f32>();
-        batched_input_kernels_match::<f64>();
+    fn column_kernels_are_bit_identical_to_the_naive_order() {
+        column_kernels_match::<f32>();
+        column_kernels_match::<f64>();
+    }
+
+    /// Shapes `(batch, steps, ld)` for the input kernels, run with 1, 2, 3, 4 and 65
+    /// inputs: every column block (64 48 32 16 8 4 2 1) alone and in sums (87 = 64 + 16 +
+    /// 4 + 2 + 1, 127 = 64 + 48 + 8 + 4 + 2 + 1, 200 = 3 · 64 + 8), a batch of one, one
+    /// step, and batches and steps that are not equal (so a swapped index shows).
+    const INPUT_SHAPES: [(usize, usize, usize); 9] = [
+        (1, 1, 1),
+        (3, 4, 87),
+        (2, 3, 127),
+        (2, 2, 200),
+        (4, 1, 48),
+        (5, 3, 32),
+        (70, 2, 7),
+        (3, 5, 16),
+        (2, 7, 6),
+    ];
+
+    /// `input_projection` and `input_and_bias_grad_acc` bit for bit against their
+    /// documented order with every term added, and against the same order skipping zero
+    /// inputs (as the sparse kernels they replaced): `fill` makes 10 % of the inputs zero,
+    /// and the biases and sums are never −0, so the two must agree.
+    fn input_kernels_match<R: Real, const I: usize>(rng: &mut Rng) {
+        for (batch, steps, ld) in INPUT_SHAPES {
+            let what = std::format!("B={batch} T={steps} I={I} ld={ld}");
+            let rows = batch * steps;
+            let xs: Vec<R> = fill(rows * I, rng);
+            let u: Vec<R> = fill(I * ld, rng);
+            let bias: Vec<R> = fill(ld, rng);
+            let x = |b: usize, t: usize, k: usize| xs[(b * steps + t) * I + k];
+            for skip_zeros in [false, true] {
+                let mut want = std::vec![R::ZERO; rows * ld];
+                for t in 0..steps {
+                    for b in 0..batch {
+                        for j in 0..ld {
+                            let mut acc = bias[j];
+                            for k in 0..I {
+                                if !(skip_zeros && x(b, t, k) == R::ZERO) {
+                                    acc += x(b, t, k) * u[k * ld + j];
+                                }
+                            }
+                            want[(t * batch + b) * ld + j] = acc;
+                        }
+                    }
+                }
+                let mut got = std::vec![R::from_f64(f64::NAN); rows * ld];
+                input_projection::<R, I>(&mut got, ld, &bias, &u, &xs, batch, steps);
+                assert!(
+                    bits(&got) == bits(&want),
+                    "input_projection {what} skip_zeros={skip_zeros}"
+                );
+            }
+
+            let dz: Vec<R> = fill(rows * ld, rng);
+            let (du0, db0): (Vec<R>, Vec<R>) = (fill(I * ld, rng), fill(ld, rng));
+            for skip_zeros in [false, true] {
+                let (mut want_u, mut want_b) = (du0.clone(), db0.clone());
+                for t in 0..steps {
+                    for b in 0..batch {
+                        let d = &dz[(t * batch + b) * ld..(t * batch + b + 1) * ld];
+                        for j in 0..ld {
+                            want_b[j] += d[j];
+                            for k in 0..I {
+                                if !(skip_zeros && x(b, t, k) == R::ZERO) {
+                                    want_u[k * ld + j] += x(b, t, k) * d[j];
+                                }
+                            }
+                        }
+                    }
+                }
+                let (mut du, mut db) = (du0.clone(), db0.clone());
+                input_and_bias_grad_acc::<R, I>(&mut du, &mut db, &dz, ld, &xs, batch, steps);
+                assert!(
+                    bits(&du) == bits(&want_u) && bits(&db) == bits(&want_b),
+                    "input_and_bias_grad_acc {what} skip_zeros={skip_zeros}"
+                );
+            }
+        }
+        // No rows: nothing written.
+        let (u, bias) = (std::vec![R::ONE; I * 3], std::vec![R::ONE; 3]);
+        let mut z: Vec<R> = Vec::new();
+        input_projection::<R, I>(&mut z, 3, &bias, &u, &[], 0, 5);
+        let (mut du, mut db) = (u.clone(), bias.clone());
+        input_and_bias_grad_acc::<R, I>(&mut du, &mut db, &[], 3, &[], 4, 0);
+        assert!(du == u && db == bias);
+    }
+
+    #[test]
+    fn input_kernels_are_bit_identical_to_the_naive_order() {
+        let mut rng = Rng::new(31);
+        input_kernels_match::<f32, 1>(&mut rng);
+        input_kernels_match::<f32, 2>(&mut rng);
+        input_kernels_match::<f32, 3>(&mut rng);
+        input_kernels_match::<f32, 4>(&mut rng);
+        input_kernels_match::<f32, 65>(&mut rng);
+        input_kernels_match::<f64, 1>(&mut rng);
+        input_kernels_match::<f64, 3>(&mut rng);
+        input_kernels_match::<f64, 65>(&mut rng);
     }
 
     /// `norm2` scales before squaring: exact on a scaled 3-4-5 triangle from the subnormals

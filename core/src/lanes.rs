@@ -35,11 +35,18 @@ pub(crate) fn tanh_in_place(xs: &mut [f32]) {
 /// Elements per block in [`tanh_rows`] and [`sigmoid_rows`]: four 512-bit vectors.
 const ROW_BLOCK: usize = 64;
 
-/// `f` on `width` elements at `col0` of each of `rows` rows `ld` apart. Rows up to half a
-/// block wide are copied a few at a time into one block, so `f` runs once per 64 elements
-/// rather than once per row (one 512-bit vector at N = 16; the per-row calls made a
-/// training step 9–15 % slower at N = 16, BENCHMARKS.md). Each element's bits do not
-/// depend on its neighbours, so the packing changes no result.
+/// Elements per call of `f` in [`map_rows`]' in-place path: one 512-bit vector.
+const LANE_CHUNK: usize = 16;
+
+/// `f` on `width` elements at `col0` of each of `rows` rows `ld` apart. A width that is a
+/// multiple of 16 (N = 16, 32, 64, …) goes through `f` in place, 16 elements at a time, in
+/// one loop over the rows that keeps `f`'s constants. Narrower rows are copied a few at a
+/// time into one block, so `f` runs once per 64 elements rather than once per row (the
+/// per-row calls made a training step 9–15 % slower at N = 16, BENCHMARKS.md). The
+/// in-place path replaced that copying for the widths it covers: the copies cost 3–4 % of
+/// a gated cell's step, and their cost moved with unrelated changes (σ 18 % slower in one
+/// `rnndyn train` build; BENCHMARKS.md, "Dense input kernels, σ and tanh in place"). Each element's bits do not depend on its neighbours, so neither path changes
+/// a result.
 #[inline(always)]
 fn map_rows(
     data: &mut [f32],
@@ -50,6 +57,15 @@ fn map_rows(
     f: impl Fn(&mut [f32]),
 ) {
     if width == 0 {
+        return;
+    }
+    if width.is_multiple_of(LANE_CHUNK) {
+        for r in 0..rows {
+            let row = &mut data[r * ld + col0..r * ld + col0 + width];
+            for chunk in row.chunks_exact_mut(LANE_CHUNK) {
+                f(chunk);
+            }
+        }
         return;
     }
     let per = ROW_BLOCK / width;

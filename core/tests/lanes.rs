@@ -114,10 +114,11 @@ fn lanes_handle_tails_and_fallback_chunks() {
     }
 }
 
-/// `tanh_rows` / `sigmoid_rows` (rows packed into blocks for `f32`) give each element of the
-/// column block the bits of the one-element routine and leave every other element alone:
-/// widths below, at and above the packing limits, partial last blocks, a NaN and an
-/// out-of-range σ argument in some rows (σ's scalar fallback is per block).
+/// `tanh_rows` / `sigmoid_rows` (for `f32` in place 16 at a time, or rows packed into
+/// blocks) give each element of the column block the bits of the one-element routine and
+/// leave every other element alone: widths below, at and above the packing limits, partial
+/// last blocks, a NaN and an out-of-range σ argument in some rows (σ's scalar fallback is
+/// per call: a block or a 16-element chunk).
 #[test]
 fn rows_match_the_scalar_routines_and_touch_only_their_block() {
     let values = [

@@ -3,8 +3,8 @@
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
 use crate::kernel::{
-    add_product, col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc,
-    input_projection_acc, outer_acc, transpose, zip_map,
+    add_product, col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_and_bias_grad_acc,
+    input_projection, outer_acc, transpose, zip_map,
 };
 use crate::Real;
 
@@ -449,10 +449,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
         }
         let (gate, rest) = work.split_at_mut(rows * ld);
         let extra = &mut rest[..rows * N];
-        for row in gate.chunks_exact_mut(ld) {
-            row.copy_from_slice(bias);
-        }
-        input_projection_acc(gate, ld, 0, ld, u, xs, batch, steps, I);
+        input_projection::<R, I>(gate, ld, bias, u, xs, batch, steps);
         let act = self.activation;
         let before = self.convention == GruConvention::ResetBeforeProduct;
         if !before {
@@ -589,20 +586,8 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for GruCell<N, I> {
             gemm_tn_acc(&mut dw[2 * N..], ld, states, N, extra, N, rows, N, N);
             col_sum_acc(&mut dp[Self::BH..Self::BH + N], extra, N, 0, rows);
         }
-        input_grad_acc(
-            &mut dp[Self::U..Self::B],
-            ld,
-            0,
-            ld,
-            gate,
-            ld,
-            0,
-            xs,
-            batch,
-            steps,
-            I,
-        );
-        col_sum_acc(&mut dp[Self::B..Self::BH], gate, ld, 0, rows);
+        let (du, db) = dp[Self::U..Self::BH].split_at_mut(Self::B - Self::U);
+        input_and_bias_grad_acc::<R, I>(du, db, gate, ld, xs, batch, steps);
     }
 
     /// Work: `Wᵀ` (`3N × N`) and `b + x U` (`3N`), both from [`Cell::speed_batch_prepare`];

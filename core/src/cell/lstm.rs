@@ -4,7 +4,7 @@
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, Wrt, MAX_BLOCKS};
 use crate::kernel::{
-    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc, input_projection_acc,
+    gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_and_bias_grad_acc, input_projection,
     outer_acc, transpose, zip_map,
 };
 use crate::Real;
@@ -302,10 +302,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
         let rows = batch * steps;
         let (gate, rest) = work.split_at_mut(rows * ld);
         let tc = &mut rest[..rows * N];
-        for row in gate.chunks_exact_mut(ld) {
-            row.copy_from_slice(bias);
-        }
-        input_projection_acc(gate, ld, 0, ld, u, xs, batch, steps, I);
+        input_projection::<R, I>(gate, ld, bias, u, xs, batch, steps);
         let act = self.activation;
         for t in 0..steps {
             let zt = &mut gate[t * bg..(t + 1) * bg];
@@ -401,20 +398,8 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for LstmCell<N, I> {
             N,
             ld,
         );
-        input_grad_acc(
-            &mut dp[Self::U..Self::B],
-            ld,
-            0,
-            ld,
-            gate,
-            ld,
-            0,
-            xs,
-            batch,
-            steps,
-            I,
-        );
-        col_sum_acc(&mut dp[Self::B..Self::PARAMS], gate, ld, 0, rows);
+        let (du, db) = dp[Self::U..Self::PARAMS].split_at_mut(Self::B - Self::U);
+        input_and_bias_grad_acc::<R, I>(du, db, gate, ld, xs, batch, steps);
     }
 
     fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {

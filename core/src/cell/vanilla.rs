@@ -2,7 +2,7 @@
 
 use super::{Activation, BlockKind, Cell, InitParams, ParamBlock, MAX_BLOCKS};
 use crate::kernel::{
-    col_sum_acc, gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_grad_acc, input_projection_acc,
+    gemm_acc, gemm_tn_acc, gemv_acc, gemv_t_acc, input_and_bias_grad_acc, input_projection,
     outer_acc, transpose,
 };
 use crate::Real;
@@ -141,10 +141,7 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for VanillaCell<N, I> {
         let bn = batch * N;
         // Pre-activations b + x U of every step, written where the states will go.
         let next = &mut states[bn..(steps + 1) * bn];
-        for row in next.chunks_exact_mut(N) {
-            row.copy_from_slice(bias);
-        }
-        input_projection_acc(next, N, 0, N, u, xs, batch, steps, I);
+        input_projection::<R, I>(next, N, bias, u, xs, batch, steps);
         let act = self.activation;
         for t in 0..steps {
             let (prev, next) = states.split_at_mut((t + 1) * bn);
@@ -184,20 +181,8 @@ impl<R: Real, const N: usize, const I: usize> Cell<R> for VanillaCell<N, I> {
             }
         }
         gemm_tn_acc(&mut dp[Self::W..Self::U], N, states, N, dz, N, rows, N, N);
-        input_grad_acc(
-            &mut dp[Self::U..Self::B],
-            N,
-            0,
-            N,
-            dz,
-            N,
-            0,
-            xs,
-            batch,
-            steps,
-            I,
-        );
-        col_sum_acc(&mut dp[Self::B..Self::PARAMS], dz, N, 0, rows);
+        let (du, db) = dp[Self::U..Self::PARAMS].split_at_mut(Self::B - Self::U);
+        input_and_bias_grad_acc::<R, I>(du, db, dz, N, xs, batch, steps);
     }
 
     fn jacobian_state(&self, p: &[R], s: &[R], x: &[R], jac: &mut [R]) {
