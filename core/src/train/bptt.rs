@@ -307,7 +307,9 @@ impl<C, const O: usize> Network<C, O> {
     /// ([`Cell::forward_batch`], [`Cell::backward_batch`]: the recurrent products are
     /// `batch × N` by `N × kN` matrix products). `scratch` has at least
     /// [`Network::bptt_scratch_len`] elements (only that many are used; shorter is
-    /// [`Error::BufferSize`]). Allocation-free.
+    /// [`Error::BufferSize`]). Allocation-free. The loss is summed per output over the rows
+    /// (time-major), then over the outputs in order; it can differ in the last bits from
+    /// [`Network::loss_and_grad_reference`]'s, which sums trial by trial.
     pub fn loss_and_grad<R: Real>(
         &self,
         p: &[R],
@@ -344,7 +346,11 @@ impl<C, const O: usize> Network<C, O> {
         }
         gemm_acc(e, O, hs, s, &p[wo..bo], O, rows, n, O);
         let scale = R::TWO / R::from_usize((rows * O).max(1));
-        let mut sum = R::ZERO;
+        // The squared errors are summed per output (rows in time-major order), and the `O`
+        // sums added in order at the end: one running sum was a chain of `rows · O`
+        // dependent adds, 16 µs of a 245 µs vanilla 16 step. Only the loss value depends
+        // on this order, not the gradient.
+        let mut sums = [R::ZERO; O];
         // dbo = Σ e in row order, summed here: as a pass of its own it was a chain of
         // dependent adds after this one's.
         let mut dbo = [R::ZERO; O];
@@ -352,14 +358,15 @@ impl<C, const O: usize> Network<C, O> {
             for b in 0..batch {
                 let er = &mut e[(t * batch + b) * O..(t * batch + b + 1) * O];
                 let yr = &ys[(b * steps + t) * O..(b * steps + t + 1) * O];
-                for ((ek, &yk), dk) in er.iter_mut().zip(yr).zip(dbo.iter_mut()) {
-                    let err = *ek - yk;
-                    sum += err * err;
-                    *ek = scale * err;
-                    *dk += *ek;
+                for k in 0..O {
+                    let err = er[k] - yr[k];
+                    sums[k] += err * err;
+                    er[k] = scale * err;
+                    dbo[k] += er[k];
                 }
             }
         }
+        let sum = sums.iter().fold(R::ZERO, |acc, &v| acc + v);
         // dL/dh = e Woᵀ (with a transposed copy of Wo: axpy form).
         transpose(wot, &p[wo..bo], O, 0, n, O);
         dh.iter_mut().for_each(|v| *v = R::ZERO);
