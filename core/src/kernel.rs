@@ -500,6 +500,25 @@ pub(crate) fn transpose<R: Real>(
     }
 }
 
+/// Runs `$body` once per column block `j0..j0 + W` of `0..n`, `W` a const taken widest
+/// first from the list (the kernels below keep a block's sums in `[R; W]` registers).
+macro_rules! column_blocks {
+    ($n:expr, [$($w:literal)*], |$j0:ident, $width:ident| $body:expr) => {{
+        let n = $n;
+        let mut $j0 = 0;
+        while $j0 < n {
+            $(
+                if n - $j0 >= $w {
+                    const $width: usize = $w;
+                    $body;
+                    $j0 += $w;
+                    continue;
+                }
+            )*
+        }
+    }};
+}
+
 /// `Z[(t·B + b)·ld + j] = bias[j] + Σ_k x[(b·T + t)·I + k] · U[k·ld + j]` for every
 /// `(t, b)` and `j < ld`, the products added to the bias in order of `k`. `xs` is
 /// trial-major, `z` time-major. Dense: a zero input adds ±0, which leaves every sum as it
@@ -518,21 +537,10 @@ pub(crate) fn input_projection<R: Real, const I: usize>(
     if batch == 0 || steps == 0 {
         return;
     }
-    let mut j0 = 0;
-    // Column blocks of const width, widest first (as `col_sum_acc`): the block of `U` and
-    // the bias stay in registers across all rows.
-    macro_rules! widest {
-        ($($w:literal)*) => {$(
-            if ld - j0 >= $w {
-                input_projection_block::<R, I, $w>(z, ld, j0, bias, u, xs, batch, steps);
-                j0 += $w;
-                continue;
-            }
-        )*};
-    }
-    while j0 < ld {
-        widest!(64 48 32 16 8 4 2 1);
-    }
+    // The block of `U` and the bias stay in registers across all rows.
+    column_blocks!(ld, [64 48 32 16 8 4 2 1], |j0, W| {
+        input_projection_block::<R, I, W>(z, ld, j0, bias, u, xs, batch, steps)
+    });
 }
 
 /// [`input_projection`] on the `W` columns at `j0`.
@@ -582,19 +590,9 @@ pub(crate) fn input_and_bias_grad_acc<R: Real, const I: usize>(
     batch: usize,
     steps: usize,
 ) {
-    let mut j0 = 0;
-    macro_rules! widest {
-        ($($w:literal)*) => {$(
-            if ld - j0 >= $w {
-                input_grad_block::<R, I, $w>(du, db, dz, ld, j0, xs, batch, steps);
-                j0 += $w;
-                continue;
-            }
-        )*};
-    }
-    while j0 < ld {
-        widest!(64 48 32 16 8 4 2 1);
-    }
+    column_blocks!(ld, [64 48 32 16 8 4 2 1], |j0, W| {
+        input_grad_block::<R, I, W>(du, db, dz, ld, j0, xs, batch, steps)
+    });
 }
 
 /// [`input_and_bias_grad_acc`] on the `W` columns at `j0`, the sums in registers across
@@ -638,22 +636,11 @@ fn input_grad_block<R: Real, const I: usize, const W: usize>(
 /// `db[j] += Σ_r dZ[r·ldz + zcol0 + j]` over `rows` rows, in row order.
 #[inline]
 pub(crate) fn col_sum_acc<R: Real>(db: &mut [R], dz: &[R], ldz: usize, zcol0: usize, rows: usize) {
-    let n = db.len();
-    let mut j0 = 0;
-    // Column blocks of const width, widest first: `n`, `2n`, `3n` and `4n` of every
-    // supported hidden size up to 256 columns take at most two.
-    macro_rules! widest {
-        ($($w:literal)*) => {$(
-            if n - j0 >= $w {
-                col_sum_block::<R, $w>(&mut db[j0..j0 + $w], dz, ldz, zcol0 + j0, rows);
-                j0 += $w;
-                continue;
-            }
-        )*};
-    }
-    while j0 < n {
-        widest!(128 96 64 48 32 24 16 12 8 4 3 2 1);
-    }
+    // `n`, `2n`, `3n` and `4n` of every supported hidden size up to 256 columns take at
+    // most two blocks.
+    column_blocks!(db.len(), [128 96 64 48 32 24 16 12 8 4 3 2 1], |j0, W| {
+        col_sum_block::<R, W>(&mut db[j0..j0 + W], dz, ldz, zcol0 + j0, rows)
+    });
 }
 
 /// [`col_sum_acc`] on `W` columns, the sums in a `[R; W]` (registers) across all rows:
