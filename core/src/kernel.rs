@@ -534,7 +534,8 @@ pub(crate) fn input_projection<R: Real, const I: usize>(
     batch: usize,
     steps: usize,
 ) {
-    if batch == 0 || steps == 0 {
+    if batch == 0 || steps == 0 || ld == 0 {
+        // Nothing to write (and no zero-length chunks below).
         return;
     }
     // The block of `U` and the bias stay in registers across all rows.
@@ -559,7 +560,7 @@ fn input_projection_block<R: Real, const I: usize, const W: usize>(
     let uk: [[R; W]; I] =
         core::array::from_fn(|k| u[k * ld + j0..k * ld + j0 + W].try_into().unwrap());
     // In the order of `z`'s rows: in the order of `xs`, the stores were `B · ld` apart
-    // (4 KiB at vanilla 16), and the loads waited on them (4K aliasing): twice the time.
+    // (4 KiB at vanilla 16) and the pass took twice as long (4K aliasing, presumably).
     for (t, zt) in z.chunks_exact_mut(batch * ld).take(steps).enumerate() {
         for (b, zr) in zt.chunks_exact_mut(ld).enumerate() {
             let xi = (b * steps + t) * I;

@@ -45,8 +45,8 @@ const LANE_CHUNK: usize = 16;
 /// per-row calls made a training step 9–15 % slower at N = 16, BENCHMARKS.md). The
 /// in-place path replaced that copying for the widths it covers: the copies cost 3–4 % of
 /// a gated cell's step, and their cost moved with unrelated changes (σ 18 % slower in one
-/// `rnndyn train` build; BENCHMARKS.md, "Dense input kernels, σ and tanh in place"). Each element's bits do not depend on its neighbours, so neither path changes
-/// a result.
+/// `rnndyn train` build; BENCHMARKS.md, "Dense input kernels, σ and tanh in place"). Each
+/// element's bits do not depend on its neighbours, so neither path changes a result.
 #[inline(always)]
 fn map_rows(
     data: &mut [f32],
