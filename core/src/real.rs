@@ -111,7 +111,8 @@ pub trait Real:
     /// σ of every element, with the bits of [`Real::sigmoid`] on each.
     fn sigmoid_in_place(xs: &mut [Self]);
     /// [`Real::tanh_in_place`] on `width` elements from column `col0` of each of `rows`
-    /// rows `ld` apart: row by row here, several short rows at a time for `f32`.
+    /// rows `ld` apart: row by row here; for `f32` in place 16 elements at a time when the
+    /// width is a multiple of 16, else several short rows at a time (`lanes.rs`).
     #[inline]
     fn tanh_rows(data: &mut [Self], ld: usize, col0: usize, width: usize, rows: usize) {
         each_row(data, ld, col0, width, rows, Self::tanh_in_place)
