@@ -4,7 +4,10 @@
 //! vectorising a loop over them; at small N they were most of a training step. Here every
 //! lane runs libm 0.2.16's own operations in the same order (FreeBSD msun `e_expf.c`,
 //! `s_expm1f.c`, `s_tanhf.c`), each branch computed and then selected, so the loops
-//! vectorise and every element gets libm's exact bits. A slice with an element outside the
+//! vectorise and every element gets libm's exact bits. Where libm's branches differ only
+//! in a form that rounds alike (k chosen by a threshold or by x / ln 2, `expm1f`'s five
+//! reconstructions), one form serves all lanes: 13 % off a vanilla N = 16 training step
+//! (BENCHMARKS.md); the exhaustive tests below are what show the forms agree. A slice with an element outside the
 //! ranges written out here (|x| ≥ 87.3 or NaN for σ) goes to scalar libm whole.
 //! The tests compare every one of the 2^32 `f32` inputs against libm (`core/tests/lanes.rs`);
 //! the workspace `Cargo.toml` pins the libm version replicated here.
@@ -140,14 +143,9 @@ fn expf_lane(x: f32) -> f32 {
     const P1: f32 = f32::from_bits(0x3e2a_aa8f);
     const P2: f32 = f32::from_bits(0xbb35_5215);
     let hx = x.to_bits() & 0x7fff_ffff;
-    // k = round(x / ln 2) (|x| > 1.5 ln 2), −1 (|x| > 0.5 ln 2), else 0.
-    let k = if (hx as i32) > 0x3f85_1592 {
-        truncate_negative(INV_LN2 * x - 0.5)
-    } else if (hx as i32) > 0x3eb1_7218 {
-        -1
-    } else {
-        0
-    };
+    // libm: k = trunc(x / ln 2 − 0.5) for |x| > 1.5 ln 2, −1 for |x| > 0.5 ln 2, else 0; the
+    // first form gives the other two on every f32 in range (core/tests/lanes.rs).
+    let k = truncate_negative(INV_LN2 * x - 0.5);
     // k = 0 gives hi = x, lo = 0, r = x exactly, as libm's separate branch does.
     let kf = k as f32;
     let hi = x - kf * LN2_HI;
@@ -176,32 +174,18 @@ fn tanh_lane(x: f32) -> f32 {
     // differ only in the argument reduction and the reconstruction; the rational core (and
     // its division) runs once on the selected reduced argument.
     let wide = (w as i32) > 0x3e82_c578;
-    let t = expm1f_for_tanh(wide, 2.0 * ax);
-    // One division serves libm's three forms 1 − 2/(t+2), t/(t+2), −t/(t+2).
-    let num = if (w as i32) > 0x3f0c_9f54 {
-        2.0
-    } else if wide {
-        t
-    } else {
-        -t
-    };
-    let q = num / (t + 2.0);
-    let tt = if (w as i32) > 0x7f80_0000 {
-        x // NaN
-    } else if (w as i32) > 0x4120_0000 {
-        1.0 // |x| > 10: libm's 1 + 0/x
-    } else if (w as i32) > 0x3f0c_9f54 {
-        1.0 - q
-    } else {
-        // Also libm's `|x|` for zero and subnormal x: there t = −2|x|, and 2|x| / 2
-        // rounds to |x| exactly.
-        q
-    };
-    if bits >> 31 != 0 {
-        -tt
-    } else {
-        tt
-    }
+    // Above |x| = 10 libm returns 1 + 0/x; 1 − 2/(t + 2) already rounds to 1 at 10, so
+    // clamping there gives it and keeps expm1f finite. NaN passes the clamp and stays NaN.
+    let a = if ax > 10.0 { 10.0 } else { ax };
+    let t = expm1f_for_tanh(wide, 2.0 * a);
+    // One division serves libm's three forms 1 − 2/(t+2), t/(t+2), −t/(t+2) (t ≤ 0 in the
+    // last, so −t = |t|).
+    let large = (w as i32) > 0x3f0c_9f54;
+    let q = if large { 2.0 } else { t.abs() } / (t + 2.0);
+    // For zero and subnormal x this is also libm's `|x|`: t = −2|x| there, and 2|x| / 2
+    // rounds to |x| exactly.
+    let tt = if large { 1.0 - q } else { q };
+    f32::from_bits(tt.to_bits() ^ (bits & 0x8000_0000))
 }
 
 const M_LN2_HI: f32 = f32::from_bits(0x3f31_7180);
@@ -231,48 +215,29 @@ fn expm1f_core(x: f32) -> (f32, f32) {
     (hxs * ((r1 - t) / (6.0 - x * t)), hxs)
 }
 
-/// libm `expm1f(x)` for `x = 2|v|` when `wide` (0.5 < x ≤ 20, k ≥ 1; larger x gives a
-/// finite, unused value), else `expm1f(−x)` (−0.52 ≤ −x ≤ 0, k = 0 or −1).
+/// libm `expm1f(x)` for `x = 2|v|` when `wide` (0.5 < x ≤ 20, k ≥ 1), else `expm1f(−x)` (−0.52 ≤ −x ≤ 0, k = 0 or −1). Exact for
+/// tanh's use only: for x > 15.6 the last bit may differ from libm's.
 #[inline(always)]
 fn expm1f_for_tanh(wide: bool, x_abs: f32) -> f32 {
     let x0 = if wide { x_abs } else { -x_abs };
-    // `x_abs` is 2|v| (sign bit clear, NaN included).
-    let hx = x_abs.to_bits();
-    // The bound keeps k ≤ 92 (2^±k normal) and `truncate_positive` in range for large x
-    // and NaN, whose results are not used.
-    let bounded = if x0 < 64.0 { x0 } else { 64.0 };
-    let k_wide = if (hx as i32) >= 0x3f85_1592 {
-        truncate_positive(M_INV_LN2 * bounded + 0.5)
-    } else {
-        1
-    };
-    let k_small = if (hx as i32) > 0x3eb1_7218 { -1 } else { 0 };
-    let k = if wide { k_wide } else { k_small };
+    // libm picks k = 1 for 0.5 ln 2 < x0 < 1.5 ln 2, k = −1 or 0 for x0 ≤ 0, and
+    // trunc(x0 / ln 2 + 0.5) above; the rounded |x0| / ln 2 gives the same k on every f32
+    // (core/tests/lanes.rs). x_abs ≤ 20 keeps 2^±k normal; NaN gives some k and NaN.
+    let k_abs = truncate_positive(M_INV_LN2 * x_abs + 0.5);
+    let k = if wide { k_abs } else { -k_abs };
     // k = 0: hi = x, lo = c = 0, as libm's separate branch.
     let (x, c) = expm1f_reduce(x0, k);
     let (e0, hxs) = expm1f_core(x);
     let e = x * (e0 - c) - c - hxs;
-    // Reconstruction for k ≥ 1. For k = 1 (0.51 < x0 < 1.04) the reduced x > −0.19, so
-    // libm's other form for x < −0.25 never applies.
-    let plus_one = 1.0 + 2.0 * (x - e);
+    // libm reconstructs in five forms; one covers them here. k ≥ 2: (x − e + (1 − 2^−k))·2^k;
+    // k = 1: 1 + 2(x − e) = ((x − e) + 0.5)·2; k = −1: 0.5(x − e) − 0.5 = ((x − e) − 1)·0.5;
+    // k = 0: x − (x·e0 − hxs) = (x − e) − 0 (c = 0 there; subtracting +0 keeps
+    // expm1f(−0) = −0). Scaling by a power of two is exact, so each pair rounds alike. For
+    // k ≥ 23 (|v| > 7.8) libm adds 2^−k to e first; that can move expm1f's last bit, but
+    // tanh = 1 − 2/(t + 2) there rounds the same on every f32 (core/tests/lanes.rs).
     let twopk = f32::from_bits(((0x7f + k) as u32) << 23);
     let uf = f32::from_bits(((0x7f - k) as u32) << 23);
-    let scaled = if k < 23 {
-        (x - e + (1.0 - uf)) * twopk
-    } else {
-        (x - (e + uf) + 1.0) * twopk
-    };
-    let above_half = if k == 1 { plus_one } else { scaled };
-    // Reconstruction for k = 0 and k = −1.
-    let zero_k = x - (x * e0 - hxs);
-    let minus_one = 0.5 * (x - e) - 0.5;
-    // (libm returns x itself for |x| < 2^-25; `zero_k` rounds to it there.)
-    let small_negative = if k == 0 { zero_k } else { minus_one };
-    if wide {
-        above_half
-    } else {
-        small_negative
-    }
+    (x - e - (uf - 1.0)) * twopk
 }
 
 /// `v as i32` (truncation toward zero) for 0 ≤ v < 2^22, in operations that vectorise
