@@ -148,10 +148,10 @@ pub(crate) fn norm2<R: Real>(a: &[R]) -> R {
 
 /// Rows of the register tile.
 const MR: usize = 4;
-/// Rows of [`gemm_acc`]'s register tile. With AVX-512 (32 vector registers) 8 rows of one
-/// 16-lane vector: 8 independent sums instead of 4 to hide the add latency (training step
-/// 10–20 % faster at N = 128, BENCHMARKS.md). `gemm_tn_acc` keeps 4: with 8, LLVM no
-/// longer kept its tile in registers (3–10× slower, as the 32-wide tile).
+/// Rows of the register tiles of [`gemm_acc`] and [`gemm_tn_acc`]. With AVX-512 (32 vector
+/// registers) 8 rows of one 16-lane vector: 8 independent sums instead of 4 to hide the add
+/// latency (training step 10–20 % faster at N = 128, BENCHMARKS.md; `gemm_tn_acc` 2–8 % at
+/// N = 64 once `tn_step` kept its tile in registers).
 #[cfg(target_feature = "avx512f")]
 const GEMM_MR: usize = 8;
 #[cfg(not(target_feature = "avx512f"))]
@@ -189,7 +189,7 @@ pub(crate) fn gemm_acc<R: Real>(
     gemm_acc_nr::<R, NR>(c, ldc, a, lda, w, ldw, m, k, n)
 }
 
-/// [`gemm_acc`] with register tiles `MR × TW` (`TW` = [`NR`] outside the tests).
+/// [`gemm_acc`] with register tiles `GEMM_MR × TW` (`TW` = [`NR`] outside the tests).
 #[inline]
 fn gemm_acc_nr<R: Real, const TW: usize>(
     c: &mut [R],
@@ -338,7 +338,7 @@ pub(crate) fn gemm_tn_acc<R: Real>(
     gemm_tn_acc_nr::<R, NR>(c, ldc, a, lda, b, ldb, k, m, n)
 }
 
-/// [`gemm_tn_acc`] with register tiles `MR × TW` (`TW` = [`NR`] outside the tests).
+/// [`gemm_tn_acc`] with register tiles `GEMM_MR × TW` (`TW` = [`NR`] outside the tests).
 #[inline]
 fn gemm_tn_acc_nr<R: Real, const TW: usize>(
     c: &mut [R],
@@ -395,6 +395,11 @@ fn gemm_tn_block<R: Real, const TW: usize>(
     let mut j = 0;
     while j < nfull {
         let mut i = 0;
+        while i + GEMM_MR <= m {
+            let c = &mut c[i * ldc + j..];
+            gemm_tn_tile::<R, GEMM_MR, TW>(c, ldc, rows.clone(), alast, i, blast, j);
+            i += GEMM_MR;
+        }
         while i + MR <= m {
             let c = &mut c[i * ldc + j..];
             gemm_tn_tile::<R, MR, TW>(c, ldc, rows.clone(), alast, i, blast, j);
@@ -463,22 +468,43 @@ fn gemm_tn_tile<'a, R: Real + 'a, const ROWS: usize, const TW: usize>(
     for (ii, accr) in acc.iter_mut().enumerate() {
         accr.copy_from_slice(&c[ii * ldc..ii * ldc + TW]);
     }
-    let step = |acc: &mut [[R; TW]; ROWS], ar: &[R; ROWS], br: &[R; TW]| {
-        for ii in 0..ROWS {
-            let av = ar[ii];
-            for jj in 0..TW {
-                acc[ii][jj] += av * br[jj];
-            }
-        }
-    };
     for (ar, br) in rows {
         let ar = ar[i..i + ROWS].try_into().unwrap();
-        step(&mut acc, ar, br[j..j + TW].try_into().unwrap());
+        tn_step(&mut acc, ar, br[j..j + TW].try_into().unwrap());
     }
     let ar = alast[i..i + ROWS].try_into().unwrap();
-    step(&mut acc, ar, blast[j..j + TW].try_into().unwrap());
+    tn_step(&mut acc, ar, blast[j..j + TW].try_into().unwrap());
     for (ii, accr) in acc.iter().enumerate() {
         c[ii * ldc..ii * ldc + TW].copy_from_slice(accr);
+    }
+}
+
+/// One `p` of [`gemm_tn_tile`]: row `ii` of the tile gets `ar[ii] · br` added.
+// Rows in groups of four written out: as one loop over eight rows, LLVM vectorised across
+// the rows (the tile in memory, gathers and scatters per `p`: 3–10× slower).
+#[inline(always)]
+fn tn_step<R: Real, const ROWS: usize, const TW: usize>(
+    acc: &mut [[R; TW]; ROWS],
+    ar: &[R; ROWS],
+    br: &[R; TW],
+) {
+    #[inline(always)]
+    fn row<R: Real, const TW: usize>(accr: &mut [R; TW], av: R, br: &[R; TW]) {
+        for jj in 0..TW {
+            accr[jj] += av * br[jj];
+        }
+    }
+    let mut ii = 0;
+    while ii + 4 <= ROWS {
+        row(&mut acc[ii], ar[ii], br);
+        row(&mut acc[ii + 1], ar[ii + 1], br);
+        row(&mut acc[ii + 2], ar[ii + 2], br);
+        row(&mut acc[ii + 3], ar[ii + 3], br);
+        ii += 4;
+    }
+    while ii < ROWS {
+        row(&mut acc[ii], ar[ii], br);
+        ii += 1;
     }
 }
 
