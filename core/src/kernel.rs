@@ -186,8 +186,31 @@ pub(crate) fn gemm_acc<R: Real>(
     k: usize,
     n: usize,
 ) {
-    gemm_acc_nr::<R, NR>(c, ldc, a, lda, w, ldw, m, k, n)
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    // With AVX-512, column blocks of two vectors where they fit: one broadcast of `A` per
+    // two multiply-adds, 16 independent sums per tile (N = 64 training steps 3–7 % faster).
+    // From n = 64 only: at n = 32 and 48 (UGRNN, GRU at N = 16) the bench gained 1–3 % but
+    // the GRU 16 population (`rnndyn train`) lost 2 % (BENCHMARKS.md).
+    #[cfg(target_feature = "avx512f")]
+    let wide = {
+        let wide = if n >= 64 { n - n % WIDE_NR } else { 0 };
+        if wide > 0 {
+            gemm_acc_nr::<R, WIDE_NR>(c, ldc, a, lda, w, ldw, m, k, wide);
+        }
+        wide
+    };
+    #[cfg(not(target_feature = "avx512f"))]
+    let wide = 0;
+    if wide < n {
+        gemm_acc_nr::<R, NR>(&mut c[wide..], ldc, a, lda, &w[wide..], ldw, m, k, n - wide)
+    }
 }
+
+/// Columns of [`gemm_acc`]'s wide register tiles with AVX-512.
+#[cfg(target_feature = "avx512f")]
+const WIDE_NR: usize = 2 * NR;
 
 /// [`gemm_acc`] with register tiles `GEMM_MR × TW` (`TW` = [`NR`] outside the tests).
 #[inline]
@@ -762,9 +785,11 @@ mod tests {
     const MS: [usize; 11] = [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17];
     /// Reductions shorter than, one past and several times `KC` (64), ending mid-block.
     const KS: [usize; 8] = [0, 1, 2, 3, 5, 17, 65, 300];
-    /// 0, 1, the remainders 1–7 after one or two tiles of 4, 8 and 16, full tiles.
-    const NS: [usize; 24] = [
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 23, 32, 35, 36,
+    /// 0, 1, the remainders 1–7 after one or two tiles of 4, 8 and 16, full tiles, and
+    /// `gemm_acc`'s wide tiles (n ≥ 64) with and without a remainder.
+    const NS: [usize; 27] = [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 23, 32, 35, 36, 64,
+        83, 96,
     ];
 
     /// Every shape, with leading dimensions equal to or larger than the widths.
@@ -804,6 +829,26 @@ mod tests {
         assert!(cases > 2000);
     }
 
+    /// The entry point, with its split into wide and narrow column blocks.
+    #[test]
+    fn gemm_acc_is_bit_identical_to_the_naive_order() {
+        let mut rng = Rng::new(5);
+        shapes(|m, k, n, pad| {
+            let (ldc, lda, ldw) = (n + pad, k + 2 * pad, n + pad + 1);
+            let a: Vec<f32> = fill(m * lda, &mut rng);
+            let w: Vec<f32> = fill(k * ldw, &mut rng);
+            let c0: Vec<f32> = fill(m * ldc, &mut rng);
+            let mut want = c0.clone();
+            naive_acc(&mut want, ldc, &a, lda, &w, ldw, m, k, n);
+            let mut got = c0.clone();
+            gemm_acc(&mut got, ldc, &a, lda, &w, ldw, m, k, n);
+            assert!(
+                bits(&got) == bits(&want),
+                "gemm_acc m={m} k={k} n={n} pad={pad}"
+            );
+        });
+    }
+
     fn gemm_tn_matches_naive<R: Real, const TW: usize>() {
         let mut rng = Rng::new(91 + TW as u64);
         shapes(|m, k, n, pad| {
@@ -827,6 +872,7 @@ mod tests {
         gemm_matches_naive::<f32, 4>();
         gemm_matches_naive::<f32, 8>();
         gemm_matches_naive::<f32, 16>();
+        gemm_matches_naive::<f32, 32>();
         gemm_matches_naive::<f64, 4>();
         gemm_matches_naive::<f64, 8>();
         gemm_matches_naive::<f64, 16>();
