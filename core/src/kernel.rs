@@ -188,29 +188,32 @@ pub(crate) fn gemm_acc<R: Real>(
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    // With AVX-512, column blocks of two vectors where they fit: one broadcast of `A` per
-    // two multiply-adds, 16 independent sums per tile (N = 64 training steps 3–7 % faster).
-    // From n = 64 only: at n = 32 and 48 (UGRNN, GRU at N = 16) the bench gained 1–3 % but
-    // the GRU 16 population (`rnndyn train`) lost 2 % (BENCHMARKS.md).
-    #[cfg(target_feature = "avx512f")]
-    let wide = {
-        let wide = if n >= 64 { n - n % WIDE_NR } else { 0 };
-        if wide > 0 {
-            gemm_acc_nr::<R, WIDE_NR>(c, ldc, a, lda, w, ldw, m, k, wide);
-        }
-        wide
-    };
-    #[cfg(not(target_feature = "avx512f"))]
-    let wide = 0;
+    let wide = wide_columns(n);
+    if wide > 0 {
+        gemm_acc_nr::<R, WIDE_NR>(c, ldc, a, lda, w, ldw, m, k, wide);
+    }
     if wide < n {
         gemm_acc_nr::<R, NR>(&mut c[wide..], ldc, a, lda, &w[wide..], ldw, m, k, n - wide)
     }
 }
 
-/// Columns of the wide register tiles of [`gemm_acc`] and [`gemm_tn_acc`] with AVX-512
-/// (an earlier 32-wide `gemm_tn_acc` tile left the registers; `tn_step` keeps it there).
-#[cfg(target_feature = "avx512f")]
+/// Columns of the wide register tiles of [`gemm_acc`] and [`gemm_tn_acc`] (AVX-512 only).
 const WIDE_NR: usize = 2 * NR;
+
+/// The leading columns of an `n`-column product that go in wide tiles. With AVX-512, two
+/// vectors per row where they fit: one broadcast of `A` per two multiply-adds and 16
+/// independent sums per tile (N = 64 training steps 3–7 % faster for each of the two
+/// products). From n = 64 only: at n = 32 and 48 (UGRNN, GRU at N = 16) the bench gained
+/// 1–3 % but the GRU 16 population (`rnndyn train`) lost 2 % (BENCHMARKS.md). An earlier
+/// 32-wide `gemm_tn_acc` tile left the registers; `tn_step` keeps it there.
+#[inline(always)]
+fn wide_columns(n: usize) -> usize {
+    if cfg!(target_feature = "avx512f") && n >= 64 {
+        n - n % WIDE_NR
+    } else {
+        0
+    }
+}
 
 /// [`gemm_acc`] with register tiles `GEMM_MR × TW` (`TW` = [`NR`] outside the tests).
 #[inline]
@@ -361,17 +364,10 @@ pub(crate) fn gemm_tn_acc<R: Real>(
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    // Wide tiles from n = 64, as in `gemm_acc` (N = 64 steps 3–7 % faster again).
-    #[cfg(target_feature = "avx512f")]
-    let wide = {
-        let wide = if n >= 64 { n - n % WIDE_NR } else { 0 };
-        if wide > 0 {
-            gemm_tn_acc_nr::<R, WIDE_NR>(c, ldc, a, lda, b, ldb, k, m, wide);
-        }
-        wide
-    };
-    #[cfg(not(target_feature = "avx512f"))]
-    let wide = 0;
+    let wide = wide_columns(n);
+    if wide > 0 {
+        gemm_tn_acc_nr::<R, WIDE_NR>(c, ldc, a, lda, b, ldb, k, m, wide);
+    }
     if wide < n {
         gemm_tn_acc_nr::<R, NR>(&mut c[wide..], ldc, a, lda, &b[wide..], ldb, k, m, n - wide)
     }
