@@ -7,8 +7,9 @@
 //! vectorise and every element gets libm's exact bits. Where libm's branches differ only
 //! in a form that rounds alike (k chosen by a threshold or by x / ln 2, `expm1f`'s five
 //! reconstructions), one form serves all lanes: 13 % off a vanilla N = 16 training step
-//! (BENCHMARKS.md); the exhaustive tests below are what show the forms agree. A slice with an element outside the
-//! ranges written out here (|x| ≥ 87.3 or NaN for σ) goes to scalar libm whole.
+//! (BENCHMARKS.md); the exhaustive tests are what show the forms agree. A slice with an
+//! element outside the ranges written out here (|x| ≥ 87.3 or NaN for σ) goes to scalar
+//! libm whole.
 //! The tests compare every one of the 2^32 `f32` inputs against libm (`core/tests/lanes.rs`);
 //! the workspace `Cargo.toml` pins the libm version replicated here.
 
@@ -215,8 +216,9 @@ fn expm1f_core(x: f32) -> (f32, f32) {
     (hxs * ((r1 - t) / (6.0 - x * t)), hxs)
 }
 
-/// libm `expm1f(x)` for `x = 2|v|` when `wide` (0.5 < x ≤ 20, k ≥ 1), else `expm1f(−x)` (−0.52 ≤ −x ≤ 0, k = 0 or −1). Exact for
-/// tanh's use only: for x > 15.6 the last bit may differ from libm's.
+/// libm `expm1f(x)` for `x = 2|v|` when `wide` (0.5 < x ≤ 20, k ≥ 1), else `expm1f(−x)`
+/// (−0.52 ≤ −x ≤ 0, k = 0 or −1). Exact for tanh's use only: for x > 15.6 the last bit may
+/// differ from libm's.
 #[inline(always)]
 fn expm1f_for_tanh(wide: bool, x_abs: f32) -> f32 {
     let x0 = if wide { x_abs } else { -x_abs };
