@@ -798,7 +798,7 @@ mod tests {
     /// Reductions shorter than, one past and several times `KC` (64), ending mid-block.
     const KS: [usize; 8] = [0, 1, 2, 3, 5, 17, 65, 300];
     /// 0, 1, the remainders 1–7 after one or two tiles of 4, 8 and 16, full tiles, and
-    /// `gemm_acc`'s wide tiles (n ≥ 64) with and without a remainder.
+    /// the entry points' wide tiles (n ≥ 64, both products) with and without a remainder.
     const NS: [usize; 27] = [
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 23, 32, 35, 36, 64,
         83, 96,
